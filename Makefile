@@ -1,0 +1,45 @@
+# DeepGrad: `make lab` to learn, `make test` to check everything. Both create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8888
+# Two workers: the CI machine has two cores, and notebooks spend most of their time in their own kernels.
+PYTEST_ARGS ?= -n 2
+
+# Open a browser only where there is a display to show it on.
+ifeq ($(strip $(DISPLAY)$(WAYLAND_DISPLAY)),)
+  LAB_BROWSER := --no-browser
+endif
+
+.PHONY: install lab test test-fast figures bench grade verify assign clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(VENV)/bin/jupyter labextension list >/dev/null 2>&1 || true
+	touch $@
+
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(LAB_BROWSER)
+
+test: install
+	DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+figures: install
+	$(PY) -m deepgrad.viz.render figures
+
+bench: install
+	$(PY) bench/run_all.py
+
+assign: install
+	$(VENV)/bin/deepgrad assign $(A)
+
+verify: install
+	$(VENV)/bin/deepgrad verify
+
+clean:
+	rm -rf $(VENV) figures test-artifacts .pytest_cache
