@@ -218,15 +218,11 @@ def test_negative_std():
         init.normal_(np.empty(3), std=-1)
 
 
-@pytest.mark.xfail(strict=True, reason="init._array raises AttributeError, not the documented TypeError, "
-                                       "for objects that are neither arrays nor have .data (reported to lead)")
 def test_non_array_is_a_type_error():
     with pytest.raises(TypeError, match="tensor must be an array or a Tensor"):
         init.zeros_([0.0, 0.0])
 
 
-@pytest.mark.xfail(strict=True, reason="kaiming_* divide by a zero fan for zero-element weights; PyTorch "
-                                       "warns and leaves them alone (reported to lead)")
 def test_zero_element_weight_is_a_no_op():
     w = np.empty((0, 5))
     assert init.kaiming_normal_(w) is w

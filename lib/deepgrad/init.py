@@ -43,7 +43,8 @@ def _rng(generator) -> np.random.Generator:
 
 def _array(tensor):
     """The array to fill: the tensor itself, or the ``.data`` of a Tensor/Parameter."""
-    arr = tensor if hasattr(tensor, "__array_interface__") or hasattr(tensor, "__cuda_array_interface__") else tensor.data
+    is_array = hasattr(tensor, "__array_interface__") or hasattr(tensor, "__cuda_array_interface__")
+    arr = tensor if is_array else getattr(tensor, "data", None)
     if not hasattr(arr, "shape"):
         raise TypeError(f"tensor must be an array or a Tensor, got {type(tensor).__name__}")
     return arr
@@ -137,7 +138,8 @@ def _kaiming_std(shape, a, mode, nonlinearity) -> float:
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    # A zero-element weight has fan 0; it has nothing to fill either (PyTorch leaves it alone too).
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
 
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
