@@ -241,11 +241,16 @@ def _sweep(f, x, h: float):
     Besides ``f(x +- h)`` it evaluates ``f(x +- h/2)``. For a smooth ``f`` the centred estimates at h
     and h/2 agree to O(h^2) and the second difference ``f(x+h) - 2f(x) + f(x-h)`` is four times the one
     at h/2. A kink within ``+-h`` breaks at least one of the two (the first misses a kink exactly at x,
-    the second one at distance h/3; never both). Returns ``(grad, kink_mask, jump, noise)`` as NumPy.
+    the second one at distance h/3; never both). Returns ``(grad, kink_mask, resolution, lo, hi)``,
+    where ``resolution`` is the smallest gradient difference that rounding in ``f`` lets us see, and
+    the one-sided slopes ``(lo, hi)`` at each entry: at a kink any honest derivative lies between them.
     """
-    f0 = _scalar(f(x))
+    raw = f(x)
+    f0 = _scalar(raw)
+    out_dtype = getattr(raw, "dtype", np.dtype(np.float64))
     grad = np.zeros(x.shape)
     jump = np.zeros(x.shape)        # estimated change of slope across a kink
+    lo, hi = np.zeros(x.shape), np.zeros(x.shape)
     fmax = abs(f0)
     for idx in _indices(x):
         old = x[idx].copy()
@@ -259,14 +264,16 @@ def _sweep(f, x, h: float):
         fp, fm, fp2, fm2 = values
         fmax = max(fmax, *(abs(v) for v in values))
         grad[idx] = (fp - fm) / (2 * h)
+        lo[idx], hi[idx] = sorted(((fp - f0) / h, (f0 - fm) / h))
         centred_gap = abs(grad[idx] - (fp2 - fm2) / h)
         curvature_gap = abs((fp - 2 * f0 + fm) - 4 * (fp2 - 2 * f0 + fm2)) / h
         jump[idx] = max(2 * centred_gap, curvature_gap)
-    eps = np.finfo(np.result_type(x.dtype, np.float32)).eps
-    # Rounding in f is ~eps*|f| per evaluation; divided by h it becomes a slope error. A kink must stand
-    # well clear of that noise (and of the O(h^2) smooth terms) before we call it one.
-    noise = 1e4 * eps * max(fmax, 1e-300) / h + 1e-9
-    return grad, jump > noise, jump, noise
+    eps = max(np.finfo(np.result_type(x.dtype, np.float32)).eps,
+              np.finfo(out_dtype).eps if out_dtype.kind == "f" else 0.0)
+    # Rounding in f is ~eps*|f| per evaluation; divided by h it becomes a slope error.
+    resolution = 10 * eps * fmax / h
+    # A kink must stand far clear of that noise (and of the O(h^2) smooth terms) before we call it one.
+    return grad, jump > 1e3 * resolution + 1e-9, resolution, lo, hi
 
 
 def _band(err: float) -> str:
@@ -304,7 +311,7 @@ def _ratio_words(c: float, batch_size: int | None) -> str | None:
             f"so look for a wrong constant factor (a scale, a learning rate or a batch size applied here).")
 
 
-def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, numeric_err_free) -> list[str]:
+def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> list[str]:
     """Plain-language guesses for a failing check; each test only fires when it fits the data well."""
     fits = 1e-5      # how closely a hypothesis must explain the analytic gradient
     smooth = ~kinks
@@ -346,7 +353,7 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, numeric_err_
             if words:
                 return [words]
     # No simple story: say where the disagreement lives.
-    err = np.abs(analytic - numeric) / np.maximum(numeric_err_free, np.abs(analytic) + np.abs(numeric))
+    err = np.abs(analytic - numeric) / np.maximum(floor, np.abs(analytic) + np.abs(numeric))
     bad = (err > 1e-5) & smooth
     count = int(bad.sum())
     worst = np.unravel_index(int(np.argmax(np.where(smooth, err, -1))), err.shape) if err.ndim else ()
@@ -376,7 +383,7 @@ class ParameterCheck:
     shape: tuple
     max_rel_error: float                  # over all entries (inf when the shapes do not match)
     max_rel_error_away_from_kinks: float  # over entries where f is smooth within +-h
-    kinks: int                            # entries where f has a kink within +-h of x
+    kinks: int                            # entries with a kink within +-h, your value between its slopes
     verdict: str
     ok: bool
     diagnosis: list[str] = field(default_factory=list)
@@ -405,7 +412,7 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
     if analytic_np is None or not hasattr(analytic, "shape"):
         raise TypeError(f"the analytic gradient for {name} must be an array of shape {shape}, "
                         f"got {type(analytic).__name__}")
-    numeric, kink_mask, _, noise = _sweep(f, x, h)
+    numeric, kink_mask, resolution, lo, hi = _sweep(f, x, h)
     if analytic_np.shape != shape:
         words = (f"Your gradient for {name} has shape {analytic_np.shape} but {name} has shape {shape}: "
                  f"a gradient always has the shape of the thing it is the gradient with respect to.")
@@ -416,12 +423,17 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
         return ParameterCheck(name, shape, np.inf, np.inf, int(kink_mask.sum()), WRONG_SHAPE, False,
                               [words], numeric, analytic_np, kink_mask)
     analytic_np = analytic_np.astype(np.float64)
-    # Below this size a gradient entry cannot be told from rounding in f: don't divide by it.
-    floor = max(1e-8, noise * 1e-3)
+    # CS231n's relative error, except that differences below what finite differences can resolve
+    # (rounding in f divided by h) cannot count: entries that small are compared in absolute terms,
+    # so a correct gradient with tiny entries is not failed for noise.
+    floor = max(1e-8, resolution / _BANDS[0][0])
     err = np.abs(analytic_np - numeric) / np.maximum(floor, np.abs(analytic_np) + np.abs(numeric))
     if not np.all(np.isfinite(analytic_np)):
         err = np.where(np.isfinite(err), err, np.inf)
     max_err = float(err.max()) if err.size else 0.0
+    # A kink excuses an entry only if the analytic value is one of the slopes there (or between them).
+    slack = 1e-5 * (np.abs(lo) + np.abs(hi)) + resolution
+    kink_mask = kink_mask & (analytic_np >= lo - slack) & (analytic_np <= hi + slack)
     smooth = ~kink_mask
     max_smooth = float(err[smooth].max()) if smooth.any() else 0.0
     kinks = int(kink_mask.sum())
@@ -518,8 +530,9 @@ def check_gradient(f, x, analytic, h: float = 1e-5, name: str = "x", *, batch_si
     - a :class:`GradientReport`; ``report.ok``, ``report.verdict``, ``report.diagnosis``, ``print(report)``
 
     Entries where ``f`` has a kink within ``±h`` (ReLU at 0, a hinge at margin 0) are detected and
-    excluded from the pass/fail decision: there no derivative exists and the numerical gradient
-    averages the two one-sided slopes.
+    excluded from the pass/fail decision when the analytic value lies between the two one-sided slopes
+    there (any choice of subgradient is fine; the centred difference averages the two). Differences
+    smaller than rounding in ``f`` lets finite differences resolve (about ``10 eps |f| / h``) do not count.
     """
     return check_gradients(lambda params: f(params[name]), {name: x}, {name: analytic}, h,
                            batch_size=batch_size,

@@ -1,0 +1,337 @@
+"""deepgrad.gradcheck: numerical gradients against known derivatives, and the checker's verdicts/diagnoses."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepgrad import gradcheck as gc
+from deepgrad.gradcheck import (
+    GOOD, NEAR_KINK, WRONG, WRONG_SHAPE, PrecisionWarning, check_gradient, check_gradients,
+    numerical_gradient, numerical_gradient_array, numerical_jacobian, rel_error,
+)
+
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+
+
+# ------------------------------------------------------------------------------ numerical gradients
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**31 - 1))
+def test_numerical_gradient_matches_known_derivative(shape, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    a = rng.standard_normal(shape)
+    # f(x) = sum(a * sin(x)) + 0.5 * sum(x^2) has gradient a * cos(x) + x
+    f = lambda x: float((a * np.sin(x)).sum() + 0.5 * (x ** 2).sum())
+    np.testing.assert_allclose(numerical_gradient(f, x), a * np.cos(x) + x, rtol=1e-7, atol=1e-9)
+
+
+def test_x_is_restored_even_when_f_raises(rng):
+    x = rng.standard_normal((3, 2))
+    before = x.copy()
+    numerical_gradient(lambda z: float(np.sum(z ** 3)), x)
+    np.testing.assert_array_equal(x, before)
+    calls = []
+
+    def boom(z):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return float(z.sum())
+
+    with pytest.raises(RuntimeError):
+        numerical_gradient(boom, x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_f_that_reads_x_from_a_closure(rng):
+    """CS231n style: f ignores its argument and reads the array that is perturbed in place."""
+    W = rng.standard_normal((3, 3))
+    g = numerical_gradient(lambda _: float((W ** 2).sum()), W)
+    np.testing.assert_allclose(g, 2 * W, rtol=1e-8)
+
+
+def test_centred_is_more_accurate_than_forward():
+    x = np.array([0.7])
+    exact = np.cos(0.7)
+    f = lambda z: float(np.sin(z[0]))
+    for h in (1e-2, 1e-3):
+        err_c = abs(numerical_gradient(f, x, h)[0] - exact)
+        err_f = abs(numerical_gradient(f, x, h, method="forward")[0] - exact)
+        err_b = abs(numerical_gradient(f, x, h, method="backward")[0] - exact)
+        # forward/backward error ~ h/2 |f''| = h/2 sin(0.7); centred ~ h^2/6 |f'''|
+        assert err_f == pytest.approx(h / 2 * np.sin(0.7), rel=0.05)
+        assert err_b == pytest.approx(h / 2 * np.sin(0.7), rel=0.05)
+        assert err_c == pytest.approx(h ** 2 / 6 * np.cos(0.7), rel=0.05)
+
+
+def test_float32_warns_and_is_inaccurate():
+    x = np.array([0.7], dtype=np.float32)
+    f = lambda z: np.sin(z[0])
+    with pytest.warns(PrecisionWarning, match="float64"):
+        g32 = numerical_gradient(f, x, 1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        numerical_gradient(f, x, 1e-5, warn=False)     # the lesson silences it on purpose
+        g64 = numerical_gradient(f, x.astype(np.float64), 1e-5)
+    exact = np.cos(np.float64(x[0]))
+    assert abs(g64[0] - exact) < 1e-9
+    assert abs(g32[0] - exact) > 1e-4
+
+
+def test_numerical_gradient_array_is_vjp(rng):
+    x = rng.standard_normal((4, 3))
+    A = rng.standard_normal((3, 5))
+    dout = rng.standard_normal((4, 5))
+    f = lambda z: np.tanh(z @ A)
+    expected = ((1 - np.tanh(x @ A) ** 2) * dout) @ A.T
+    np.testing.assert_allclose(numerical_gradient_array(f, x, dout), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_numerical_gradient_array_copes_with_reused_output_buffer(rng):
+    x = rng.standard_normal(3)
+    buf = np.empty(3)
+
+    def f(z):
+        np.multiply(z, 3.0, out=buf)
+        return buf
+
+    np.testing.assert_allclose(numerical_gradient_array(f, x, np.ones(3)), 3 * np.ones(3), rtol=1e-8)
+
+
+def test_numerical_jacobian_numerator_layout(rng):
+    x = rng.standard_normal(3)
+    A = rng.standard_normal((2, 3))
+    J = numerical_jacobian(lambda z: A @ z, x)
+    assert J.shape == (2, 3)                       # rows = outputs, columns = inputs
+    np.testing.assert_allclose(J, A, rtol=1e-8)
+    X = rng.standard_normal((2, 2))
+    J = numerical_jacobian(lambda z: z ** 2, X)
+    np.testing.assert_allclose(J, np.diag(2 * X.ravel()), atol=1e-8)
+
+
+def test_bad_inputs_named():
+    with pytest.raises(TypeError, match="array"):
+        numerical_gradient(lambda z: 0.0, 3.0)
+    with pytest.raises(TypeError, match="floating-point"):
+        numerical_gradient(lambda z: 0.0, np.array([1, 2]))
+    with pytest.raises(ValueError, match="h must be"):
+        numerical_gradient(lambda z: 0.0, np.zeros(2), h=0)
+    with pytest.raises(ValueError, match="method"):
+        numerical_gradient(lambda z: 0.0, np.zeros(2), method="sideways")
+    with pytest.raises(ValueError, match="scalar"):
+        numerical_gradient(lambda z: z, np.zeros(2))
+
+
+# ---------------------------------------------------------------------------------------- rel_error
+def test_rel_error_definition():
+    a, b = np.array([1.0, 0.0, 3.0]), np.array([1.1, 0.0, 3.0])
+    assert rel_error(a, b) == pytest.approx(0.1 / 2.1)
+    assert rel_error(np.zeros(2), np.zeros(2)) == 0.0
+    assert rel_error(np.array([1e-9]), np.array([0.0])) == pytest.approx(1e-9 / 1e-8)   # the 1e-8 floor
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        rel_error(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+# ----------------------------------------------------------------------------------------- checker
+def _problem(rng, n=6, d=5, c=4, reg=0.1):
+    """A softmax-regression loss with L2 and its correct gradient, written here independently."""
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, c, n)
+    W = 0.5 * rng.standard_normal((d, c))
+
+    def loss(W):
+        s = X @ W
+        s = s - s.max(axis=1, keepdims=True)
+        logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        return -logp[np.arange(n), y].mean() + reg * (W ** 2).sum()
+
+    def grad(W):
+        s = X @ W
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(n), y] -= 1
+        return X.T @ p / n + 2 * reg * W
+
+    return W, loss, grad, n, reg
+
+
+def test_correct_gradient_passes_silently(rng):
+    W, loss, grad, n, reg = _problem(rng)
+    report = check_gradient(loss, W, grad(W), name="W", batch_size=n, reg=reg)
+    assert report.ok and report.verdict == GOOD
+    assert report.diagnosis == []
+    assert report.kinks == 0
+    assert report.max_rel_error < 1e-7
+    text = str(report)
+    assert "W" in text and "(5, 4)" in text and "good" in text
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ("sign", "opposite sign"),
+    ("double", "twice"),
+    ("half", "half"),
+    ("sum_not_mean", "N = 6 times"),
+    ("divide_twice", "1/N = 1/6"),
+    ("missing_reg", "regularisation"),
+    ("half_reg", "2*reg*W, not reg*W"),
+    ("transposed_square", "transpose"),
+    ("factor_3", "3 times"),
+])
+def test_planted_mistakes_are_diagnosed(rng, mistake, words):
+    d = c = 4 if mistake == "transposed_square" else None
+    W, loss, grad, n, reg = _problem(rng, d=d or 5, c=c or 4)
+    g = grad(W)
+    data_part = g - 2 * reg * W
+    wrong = {
+        "sign": -g, "double": 2 * g, "half": g / 2, "sum_not_mean": data_part * n + 2 * reg * W,
+        "divide_twice": data_part / n + 2 * reg * W, "missing_reg": data_part,
+        "half_reg": data_part + reg * W, "transposed_square": g.T if mistake == "transposed_square" else None,
+        "factor_3": 3 * g,
+    }[mistake]
+    # scale the pure-data mistakes in a world without reg so the constant-ratio story is exact
+    report = check_gradient(loss, W, wrong, name="W", batch_size=n, reg=reg)
+    if mistake in ("sum_not_mean", "divide_twice"):
+        W0, loss0, grad0, n0, _ = _problem(np.random.default_rng(7), reg=0.0)
+        g0 = grad0(W0)
+        report = check_gradient(loss0, W0, g0 * n0 if mistake == "sum_not_mean" else g0 / n0,
+                                name="W", batch_size=n0)
+    assert not report.ok
+    assert report.verdict == WRONG
+    assert len(report.diagnosis) == 1, report.diagnosis
+    assert words in report.diagnosis[0], report.diagnosis
+    assert "Not OK" in str(report)
+
+
+def test_wrong_shape_and_transposed_shape(rng):
+    W, loss, grad, n, reg = _problem(rng)
+    report = check_gradient(loss, W, grad(W).T, name="W")
+    assert not report.ok and report.verdict == WRONG_SHAPE
+    assert "(4, 5)" in report.diagnosis[0] and "(5, 4)" in report.diagnosis[0]
+    assert "transpose" in report.diagnosis[0].lower()
+    report = check_gradient(loss, W, grad(W).ravel(), name="W")
+    assert report.verdict == WRONG_SHAPE and "reshape" in report.diagnosis[0]
+
+
+def test_small_localised_bug_is_located(rng):
+    W, loss, grad, n, reg = _problem(rng)
+    g = grad(W)
+    g[-1] += 0.3                      # a broken bias row
+    report = check_gradient(loss, W, g, name="W", batch_size=n, reg=reg)
+    assert not report.ok
+    text = " ".join(report.diagnosis)
+    assert "row 4" in text and "bias" in text
+
+
+def test_zero_gradient_and_f_not_reading_x(rng):
+    W, loss, grad, n, reg = _problem(rng)
+    report = check_gradient(loss, W, np.zeros_like(W), name="W")
+    assert not report.ok and "all zeros" in report.diagnosis[0]
+    copy = W.copy()
+    report = check_gradient(lambda _: loss(copy), W, grad(W), name="W")
+    assert not report.ok and "copy" in report.diagnosis[0]
+
+
+def test_relu_kink_at_zero_is_detected():
+    x = np.array([0.0, 1.5, -2.0])
+    relu_sum = lambda z: float(np.maximum(z, 0).sum())
+    analytic = (x > 0).astype(float)            # subgradient 0 at the kink
+    report = check_gradient(relu_sum, x, analytic)
+    assert report.kinks == 1
+    np.testing.assert_array_equal(report["x"].kink_mask, [True, False, False])
+    assert report.ok and report.verdict == NEAR_KINK
+    assert "kink" in str(report)
+    # away from any kink nothing is flagged
+    report = check_gradient(relu_sum, np.array([0.5, 1.5, -2.0]), np.array([1.0, 1.0, 0.0]))
+    assert report.kinks == 0 and report.verdict == GOOD
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e-6, 1e-5 / 3, 0.5e-5, 0.9e-5, -1e-5 / 3])
+def test_kinks_within_h_are_detected_wherever_they_sit(offset):
+    x = np.array([offset])
+    report = check_gradient(lambda z: float(np.abs(z[0])), x, np.sign(x))
+    assert report.kinks == 1
+
+
+def test_hinge_with_margin_exactly_zero_is_a_kink():
+    # scores (correct class 0): s1 - s0 + 1 == 0 exactly, so the hinge sits on its kink
+    s = np.array([[2.0, 1.0, -3.0]])
+    y = np.array([0])
+
+    def hinge(s):
+        m = s - s[np.arange(1), y][:, None] + 1
+        m[np.arange(1), y] = 0
+        return float(np.maximum(m, 0).sum())
+
+    analytic = np.zeros_like(s)          # margins > 0 only: nothing active
+    report = check_gradient(hinge, s, analytic, name="scores")
+    assert report.kinks == 2             # s0 and s1 both move the zero margin
+    assert report.ok
+    # a genuinely wrong gradient at a kink point is still caught by the smooth entries
+    report = check_gradient(hinge, s, np.array([[0.0, 0.0, 1.0]]), name="scores")
+    assert not report.ok
+    # ... and so is a value at a kink entry that is neither one-sided slope
+    report = check_gradient(hinge, s, np.array([[0.0, 3.0, 0.0]]), name="scores")
+    assert not report.ok and report.kinks == 1
+
+
+def test_kink_excuses_only_values_between_the_one_sided_slopes():
+    x = np.zeros(3)                                   # every entry sits on a ReLU kink
+    relu_sum = lambda z: float(np.maximum(z, 0).sum())
+    for analytic in (np.zeros(3), np.ones(3), np.array([0.0, 0.5, 1.0])):
+        report = check_gradient(relu_sum, x, analytic)
+        assert report.ok and report.kinks == 3, str(report)
+    report = check_gradient(relu_sum, x, np.array([0.0, -1.0, 2.0]))
+    assert not report.ok and report.kinks == 1
+
+
+def test_no_false_kinks_on_smooth_functions(rng):
+    for f in (lambda z: float(np.exp(z).sum()), lambda z: float(1e3 * np.tanh(3 * z).sum()),
+              lambda z: float(np.log(np.exp(10 * z).sum())), lambda z: float(1e6 * (z ** 3).sum())):
+        for _ in range(10):
+            x = rng.standard_normal((3, 3))
+            assert check_gradient(f, x, numerical_gradient(f, x))["x"].kinks == 0
+
+
+def test_check_gradients_several_parameters(rng):
+    X = rng.standard_normal((5, 3))
+    W, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    reg = 0.05
+    params = {"W": W, "b": b}
+    loss = lambda p: float(((X @ p["W"] + p["b"]) ** 2).sum() / 5 + reg * (p["W"] ** 2).sum())
+    r = X @ W + b
+    grads = {"W": 2 * X.T @ r / 5 + 2 * reg * W, "b": 2 * r.sum(0) / 5}
+    report = check_gradients(loss, params, grads, batch_size=5, reg=reg)
+    assert report.ok and set(report.rel_errors) == {"W", "b"}
+    bad = dict(grads, W=2 * X.T @ r / 5)             # forgot the regulariser on W only
+    report = check_gradients(loss, params, bad, batch_size=5, reg=reg)
+    assert not report.ok and report["b"].ok and not report["W"].ok
+    assert report.diagnosis[0].startswith("W: ") and "regularisation" in report.diagnosis[0]
+    html = report._repr_html_()
+    assert "<table>" in html and "not OK" in html
+    with pytest.raises(ValueError, match="'b'"):
+        check_gradients(loss, params, {"W": grads["W"]})
+
+
+def test_checker_warns_for_float32(rng):
+    x = rng.standard_normal(3).astype(np.float32)
+    with pytest.warns(PrecisionWarning, match="float64"):
+        check_gradient(lambda z: float((z.astype(np.float64) ** 2).sum()), x, 2 * x)
+
+
+def test_tiny_entries_do_not_fail_a_correct_gradient():
+    # f = 1e3 * (x0^2 + x1^2) at x1 ~ 0: the tiny entry is below what finite differences can resolve
+    x = np.array([1.0, 1e-12])
+    report = check_gradient(lambda z: float(1e3 * (z ** 2).sum()), x, 2e3 * x)
+    assert report.ok, str(report)
+
+
+def test_report_is_readable_sentence(rng):
+    W, loss, grad, n, reg = _problem(rng)
+    text = str(check_gradient(loss, W, -grad(W), name="W"))
+    assert text.startswith("Gradient check for W (shape (5, 4)): max relative error")
+    assert "wrong." in text and text.count("\n") == 0
+    assert isinstance(gc.GradientReport, type)
