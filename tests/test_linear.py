@@ -99,6 +99,7 @@ def test_float32_kept(rng):
         assert dW.dtype == np.float32 and np.isfinite(loss)
 
 
+@pytest.mark.filterwarnings("ignore:.*encountered:RuntimeWarning")   # the overflow case, on purpose
 @pytest.mark.parametrize("fn", [svm_loss_naive, svm_loss_vectorized, softmax_loss_naive, softmax_loss_vectorized])
 def test_bad_inputs_named(fn):
     W, X, y = _problem(0, 4, 3, 3)
@@ -114,8 +115,16 @@ def test_bad_inputs_named(fn):
         fn(W, X, y + 3, 0.1)
     with pytest.raises(ValueError, match="expected length 4"):
         fn(W, X, y[:2], 0.1)
-    with pytest.raises(ValueError, match="X .*NaN"):
-        fn(W, np.full_like(X, np.nan), y, 0.1)
+    Xbad = X.copy()
+    Xbad[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X \(shape \(4, 4\)\) contains 1 NaN"):
+        fn(W, Xbad, y, 0.1)
+    Wbad = W.copy()
+    Wbad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="W .*NaN/inf"):
+        fn(Wbad, X, y, 0.1)
+    with pytest.raises(ValueError, match="overflowed|scores"):
+        fn(W * 1e300, X * 1e300, y, 0.1)
     with pytest.raises(ValueError, match="reg must be a finite number >= 0"):
         fn(W, X, y, -0.1)
 

@@ -46,10 +46,14 @@ def add_bias_column(X):
     return xp.concatenate([X.astype(dtype, copy=False), xp.ones((X.shape[0], 1), dtype=dtype)], axis=1)
 
 
-def _check_problem(W, X, y, reg):
-    """Validate ``W (D, C)``, ``X (N, D)``, ``y (N,)`` in ``[0, C)`` and ``reg >= 0`` together."""
-    W = check_array(W, "W", ndim=2)
-    X = check_array(X, "X", ndim=2)
+def _check_problem(W, X, y, reg, scan: bool = True):
+    """Validate ``W (D, C)``, ``X (N, D)``, ``y (N,)`` in ``[0, C)`` and ``reg >= 0`` together.
+
+    With ``scan=False`` the NaN/inf scan of X and W is left to :func:`_scores`, which looks at the small
+    score matrix instead (any NaN/inf in X or W reaches the scores) and only then scans to name the culprit.
+    """
+    W = check_array(W, "W", ndim=2, finite=scan)
+    X = check_array(X, "X", ndim=2, finite=scan)
     if X.shape[1] != W.shape[0]:
         hint = (" (did you forget add_bias_column(X)? W has a bias row)"
                 if W.shape[0] == X.shape[1] + 1 else "")
@@ -59,6 +63,18 @@ def _check_problem(W, X, y, reg):
     if X.shape[0] == 0:
         raise ValueError(f"X must hold at least one example (row), got shape {X.shape}")
     return W, X, y, check_reg(reg)
+
+
+def _scores(W, X):
+    """``X @ W``, with a named error if X or W holds NaN/inf (found through the scores, cheaply)."""
+    scores = X @ W
+    xp = backend.get_array_module(scores)
+    if not bool(xp.isfinite(scores).all()):
+        check_array(X, "X")
+        check_array(W, "W")
+        raise ValueError(f"scores = X @ W overflowed (max |X| {float(abs(X).max()):.3g}, max |W| "
+                         f"{float(abs(W).max()):.3g}): standardise X or lower the learning rate")
+    return scores
 
 
 # ------------------------------------------------------------------------------------- SVM
@@ -82,6 +98,8 @@ def svm_loss_naive(W, X, y, reg: float):
     loss = 0.0
     for i in range(num_train):
         scores = X[i] @ W
+        if not bool(xp.isfinite(scores).all()):
+            _scores(W, X)                        # raises, saying why the scores overflowed
         correct = scores[y[i]]
         for j in range(num_classes):
             if j == y[i]:
@@ -102,8 +120,8 @@ def svm_loss_vectorized(W, X, y, reg: float):
     """Multiclass SVM loss and gradient without Python loops. Same inputs and outputs as
     :func:`svm_loss_naive`: ``W (D, C)``, ``X (N, D)``, ``y (N,)``, ``reg`` -> ``(loss, dW (D, C))``.
     """
-    W, X, y, reg = _check_problem(W, X, y, reg)
-    loss, dscores = svm_loss(X @ W, y)
+    W, X, y, reg = _check_problem(W, X, y, reg, scan=False)
+    loss, dscores = svm_loss(_scores(W, X), y)
     return loss + reg * float((W * W).sum()), X.T @ dscores + 2 * reg * W
 
 
@@ -128,6 +146,8 @@ def softmax_loss_naive(W, X, y, reg: float):
     loss = 0.0
     for i in range(num_train):
         scores = X[i] @ W
+        if not bool(xp.isfinite(scores).all()):
+            _scores(W, X)                        # raises, saying why the scores overflowed
         top = max(float(s) for s in scores)        # shift for stability: cancels in the ratio
         exps = [math.exp(float(s) - top) for s in scores]
         total = sum(exps)
@@ -146,8 +166,8 @@ def softmax_loss_vectorized(W, X, y, reg: float):
     """Softmax loss and gradient without Python loops. Same inputs and outputs as
     :func:`softmax_loss_naive`: ``W (D, C)``, ``X (N, D)``, ``y (N,)``, ``reg`` -> ``(loss, dW (D, C))``.
     """
-    W, X, y, reg = _check_problem(W, X, y, reg)
-    loss, dscores = softmax_loss(X @ W, y)
+    W, X, y, reg = _check_problem(W, X, y, reg, scan=False)
+    loss, dscores = softmax_loss(_scores(W, X), y)
     return loss + reg * float((W * W).sum()), X.T @ dscores + 2 * reg * W
 
 
