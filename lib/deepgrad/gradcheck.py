@@ -33,14 +33,16 @@ from . import backend
 __all__ = [
     "numerical_gradient", "numerical_gradient_array", "numerical_jacobian", "rel_error",
     "check_gradient", "check_gradients", "ParameterCheck", "GradientReport", "PrecisionWarning",
-    "GOOD", "NEAR_KINK", "SUSPICIOUS", "WRONG", "WRONG_SHAPE",
+    "GOOD", "NEAR_KINK", "SUSPICIOUS", "WRONG", "WRONG_SHAPE", "CANNOT_TELL",
 ]
 
 # The usual bands for the maximum relative error (CS231n's rules of thumb), as verdict words.
 GOOD, NEAR_KINK, SUSPICIOUS, WRONG, WRONG_SHAPE = (
     "good", "acceptable only near a kink", "suspicious", "wrong", "wrong shape")
 _BANDS = ((1e-7, GOOD), (1e-4, NEAR_KINK), (1e-2, SUSPICIOUS), (np.inf, WRONG))
-_SEVERITY = {GOOD: 0, NEAR_KINK: 1, SUSPICIOUS: 2, WRONG: 3, WRONG_SHAPE: 4}
+# When rounding in f hides the gradient itself (float32, a huge |f|, a tiny h), no verdict is possible.
+CANNOT_TELL = "cannot tell (finite differences too imprecise here)"
+_SEVERITY = {GOOD: 0, NEAR_KINK: 1, SUSPICIOUS: 2, CANNOT_TELL: 2, WRONG: 3, WRONG_SHAPE: 4}
 _METHODS = {"centred": "centred", "centered": "centred", "central": "centred",
             "forward": "forward", "backward": "backward"}
 
@@ -442,6 +444,13 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
     if kinks and ok and verdict != GOOD:
         verdict = NEAR_KINK            # the big errors sit exactly where f is not differentiable
     diagnosis = [] if ok else _diagnose(numeric, analytic_np, kink_mask, reg_grad, batch_size, name, floor)
+    scale = max(float(np.abs(numeric).max(initial=0)), float(np.abs(analytic_np).max(initial=0)))
+    if scale > 0 and resolution > 1e-4 * scale and np.all(np.isfinite(analytic_np)):
+        ok, verdict = False, CANNOT_TELL
+        diagnosis = [f"This check cannot tell right from wrong here: rounding in f, divided by h={h:g}, blurs "
+                     f"the numerical gradient by about {resolution:.1e}, not far below the gradient itself "
+                     f"(largest entry {scale:.1e}). Check in float64 (x and the data), and keep the loss "
+                     f"near 1 (average rather than sum over the batch)."]
     if not ok and not diagnosis and verdict == NEAR_KINK and not kinks:
         diagnosis.append("No kink was found near this point, so an error this size is more than rounding: "
                          "look for a small term that is missing or slightly wrong.")
