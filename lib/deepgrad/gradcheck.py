@@ -13,7 +13,7 @@ gradients are for *checking* an analytic gradient on small inputs, never for tra
     >>> numerical_gradient(f, x)                 # ~ 2x
     array([ 2., -4.,  6.])
     >>> print(check_gradient(f, x, 2 * x, name="x"))
-    Gradient check for x (shape (3,)): max relative error ...: good.
+    Gradient check for x (shape (3,)): max relative error ...: good. ✓ OK
 
 Conventions (as CS231n's ``gradient_check.py``): ``f`` is called as ``f(x)`` and returns a scalar; ``x`` is
 perturbed **in place** and always restored, so ``f`` may ignore its argument and read the same array from
