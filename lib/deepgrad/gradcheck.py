@@ -347,13 +347,19 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
             and rel_error(analytic.T, numeric) <= fits:
         return [f"Your gradient is the transpose of the numerical one: {name} has shape {numeric.shape}, "
                 f"so dL/d{name} must be laid out like {name} itself (for W of shape (D, C) use X.T @ dscores)."]
-    dot = float(np.dot(n, n))
-    if dot > 0:
-        c = float(np.dot(a, n) / dot)
-        if c != 0 and rel_error(a, c * n) <= fits:
-            words = _ratio_words(c, batch_size)
-            if words:
-                return [words]
+    # A constant factor on the whole gradient, or (when the regulariser is known) on its data part only.
+    candidates = [(a, n, "")]
+    if reg_grad is not None and np.any(reg_grad):
+        r = reg_grad[smooth]
+        candidates.append((a - r, n - r, "In the data part of the gradient (without the regulariser): "))
+    for a_part, n_part, prefix in candidates:
+        dot = float(np.dot(n_part, n_part))
+        if dot > 0:
+            c = float(np.dot(a_part, n_part) / dot)
+            if c != 0 and rel_error(a_part, c * n_part) <= fits:
+                words = _ratio_words(c, batch_size)
+                if words:
+                    return [prefix + (words[0].lower() + words[1:] if prefix else words)]
     # No simple story: say where the disagreement lives.
     err = np.abs(analytic - numeric) / np.maximum(floor, np.abs(analytic) + np.abs(numeric))
     bad = (err > 1e-5) & smooth
