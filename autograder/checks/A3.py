@@ -1,0 +1,355 @@
+"""Trusted checks for A3, the autodiff engine: the student's Tensor and Dual, driven from the sandbox.
+
+Drivers build graphs out of the student's classes and hand back plain arrays. Where a part must not depend on
+another (Part 1's VJPs without Part 2's backward()), the driver calls the nodes' `_backward` itself, in the
+reverse of the order in which it created them. Expected values come from NumPy formulas and from a small
+trusted evaluator of random add/mul programs below.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks import Part
+
+NOTEBOOK = "A3.ipynb"
+
+
+def _multiscale(rng, shape):
+    return rng.standard_normal(shape) * 10.0 ** rng.uniform(-2, 2, shape)
+
+
+def _fraction(results):
+    results = [bool(r) for r in results]
+    return sum(results) / len(results)
+
+
+def run_backward(nodes, seed):
+    """Reverse-mode sweep without the student's backward(): nodes are in creation order, root last."""
+    nodes[-1].grad = np.array(seed, dtype=np.float64)
+    for node in reversed(nodes):
+        node._backward()
+
+
+# ------------------------------------------------------------------------------------ Part 1: + and *
+def core_inputs(rng):
+    N, M = (int(v) for v in rng.integers(2, 8, 2))
+    return {"a": _multiscale(rng, (N, M)), "b": _multiscale(rng, (M,)), "g": _multiscale(rng, (N, M)),
+            "s": float(rng.uniform(-3, 3))}
+
+
+def drive_core(ns, inp, out):
+    T = ns["Tensor"]
+    for name, op in (("add", lambda p, q: p + q), ("mul", lambda p, q: p * q)):
+        x, y = T(inp["a"]), T(inp["b"])
+        z = op(x, y)
+        out[name] = z.data
+        run_backward([z], inp["g"])
+        out[name + "_da"], out[name + "_db"] = x.grad, y.grad
+    out["number_left"] = (inp["s"] * T(inp["a"]) + inp["s"]).data
+    out["sub"] = (T(inp["a"]) - T(inp["b"])).data
+
+
+def check_core(inp, out, fb):
+    a, b, g, s = inp["a"], inp["b"], inp["g"], inp["s"]
+    ok = fb.close("add", a + b, what="x + y (y broadcast over the rows)")
+    ok &= fb.gradient("add_da", g, what="x.grad after the + node's VJP")
+    ok &= fb.gradient("add_db", g.sum(axis=0), what="y.grad after the + node's VJP (summed over the broadcast rows)")
+    ok &= fb.close("mul", a * b, what="x * y")
+    ok &= fb.gradient("mul_da", g * b, what="x.grad after the * node's VJP")
+    ok &= fb.gradient("mul_db", (g * a).sum(axis=0), what="y.grad after the * node's VJP")
+    ok &= fb.close("number_left", s * a + s, what="numbers on either side of a Tensor")
+    ok &= fb.close("sub", a - b, what="x - y")
+    return ok
+
+
+# ------------------------------------------------------------------------ Part 2: order and backward()
+ADD, MUL, SCALE = 0, 1, 2
+
+
+def backward_inputs(rng):
+    L, K = int(rng.integers(2, 5)), int(rng.integers(6, 16))
+    shape = (int(rng.integers(1, 4)),)
+    program = []
+    for k in range(K):
+        op = int(rng.integers(0, 3))
+        i, j = (int(v) for v in rng.integers(0, L + k, 2))   # operands may repeat: branches
+        program.append((op, i, j))
+    program[-1] = (ADD, L + K - 2, int(rng.integers(0, L)))  # the root uses a leaf directly as well
+    return {"leaves": rng.uniform(-2, 2, (L,) + shape), "program": np.array(program, dtype=np.int64),
+            "consts": rng.uniform(-2, 2, K), "g": rng.standard_normal(shape),
+            "xyz": np.array([-2.0, 5.0, -4.0]), "xyz_random": rng.uniform(-5, 5, 3),
+            "chain_length": 200}
+
+
+def drive_backward(ns, inp, out):
+    T, order_of = ns["Tensor"], ns["topological_order"]
+    for key in ("xyz", "xyz_random"):
+        x, y, z = (T(v) for v in inp[key])
+        f = (x + y) * z
+        f.backward()
+        out[key + "_f"] = f.data
+        out[key + "_grads"] = np.array([x.grad, y.grad, z.grad])
+        out[key + "_order_length"] = len(order_of(f))
+
+    pool = [T(v) for v in inp["leaves"]]
+    for k, (op, i, j) in enumerate(inp["program"]):
+        if op == 0:
+            pool.append(pool[i] + pool[j])
+        elif op == 1:
+            pool.append(pool[i] * pool[j])
+        else:
+            pool.append(pool[i] * float(inp["consts"][k]))
+    root = pool[-1]
+    order = order_of(root)
+    position = {id(node): n for n, node in enumerate(order)}
+    out["positions"] = [position.get(id(node), -1) for node in pool]
+    out["order_unique"] = len({id(node) for node in order}) == len(order)
+    out["order_last_is_root"] = len(order) > 0 and order[-1] is root
+    root.backward(inp["g"])
+    out["root"] = root.data
+    out["leaf_grads"] = np.array([leaf.grad for leaf in pool[:len(inp["leaves"])]])
+
+    h = T(0.5)
+    node = h
+    for _ in range(int(inp["chain_length"])):
+        node = node * 1.0 + h * 0.5
+    node.backward()
+    out["chain_grad"] = h.grad
+
+
+def evaluate_program(leaves, program, consts, g):
+    """Trusted values and leaf gradients of an add/mul/scale program (reverse accumulation by hand)."""
+    values = [np.array(v, dtype=np.float64) for v in leaves]
+    for k, (op, i, j) in enumerate(program):
+        values.append(values[i] + values[j] if op == ADD else values[i] * values[j] if op == MUL
+                      else values[i] * consts[k])
+    grads = [np.zeros_like(v) for v in values]
+    grads[-1] = np.array(g, dtype=np.float64)
+    L = len(leaves)
+    for k in range(len(program) - 1, -1, -1):
+        op, i, j = program[k]
+        upstream = grads[L + k]
+        if op == ADD:
+            grads[i] = grads[i] + upstream
+            grads[j] = grads[j] + upstream
+        elif op == MUL:
+            grads[i] = grads[i] + upstream * values[j]
+            grads[j] = grads[j] + upstream * values[i]
+        else:
+            grads[i] = grads[i] + upstream * consts[k]
+    return values, np.array(grads[:L])
+
+
+def check_backward(inp, out, fb):
+    ok = True
+    for key, words in (("xyz", "the notes' example (x + y) z at (-2, 5, -4)"), ("xyz_random", "(x + y) z at random x, y, z")):
+        x, y, z = inp[key]
+        ok &= fb.close(key + "_f", (x + y) * z, what=f"f for {words}")
+        ok &= fb.gradient(key + "_grads", np.array([z, z, x + y]), what=f"(df/dx, df/dy, df/dz) for {words}")
+        ok &= fb.equal(key + "_order_length", 5, what=f"the length of topological_order(f) for {words} (5 nodes)")
+
+    values, leaf_grads = evaluate_program(inp["leaves"], inp["program"], inp["consts"], inp["g"])
+    positions = out.get("positions")
+    if positions is not None:
+        positions = np.asarray(positions)
+        L = len(inp["leaves"])
+        every_node = bool(np.all(positions >= 0))
+        respects_edges = every_node and all(positions[L + k] > positions[i] and positions[L + k] > positions[j]
+                                            for k, (_, i, j) in enumerate(inp["program"]))
+        ok &= fb.check(every_node, "topological_order lists every node of a random graph",
+                       "topological_order leaves out nodes that the root depends on")
+        ok &= fb.check(respects_edges, "every node comes after its parents",
+                       "some node comes before one of its parents")
+    else:
+        ok &= fb.check(False, "", "topological_order did not return (see the error above)")
+    ok &= fb.check(bool(out.get("order_unique")) and bool(out.get("order_last_is_root")),
+                   "each node appears once and the root is last",
+                   "a node appears twice (or the root is not last): remember which nodes you have visited")
+    ok &= fb.close("root", values[-1], what="the root of a random add/mul graph")
+    ok &= fb.gradient("leaf_grads", leaf_grads,
+                      what="the leaves' gradients in a random graph that reuses nodes (gradients add at branches)")
+    ok &= fb.close("chain_grad", 1.0 + 0.5 * inp["chain_length"],
+                   what="the gradient at the start of a chain 400 nodes deep")
+    return ok
+
+
+# ------------------------------------------------------------------------------ Part 3: elementwise
+def elementwise_inputs(rng):
+    shape = tuple(int(v) for v in rng.integers(2, 6, 2))
+    relu_x = _multiscale(rng, shape)
+    relu_x[np.abs(relu_x) < 1e-6] = 1.0
+    return {"positive": rng.uniform(0.3, 3.0, shape), "moderate": rng.uniform(-4.0, 4.0, shape),
+            "relu_x": relu_x, "g": _multiscale(rng, shape), "k": float(rng.choice([2.0, 3.0, -1.0, 0.5, -2.5])),
+            "big": np.array([-1000.0, 0.0, 1000.0]), "w": np.array([-3.0, 2.0, -3.0]), "x12": np.array([-1.0, -2.0])}
+
+
+ELEMENTWISE = ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div")
+
+
+def drive_elementwise(ns, inp, out):
+    T = ns["Tensor"]
+    ops = {"pow": ("positive", lambda t: t ** inp["k"]), "exp": ("moderate", lambda t: t.exp()),
+           "log": ("positive", lambda t: t.log()), "relu": ("relu_x", lambda t: t.relu()),
+           "sigmoid": ("moderate", lambda t: t.sigmoid()), "tanh": ("moderate", lambda t: t.tanh()),
+           "div": ("positive", lambda t: t / T(inp["positive"][::-1].copy()))}
+    for name in ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div"):
+        key, fn = ops[name]
+        try:
+            x = T(inp[key])
+            y = fn(x)
+            out[name] = y.data
+            nodes = [y] if name != "div" else [y._parents[1], y]   # division: the ** -1 node, then the product
+            run_backward(nodes, inp["g"])
+            out[name + "_grad"] = x.grad
+        except Exception:          # one missing primitive costs only its own share
+            pass
+    try:
+        out["sigmoid_big"] = T(inp["big"]).sigmoid().data
+    except Exception:
+        pass
+    w = [T(v) for v in inp["w"]]
+    x1, x2 = inp["x12"]
+    nodes = []
+    for step in (lambda: w[1] * x1, lambda: w[2] * x2, lambda: w[0] + nodes[0], lambda: nodes[2] + nodes[1],
+                 lambda: nodes[3].sigmoid(), lambda: nodes[4].log(), lambda: nodes[5] * -1.0):
+        nodes.append(step())
+    out["neuron_f"] = nodes[4].data
+    run_backward(nodes, 1.0)
+    out["neuron_grads"] = np.array([wi.grad for wi in w])
+
+
+def _sigmoid(x):
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def check_elementwise(inp, out, fb):
+    g, k, pos, mod, rx = inp["g"], inp["k"], inp["positive"], inp["moderate"], inp["relu_x"]
+    other = pos[::-1]
+    expected = {
+        "pow": (pos ** k, k * pos ** (k - 1) * g), "exp": (np.exp(mod), np.exp(mod) * g),
+        "log": (np.log(pos), g / pos), "relu": (np.maximum(rx, 0), (rx > 0) * g),
+        "sigmoid": (_sigmoid(mod), _sigmoid(mod) * (1 - _sigmoid(mod)) * g),
+        "tanh": (np.tanh(mod), (1 - np.tanh(mod) ** 2) * g), "div": (pos / other, g / other),
+    }
+    results = []
+    for name in ELEMENTWISE:
+        value, grad = expected[name]
+        label = f"x ** {k:g}" if name == "pow" else "x / y" if name == "div" else f"x.{name}()"
+        results.append(fb.close(name, value, what=f"the value of {label}")
+                       & fb.gradient(name + "_grad", grad, what=f"the VJP of {label}"))
+    results.append(fb.close("sigmoid_big", np.array([0.0, 0.5, 1.0]), tol=1e-12,
+                            what="sigmoid at -1000, 0, 1000 (no overflow)"))
+    f = _sigmoid(np.array(1.0))
+    results.append(fb.close("neuron_f", f, what="the notes' sigmoid neuron output sigmoid(1) = 0.7311")
+                   & fb.gradient("neuron_grads", -(1 - f) * np.array([1.0, -1.0, -2.0]),
+                                 what="dL/dw for the notes' sigmoid neuron with L = -log f"))
+    return _fraction(results)
+
+
+# -------------------------------------------------------------------------------- Part 4: @ and sum
+def matmul_sum_inputs(rng):
+    N, D, M = (int(v) for v in rng.integers(2, 7, 3))
+    return {"A": _multiscale(rng, (N, D)), "W": _multiscale(rng, (D, M)), "G": _multiscale(rng, (N, M)),
+            "S": _multiscale(rng, (N, D)), "g_all": float(rng.standard_normal()),
+            "g_axis0": _multiscale(rng, (D,)), "g_axis1_keep": _multiscale(rng, (N, 1))}
+
+
+def drive_matmul_sum(ns, inp, out):
+    T = ns["Tensor"]
+    a, w = T(inp["A"]), T(inp["W"])
+    p = a @ w
+    out["matmul"] = p.data
+    run_backward([p], inp["G"])
+    out["matmul_dA"], out["matmul_dW"] = a.grad, w.grad
+    for key, kwargs in (("all", {}), ("axis0", {"axis": 0}), ("axis1_keep", {"axis": 1, "keepdims": True})):
+        s = T(inp["S"])
+        total = s.sum(**kwargs)
+        out["sum_" + key] = total.data
+        run_backward([total], inp["g_" + key])
+        out["sum_" + key + "_grad"] = s.grad
+
+
+def check_matmul_sum(inp, out, fb):
+    A, W, G, S = inp["A"], inp["W"], inp["G"], inp["S"]
+    ok = fb.close("matmul", A @ W, what="A @ W")
+    ok &= fb.gradient("matmul_dA", G @ W.T, what="the VJP of @ for A")
+    ok &= fb.gradient("matmul_dW", A.T @ G, what="the VJP of @ for W")
+    ok &= fb.close("sum_all", S.sum(), what="x.sum()")
+    ok &= fb.gradient("sum_all_grad", np.full(S.shape, inp["g_all"]), what="the VJP of x.sum()")
+    ok &= fb.close("sum_axis0", S.sum(axis=0), what="x.sum(axis=0)")
+    ok &= fb.gradient("sum_axis0_grad", np.broadcast_to(inp["g_axis0"], S.shape), what="the VJP of x.sum(axis=0)")
+    ok &= fb.close("sum_axis1_keep", S.sum(axis=1, keepdims=True), what="x.sum(axis=1, keepdims=True)")
+    ok &= fb.gradient("sum_axis1_keep_grad", np.broadcast_to(inp["g_axis1_keep"], S.shape),
+                      what="the VJP of x.sum(axis=1, keepdims=True)")
+    return ok
+
+
+# ------------------------------------------------------------------------------ Part 5: forward mode
+FORWARD = ("add", "mul", "pow", "exp", "log", "relu", "sigmoid", "tanh", "matmul", "sum")
+
+
+def forward_inputs(rng):
+    N, D, M = (int(v) for v in rng.integers(2, 6, 3))
+    relu_x = rng.standard_normal((N, D))
+    relu_x[np.abs(relu_x) < 1e-3] = 0.5
+    return {"x": rng.uniform(0.3, 2.0, (N, D)), "u": rng.standard_normal((N, D)), "v": rng.standard_normal((N, D)),
+            "y": rng.standard_normal((N, D)), "relu_x": relu_x, "W": rng.standard_normal((D, M)),
+            "Wt": rng.standard_normal((D, M)), "k": float(rng.choice([2.0, 3.0, -1.0, 0.5])),
+            "xyz": np.array([-2.0, 5.0, -4.0]), "xyz_t": rng.standard_normal(3)}
+
+
+def drive_forward(ns, inp, out):
+    jvp = ns["jvp"]
+    x, v, y, u = inp["x"], inp["v"], inp["y"], inp["u"]
+    cases = {
+        "add": (lambda a, b: a + b, (x, y), (v, u)), "mul": (lambda a, b: a * b, (x, y), (v, u)),
+        "pow": (lambda a: a ** inp["k"], (x,), (v,)), "exp": (lambda a: a.exp(), (x,), (v,)),
+        "log": (lambda a: a.log(), (x,), (v,)), "relu": (lambda a: a.relu(), (inp["relu_x"],), (v,)),
+        "sigmoid": (lambda a: a.sigmoid(), (y,), (v,)), "tanh": (lambda a: a.tanh(), (y,), (v,)),
+        "matmul": (lambda a, b: a @ b, (x, inp["W"]), (v, inp["Wt"])),
+        "sum": (lambda a: a.sum(axis=1), (x,), (v,)),
+    }
+    for name in ("add", "mul", "pow", "exp", "log", "relu", "sigmoid", "tanh", "matmul", "sum"):
+        fn, primals, tangents = cases[name]
+        try:
+            out[name], out[name + "_tangent"] = jvp(fn, primals, tangents)
+        except Exception:
+            pass
+    out["xyz"], out["xyz_tangent"] = jvp(lambda a, b, c: (a + b) * c, tuple(inp["xyz"]), tuple(inp["xyz_t"]))
+
+
+def check_forward(inp, out, fb):
+    x, v, y, u, W, Wt, k, rx = inp["x"], inp["v"], inp["y"], inp["u"], inp["W"], inp["Wt"], inp["k"], inp["relu_x"]
+    expected = {
+        "add": (x + y, v + u), "mul": (x * y, v * y + x * u), "pow": (x ** k, k * x ** (k - 1) * v),
+        "exp": (np.exp(x), np.exp(x) * v), "log": (np.log(x), v / x), "relu": (np.maximum(rx, 0), (rx > 0) * v),
+        "sigmoid": (_sigmoid(y), _sigmoid(y) * (1 - _sigmoid(y)) * v), "tanh": (np.tanh(y), (1 - np.tanh(y) ** 2) * v),
+        "matmul": (x @ W, v @ W + x @ Wt), "sum": (x.sum(axis=1), v.sum(axis=1)),
+    }
+    results = []
+    for name in FORWARD:
+        value, tangent = expected[name]
+        results.append(fb.close(name, value, what=f"the value for {name}")
+                       & fb.gradient(name + "_tangent", tangent, what=f"the tangent (JVP) for {name}"))
+    (a, b, c), (da, db, dc) = inp["xyz"], inp["xyz_t"]
+    results.append(fb.close("xyz", (a + b) * c, what="(x + y) z at the notes' point (-2, 5, -4)")
+                   & fb.gradient("xyz_tangent", (da + db) * c + (a + b) * dc,
+                                 what="its JVP along a random direction"))
+    return _fraction(results)
+
+
+PARTS = [
+    Part("tensor_core", points=2, inputs=core_inputs, check=check_core, driver=drive_core,
+         helpers=(run_backward,), needs=("Tensor",), description="Tensor: + and * with their VJPs, broadcasting"),
+    Part("backward", points=3, inputs=backward_inputs, check=check_backward, driver=drive_backward,
+         needs=("Tensor", "topological_order"),
+         description="topological order and backward(): the notes' (x + y) z, random graphs with branches"),
+    Part("elementwise", points=3, inputs=elementwise_inputs, check=check_elementwise, driver=drive_elementwise,
+         helpers=(run_backward,), needs=("Tensor",),
+         description="pow, exp, log, relu, sigmoid, tanh, division; the notes' sigmoid neuron"),
+    Part("matmul_sum", points=2, inputs=matmul_sum_inputs, check=check_matmul_sum, driver=drive_matmul_sum,
+         helpers=(run_backward,), needs=("Tensor",), description="matrix product and sum with their VJPs"),
+    Part("forward_mode", points=3, inputs=forward_inputs, check=check_forward, driver=drive_forward,
+         needs=("Dual", "jvp"), description="forward mode: dual numbers and jvp"),
+]
