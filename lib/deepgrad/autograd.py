@@ -1,0 +1,822 @@
+"""The Tensor and its automatic differentiation engine (lecture: automatic differentiation).
+
+A :class:`Tensor` holds an array (``.data``) and, when it was made by an operation, the name of that
+operation (``.op``), the tensors it was made from (its *parents*) and two small rules:
+
+* its **VJP** (vector-Jacobian product): given the gradient ``g`` of the final scalar with respect to
+  this tensor, the gradients with respect to each parent — what reverse mode (backprop) needs;
+* its **JVP** (Jacobian-vector product): given the tangents (directional derivatives) of the parents,
+  the tangent of this tensor — what forward mode needs.
+
+``loss.backward()`` orders the graph topologically (parents before children), then walks it backwards,
+calling each node's VJP and *adding* the results into its parents' gradients: a tensor used twice
+receives the sum of both contributions (gradients add at branches). Scalars are 0-d tensors, so the
+lectures' scalar examples run on the same engine:
+
+    >>> x, y, z = Tensor(-2.0, requires_grad=True), Tensor(5.0, requires_grad=True), Tensor(-4.0, requires_grad=True)
+    >>> f = (x + y) * z
+    >>> f.backward()
+    >>> f.item(), x.grad, y.grad, z.grad
+    (-12.0, array(-4.), array(-4.), array(3.))
+
+Conventions (as in PyTorch):
+
+* Broadcasting works in every op; the engine sums a gradient back to the shape of the input it belongs to.
+* Only leaves that require grad keep ``.grad`` after ``backward()``; call ``t.retain_grad()`` to keep an
+  intermediate's, or ``backward(retain_graph_grads=True)`` to keep every node's (graph drawings use this).
+* Calling ``backward()`` again *adds* into ``.grad``; clear it with ``zero_grad()`` (nn/optim) or
+  ``t.grad = None``. Treat ``.grad`` as read-only: two leaves may share one gradient array.
+* Comparisons (``<``, ``<=``, ``>``, ``>=``) return plain boolean arrays, not Tensors; ``==`` is identity
+  (Tensors are hashable and can sit in sets and dicts), use ``t.data == other`` for elementwise equality.
+* ``max``/``min`` send the gradient to the arg-max; ties share it evenly (PyTorch's ``amax`` rule).
+* The dtype is kept: float32 in gives float32 values and gradients.
+
+Arrays may be NumPy or CuPy (``Tensor.to("cuda")``); the array module always follows the data.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from numbers import Number
+
+import numpy as np
+
+from . import backend
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "from_op",
+    "trace", "Graph", "GraphNode", "jvp", "vjp", "grad", "value_and_grad",
+]
+
+_state = {"grad_enabled": True, "forward_mode": 0}
+
+
+# ------------------------------------------------------------------------------------------ grad mode
+def is_grad_enabled() -> bool:
+    """True when new operations record the graph (outside :func:`no_grad`)."""
+    return _state["grad_enabled"]
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode: bool):
+    """Context manager that turns graph recording on or off for its block."""
+    previous = _state["grad_enabled"]
+    _state["grad_enabled"] = bool(mode)
+    try:
+        yield
+    finally:
+        _state["grad_enabled"] = previous
+
+
+def no_grad():
+    """Context manager: operations in the block record no graph (evaluation, optimiser updates)."""
+    return set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager: record the graph again inside a :func:`no_grad` block."""
+    return set_grad_enabled(True)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _is_cuda(array) -> bool:
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def _unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the gradient of a broadcast input adds over the copies it made."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def _expand(g, shape, axis, keepdims):
+    """Undo a reduction over ``axis``: put the reduced axes back (size 1) so ``g`` broadcasts to ``shape``."""
+    if axis is not None and not keepdims:
+        g = backend.get_array_module(g).expand_dims(g, axis)
+    elif axis is None and not keepdims:
+        g = g.reshape((1,) * len(shape))
+    return g
+
+
+def _check_devices(a, b):
+    if a.__class__ is not b.__class__ and _is_cuda(a) != _is_cuda(b):
+        raise RuntimeError(
+            f"expected all tensors on the same device, got one on {'cuda' if _is_cuda(a) else 'cpu'} and one on "
+            f"{'cuda' if _is_cuda(b) else 'cpu'}; move them with .to(device) first (no silent copies)")
+
+
+def _as_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray) or _is_cuda(data):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    # Python numbers and (nested) lists: float64 unless told otherwise, as the course's gradient checks need.
+    xp = backend.xp()
+    return xp.asarray(data, dtype=np.float64 if dtype is None else dtype)
+
+
+# ---------------------------------------------------------------------------------------------- Tensor
+class Tensor:
+    """An array that remembers how it was computed, so that gradients can flow back through it.
+
+    Inputs:
+    - data: a NumPy/CuPy array (dtype kept), a Tensor (its data), a Python number or list (float64)
+    - requires_grad: if True, ``backward()`` computes ``.grad`` for this tensor
+    - dtype: optional dtype to convert to
+    - label: optional display name, used by :func:`trace` and graph drawings
+
+    Attributes: ``data``, ``grad`` (array of ``data``'s shape, or None), ``requires_grad``, ``op`` (name of
+    the operation that made it, ``''`` for leaves), ``parents`` (tuple of Tensors), ``label``, ``tangent``
+    (forward mode, see :func:`jvp`).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "op", "_parents", "_vjp", "_jvp", "label", "tangent",
+                 "_retain", "__weakref__")
+    __array_ufunc__ = None  # numpy_array * tensor calls Tensor.__rmul__ instead of numpy's loop
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, label: str | None = None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype} "
+                            "(pass dtype=np.float64 or float data)")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.op = ""
+        self._parents = ()
+        self._vjp = self._jvp = None
+        self.label = label
+        self.tangent = None
+        self._retain = False
+
+    # ------------------------------------------------------------------------------- array-like info
+    shape = property(lambda self: self.data.shape, doc="Shape of the data.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="dtype of the data.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    parents = property(lambda self: self._parents, doc="The tensors this one was computed from.")
+    is_leaf = property(lambda self: not self._parents, doc="True for tensors not made by a recorded op.")
+
+    @property
+    def device(self) -> str:
+        """``'cuda'`` when the data is a CuPy array, else ``'cpu'``."""
+        return "cuda" if _is_cuda(self.data) else "cpu"
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        extra = (", requires_grad=True" if self.requires_grad else "") + (f", op={self.op!r}" if self.op else "")
+        extra += f", label={self.label!r}" if self.label else ""
+        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="Tensor(")
+        return f"Tensor({body}{extra})"
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def numpy(self) -> np.ndarray:
+        """A host (NumPy) copy of the data."""
+        return np.array(backend.to_numpy(self.data), copy=True)
+
+    def __array__(self, dtype=None, copy=None):
+        out = backend.to_numpy(self.data)
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def detach(self) -> Tensor:
+        """The same data as a new leaf that requires no grad (no copy)."""
+        return Tensor(self.data)
+
+    def zero_(self) -> Tensor:
+        """Fill the data with zeros in place."""
+        self.data[...] = 0
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep this (non-leaf) tensor's ``.grad`` after ``backward()``."""
+        self._retain = True
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def argmax(self, axis=None):
+        """Index of the largest entry (a plain array; not differentiable)."""
+        return self.data.argmax(axis=axis)
+
+    # --------------------------------------------------------------------------------------- devices
+    def to(self, device) -> Tensor:
+        """This tensor on ``device`` (``'cpu'``, ``'cuda'`` or ``'cuda:0'``); itself when already there.
+
+        Moving is differentiable: the gradient is moved back. Needs CuPy and a GPU for ``'cuda'``
+        (otherwise :class:`deepgrad.backend.BackendError` says what is missing).
+        """
+        target = _parse_device(device)
+        if target == self.device:
+            return self
+        move = _mover(target)
+        back = _mover(self.device)
+        out = from_op(move(self.data), (self,), "to", lambda g: (back(g),), lambda t: move(t))
+        if not out._parents:  # a leaf moved outside autograd stays a leaf
+            out.requires_grad = self.requires_grad
+        out.label = self.label
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    # ------------------------------------------------------------------------------------- backward
+    def backward(self, grad=None, retain_graph_grads: bool = False):
+        """Backpropagate: add d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        Inputs:
+        - grad: upstream gradient of self's shape; may be omitted only for a one-element tensor (1 is used)
+        - retain_graph_grads: if True, every node of the graph (not just leaves) keeps its ``.grad``,
+          so that :func:`trace` can show the gradient flowing into each node
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: no input of the graph has "
+                               "requires_grad=True (or it was computed under no_grad())")
+        xp = backend.get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
+                                   "reduce it first (e.g. .sum()) or pass grad= of the same shape")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _as_array(grad, self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"grad must have the output's shape {self.shape}, got {grad.shape}")
+        grads = {id(self): grad}
+        for node in reversed(_topological_order(self, grad_only=True)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if not node._parents or node._retain or retain_graph_grads:
+                if node.grad is None:
+                    # A view (e.g. of a broadcast) may be read-only or alias another array: store a copy.
+                    node.grad = g if g.flags.owndata else g.copy()
+                else:
+                    node.grad = node.grad + g
+            if not node._parents:
+                continue
+            for parent, pg in zip(node._parents, node._vjp(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.data.shape:
+                    pg = _unbroadcast(pg, parent.data.shape)
+                if pg.dtype != parent.data.dtype:
+                    pg = pg.astype(parent.data.dtype)
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+    # ---------------------------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        other = _lift(other, self)
+        a, b = self.data, other.data
+        return from_op(a + b, (self, other), "add", lambda g: (g, g), lambda da, db: da + db)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        other = _lift(other, self)
+        return from_op(self.data - other.data, (self, other), "sub", lambda g: (g, -g), lambda da, db: da - db)
+
+    def __rsub__(self, other):
+        return _lift(other, self) - self
+
+    def __mul__(self, other):
+        other = _lift(other, self)
+        a, b = self.data, other.data
+        return from_op(a * b, (self, other), "mul", lambda g: (g * b, g * a), lambda da, db: da * b + a * db)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = _lift(other, self)
+        a, b = self.data, other.data
+        out = a / b
+        return from_op(out, (self, other), "div",
+                       lambda g: (g / b, -g * out / b),
+                       lambda da, db: (da - out * db) / b)
+
+    def __rtruediv__(self, other):
+        return _lift(other, self) / self
+
+    def __neg__(self):
+        return from_op(-self.data, (self,), "neg", lambda g: (-g,), lambda da: -da)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor) or not isinstance(exponent, Number):
+            raise TypeError(f"exponent must be a Python number, got {type(exponent).__name__}; "
+                            "for a tensor exponent write (b * x.log()).exp()")
+        a, p = self.data, exponent
+        slope = 2 * a if p == 2 else p * a ** (p - 1)  # d(a^p)/da
+        return from_op(a ** p, (self,), "pow", lambda g: (g * slope,), lambda da: slope * da)
+
+    def __matmul__(self, other):
+        other = _lift(other, self)
+        a, b = self.data, other.data
+        A, B = self, other
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs tensors with at least 1 dimension, got shapes {a.shape} and {b.shape}")
+
+        def vjp(g):
+            # Skip the product an input does not need (e.g. d/dx of the data): it costs as much as dW.
+            if a.ndim == 1 and b.ndim == 1:
+                return g * b, g * a
+            if a.ndim == 1:   # (k,) @ (..., k, m) -> (..., m)
+                return ((b @ g[..., None])[..., 0] if A.requires_grad else None,
+                        a[:, None] * g[..., None, :] if B.requires_grad else None)
+            if b.ndim == 1:   # (..., n, k) @ (k,) -> (..., n)
+                return (g[..., None] * b if A.requires_grad else None,
+                        (a.swapaxes(-1, -2) @ g[..., None])[..., 0] if B.requires_grad else None)
+            return (g @ b.swapaxes(-1, -2) if A.requires_grad else None,
+                    a.swapaxes(-1, -2) @ g if B.requires_grad else None)
+
+        return from_op(a @ b, (self, other), "matmul", vjp, lambda da, db: da @ b + a @ db)
+
+    def __rmatmul__(self, other):
+        return _lift(other, self) @ self
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __lt__(self, other):
+        return self.data < _data(other)
+
+    def __le__(self, other):
+        return self.data <= _data(other)
+
+    def __gt__(self, other):
+        return self.data > _data(other)
+
+    def __ge__(self, other):
+        return self.data >= _data(other)
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims: bool = False):
+        """Sum over ``axis`` (int, tuple or None for all); the gradient copies ``g`` to every summand."""
+        shape = self.shape
+        xp = backend.get_array_module(self.data)
+        return from_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum",
+                       lambda g: (xp.broadcast_to(_expand(g, shape, axis, keepdims), shape),),
+                       lambda da: da.sum(axis=axis, keepdims=keepdims))
+
+    def mean(self, axis=None, keepdims: bool = False):
+        """Mean over ``axis``; the gradient is ``g / n`` for each of the n averaged entries."""
+        if axis is None:
+            n = self.size
+        else:
+            axes = (axis,) if isinstance(axis, int) else axis
+            n = int(np.prod([self.shape[ax] for ax in axes]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
+
+    def max(self, axis=None, keepdims: bool = False):
+        """Largest entry over ``axis``; the gradient goes to the arg-max, shared evenly between ties."""
+        return self._extreme("max", axis, keepdims)
+
+    def min(self, axis=None, keepdims: bool = False):
+        """Smallest entry over ``axis``; gradient rule as :meth:`max`."""
+        return self._extreme("min", axis, keepdims)
+
+    def _extreme(self, kind, axis, keepdims):
+        a = self.data
+        best = a.max(axis=axis, keepdims=True) if kind == "max" else a.min(axis=axis, keepdims=True)
+        share = (a == best).astype(a.dtype)
+        share /= share.sum(axis=axis, keepdims=True)
+        out = best if keepdims else (best.reshape(()) if axis is None else best.squeeze(axis))
+        return from_op(out, (self,), kind,
+                       lambda g: (_expand(g, a.shape, axis, keepdims) * share,),
+                       lambda da: (da * share).sum(axis=axis, keepdims=keepdims))
+
+    # --------------------------------------------------------------------------------- shape ops
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        old = self.shape
+        return from_op(self.data.reshape(shape), (self,), "reshape",
+                       lambda g: (g.reshape(old),), lambda da: da.reshape(shape))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0):
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def transpose(self, *axes):
+        """Permute axes (all reversed by default, as NumPy); ``.T`` is the same."""
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None)
+        inverse = None if axes is None else tuple(np.argsort(axes))
+        return from_op(self.data.transpose(axes), (self,), "transpose",
+                       lambda g: (g.transpose(inverse),), lambda da: da.transpose(axes))
+
+    T = property(lambda self: self.transpose(), doc="All axes reversed (the matrix transpose for 2-D).")
+
+    def __getitem__(self, index):
+        """Indexing by ints, slices, None, Ellipsis or integer/boolean arrays.
+
+        The gradient is scattered back into a zero array; with integer arrays an entry picked twice
+        receives both gradients (``np.add.at``).
+        """
+        index = tuple(_data(i) for i in index) if isinstance(index, tuple) else _data(index)
+        a = self.data
+        parts = index if isinstance(index, tuple) else (index,)
+        # Ints, slices and one boolean mask pick each entry at most once: plain assignment scatters back.
+        basic = all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in parts) or (
+            len(parts) == 1 and getattr(parts[0], "dtype", None) == bool)
+
+        def vjp(g):
+            xp = backend.get_array_module(g)
+            full = xp.zeros(a.shape, dtype=g.dtype)
+            if basic:  # each entry picked at most once
+                full[index] = g
+            else:
+                xp.add.at(full, index, g)
+            return (full,)
+
+        return from_op(a[index], (self,), "getitem", vjp, lambda da: da[index])
+
+    # ------------------------------------------------------------------------------ elementwise
+    def exp(self):
+        out = backend.get_array_module(self.data).exp(self.data)
+        return from_op(out, (self,), "exp", lambda g: (g * out,), lambda da: da * out)
+
+    def log(self):
+        a = self.data
+        return from_op(backend.get_array_module(a).log(a), (self,), "log", lambda g: (g / a,), lambda da: da / a)
+
+    def sqrt(self):
+        out = backend.get_array_module(self.data).sqrt(self.data)
+        return from_op(out, (self,), "sqrt", lambda g: (g / (2 * out),), lambda da: da / (2 * out))
+
+    def abs(self):
+        a = self.data
+        xp = backend.get_array_module(a)
+        sign = xp.sign(a)  # 0 at 0, as PyTorch
+        return from_op(xp.abs(a), (self,), "abs", lambda g: (g * sign,), lambda da: da * sign)
+
+    __abs__ = abs
+
+    def relu(self):
+        a = self.data
+        mask = a > 0
+        return from_op(backend.get_array_module(a).maximum(a, 0), (self,), "relu", lambda g: (g * mask,), lambda da: da * mask)
+
+    def leaky_relu(self, negative_slope: float = 0.01):
+        a = self.data
+        xp = backend.get_array_module(a)
+        slope = xp.where(a > 0, 1, negative_slope).astype(a.dtype)
+        return from_op(a * slope, (self,), "leaky_relu", lambda g: (g * slope,), lambda da: da * slope)
+
+    def sigmoid(self):
+        a = self.data
+        # 1/(1+e^-a) overflows for very negative a; the tanh form never does.
+        out = 0.5 * (1 + backend.get_array_module(a).tanh(0.5 * a))
+        local = out * (1 - out)
+        return from_op(out, (self,), "sigmoid", lambda g: (g * local,), lambda da: da * local)
+
+    def tanh(self):
+        out = backend.get_array_module(self.data).tanh(self.data)
+        local = 1 - out * out
+        return from_op(out, (self,), "tanh", lambda g: (g * local,), lambda da: da * local)
+
+    def clip(self, min=None, max=None):
+        """Clamp into ``[min, max]``; the gradient passes where ``min <= x <= max`` (PyTorch's rule)."""
+        a = self.data
+        xp = backend.get_array_module(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        if min is not None:
+            inside &= a >= min
+        if max is not None:
+            inside &= a <= max
+        return from_op(xp.clip(a, min, max), (self,), "clip", lambda g: (g * inside,), lambda da: da * inside)
+
+    clamp = clip
+
+    def softmax(self, axis: int = -1):
+        """Softmax along ``axis``, computed after subtracting the max (no overflow)."""
+        a = self.data
+        xp = backend.get_array_module(a)
+        e = xp.exp(a - a.max(axis=axis, keepdims=True))
+        p = e / e.sum(axis=axis, keepdims=True)
+        return from_op(p, (self,), "softmax",
+                       lambda g: (p * (g - (g * p).sum(axis=axis, keepdims=True)),),
+                       lambda da: p * (da - (da * p).sum(axis=axis, keepdims=True)))
+
+    def log_softmax(self, axis: int = -1):
+        """``log(softmax(x))`` along ``axis`` as ``x - logsumexp(x)`` (stable)."""
+        a = self.data
+        xp = backend.get_array_module(a)
+        shifted = a - a.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        p = xp.exp(out)
+        return from_op(out, (self,), "log_softmax",
+                       lambda g: (g - p * g.sum(axis=axis, keepdims=True),),
+                       lambda da: da - (p * da).sum(axis=axis, keepdims=True))
+
+
+def _parse_device(device) -> str:
+    name = str(device).lower()
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda" or name.startswith("cuda:"):
+        return "cuda"
+    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<n>', got {device!r}")
+
+
+def _mover(device):
+    """A function moving an array to ``device``."""
+    if device == "cpu":
+        return backend.to_numpy
+    cupy = backend._import_cupy()  # raises BackendError saying whether CuPy or the GPU is missing
+    return cupy.asarray
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _lift(other, like: Tensor) -> Tensor:
+    """``other`` as a Tensor that can meet ``like`` in an op: numbers take like's floating dtype."""
+    if isinstance(other, Tensor):
+        _check_devices(like.data, other.data)
+        return other
+    if isinstance(other, Number):
+        dtype = like.data.dtype if like.data.dtype.kind in "fc" else None
+        xp = backend.get_array_module(like.data)
+        return Tensor(xp.asarray(other, dtype=dtype), label=f"{other:g}" if isinstance(other, float) else str(other))
+    if isinstance(other, (list, tuple)):
+        other = backend.get_array_module(like.data).asarray(other, dtype=like.data.dtype)
+    elif not (isinstance(other, (np.ndarray, np.generic)) or _is_cuda(other)):
+        raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
+    _check_devices(like.data, other)
+    return Tensor(other)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None, label: str | None = None) -> Tensor:
+    """Make a :class:`Tensor` (PyTorch's ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, label=label)
+
+
+def from_op(data, parents: tuple, op: str, vjp, jvp=None) -> Tensor:
+    """Record the result of an operation: how to add a new differentiable op to the engine.
+
+    Inputs:
+    - data: the result array
+    - parents: the Tensors it was computed from
+    - op: a short name (``'mul'``), shown by graph drawings
+    - vjp: ``vjp(g) -> tuple`` of one gradient per parent (an array, or None for "no gradient"), given
+      the gradient ``g`` of ``data``'s shape; gradients of the output's shape are summed back to a
+      broadcast parent's shape by the engine
+    - jvp: ``jvp(*parent_tangents) -> tangent`` of the result (forward mode); optional
+
+    Returns a Tensor that requires grad when grad mode is on and any parent requires grad.
+    """
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.op, out.label, out._retain = data, None, "", None, False
+    out.tangent = None
+    if _state["grad_enabled"] and any(p.requires_grad for p in parents):
+        out.requires_grad, out._parents, out._vjp, out._jvp, out.op = True, parents, vjp, jvp, op
+    else:
+        out.requires_grad, out._parents, out._vjp, out._jvp = False, (), None, None
+    if _state["forward_mode"] and any(p.tangent is not None for p in parents):
+        out.tangent = _push_tangent(data, parents, op, jvp)
+    return out
+
+
+def _push_tangent(data, parents, op, jvp):
+    if jvp is None:
+        raise NotImplementedError(f"the op {op!r} has no forward-mode rule (jvp)")
+    xp = backend.get_array_module(data)
+    tangents = [p.tangent if p.tangent is not None else xp.zeros_like(p.data) for p in parents]
+    t = jvp(*tangents)
+    if t.shape != data.shape:
+        t = xp.broadcast_to(t, data.shape)
+    return t.astype(data.dtype, copy=False)
+
+
+def _topological_order(root: Tensor, grad_only: bool) -> list[Tensor]:
+    """Nodes reachable from ``root``, each after all of its parents (iterative DFS: no recursion limit).
+
+    With ``grad_only``, parents that require no grad are not visited (backward has nothing to do there).
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in reversed(node._parents):
+            if id(p) not in seen and (p.requires_grad or not grad_only):
+                stack.append((p, False))
+    return order
+
+
+# -------------------------------------------------------------------------------------------- tracing
+@dataclass
+class GraphNode:
+    """One node of a traced graph. ``value`` and ``grad`` are host (NumPy) copies."""
+
+    id: int
+    op: str
+    label: str
+    value: np.ndarray
+    grad: np.ndarray | None
+    parents: tuple[int, ...]
+    requires_grad: bool = False
+
+
+@dataclass
+class Graph:
+    """A computation graph as plain data: ``nodes`` in topological order (inputs first, root last)
+    and ``edges`` ``(parent_id, child_id)``, one per input of an op (``x * x`` gives two equal edges)."""
+
+    nodes: list[GraphNode] = field(default_factory=list)
+    edges: list[tuple[int, int]] = field(default_factory=list)
+
+    def reverse_order(self) -> list[int]:
+        """Node ids in the order backward visits them (root first)."""
+        return [n.id for n in reversed(self.nodes)]
+
+    @property
+    def root(self) -> GraphNode:
+        return self.nodes[-1]
+
+
+def trace(root: Tensor, backward: bool = False) -> Graph:
+    """Snapshot the graph that produced ``root`` for drawing.
+
+    Every node's ``grad`` is its ``.grad`` at the time of tracing: after ``root.backward()`` only leaves
+    (and nodes with ``retain_grad()``) have one; after ``root.backward(retain_graph_grads=True)`` every
+    node that requires grad does. ``trace(root, backward=True)`` runs that backward pass first
+    (``root`` must then be a scalar). Unlabelled leaves are named ``x1, x2, ...``, unlabelled op results
+    ``a1, a2, ...`` (numbers lifted into an op are labelled by their value).
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"root must be a Tensor, got {type(root).__name__}")
+    if backward:
+        root.backward(retain_graph_grads=True)
+    order = _topological_order(root, grad_only=False)
+    ids = {id(t): i for i, t in enumerate(order)}
+    graph, leaves, results = Graph(), 0, 0
+    for i, t in enumerate(order):
+        label = t.label
+        if not label:
+            if t._parents:
+                results += 1
+                label = f"a{results}"
+            else:
+                leaves += 1
+                label = f"x{leaves}"
+        parents = tuple(ids[id(p)] for p in t._parents)
+        grad = None if t.grad is None else np.array(backend.to_numpy(t.grad), copy=True)
+        graph.nodes.append(GraphNode(i, t.op, label, np.array(backend.to_numpy(t.data), copy=True), grad,
+                                     parents, t.requires_grad))
+        graph.edges.extend((p, i) for p in parents)
+    return graph
+
+
+# ----------------------------------------------------------------------- function transformations
+def _as_primals(primals):
+    """(tuple of primals, whether a single primal was given)."""
+    if isinstance(primals, (tuple, list)):
+        return tuple(primals), False
+    return (primals,), True
+
+
+def _float_array(x):
+    a = _as_array(x)
+    return a if a.dtype.kind in "fc" else a.astype(np.float64)
+
+
+def jvp(f, primals, tangents):
+    """Forward mode: ``f``'s outputs and their tangents ``J v`` for input tangents ``v``.
+
+    Every op pushes tangents forward as it computes its value (dual numbers, with arrays), so the cost
+    is one evaluation of ``f`` per input direction.
+
+    Inputs:
+    - f: function of Tensors returning a Tensor (or a tuple of Tensors)
+    - primals: the input values (arrays, numbers or Tensors), a tuple/list, or one value
+    - tangents: one tangent per primal, each of its primal's shape
+
+    Returns a tuple ``(outputs, output_tangents)`` of arrays (tuples when ``f`` returns a tuple).
+    """
+    primals, single = _as_primals(primals)
+    tangents = (tangents,) if single else tuple(tangents)
+    if len(tangents) != len(primals):
+        raise ValueError(f"tangents must give one tangent per primal: {len(primals)} primals, {len(tangents)} tangents")
+    inputs = []
+    for i, (x, v) in enumerate(zip(primals, tangents)):
+        t = Tensor(_float_array(x))
+        v = _as_array(v, t.dtype)
+        if v.shape != t.shape:
+            raise ValueError(f"tangents[{i}] must have its primal's shape {t.shape}, got {v.shape}")
+        t.tangent = v
+        inputs.append(t)
+    _state["forward_mode"] += 1
+    try:
+        with no_grad():
+            out = f(*inputs)
+    finally:
+        _state["forward_mode"] -= 1
+
+    def unpack(o):
+        o = o if isinstance(o, Tensor) else Tensor(o)
+        xp = backend.get_array_module(o.data)
+        return o.data, (o.tangent if o.tangent is not None else xp.zeros_like(o.data))
+
+    if isinstance(out, tuple):
+        pairs = [unpack(o) for o in out]
+        return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+    return unpack(out)
+
+
+def vjp(f, primals, cotangents=None):
+    """Reverse mode: ``f``'s output and the vector-Jacobian products ``uᵀ J`` with respect to each input.
+
+    Inputs:
+    - f: function of Tensors returning a Tensor
+    - primals: the input values, a tuple/list, or one value
+    - cotangents: ``u``, of the output's shape (or the 1-tuple ``(u,)``). If omitted, returns ``(output, vjp_fn)`` instead, with
+      ``vjp_fn(u)`` giving the products (JAX's form), so one forward pass serves many ``u``.
+
+    Returns ``(output, grads)``: the output array and one gradient array per primal (a tuple, or a single
+    array when ``primals`` was a single value).
+    """
+    primals, single = _as_primals(primals)
+    inputs = [Tensor(_float_array(x), requires_grad=True) for x in primals]
+    with enable_grad():
+        out = f(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"f must return a Tensor, got {type(out).__name__}")
+
+    def vjp_fn(u):
+        for t in inputs:
+            t.grad = None
+        if out.requires_grad:
+            out.backward(u)
+        xp = backend.get_array_module(out.data)
+        gs = tuple(t.grad if t.grad is not None else xp.zeros_like(t.data) for t in inputs)
+        return gs[0] if single else gs
+
+    if cotangents is None:
+        return out.data, vjp_fn
+    if isinstance(cotangents, tuple) and len(cotangents) == 1:  # (u,) for the single output, as in jvp
+        cotangents = cotangents[0]
+    return out.data, vjp_fn(cotangents)
+
+
+def value_and_grad(f, argnums=0):
+    """Like :func:`grad`, but the function returns ``(value, gradient)``."""
+    def wrapped(*args):
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        inputs = [Tensor(_float_array(a), requires_grad=i in nums) if i in nums else a for i, a in enumerate(args)]
+        with enable_grad():
+            out = f(*inputs)
+        if not isinstance(out, Tensor) or out.size != 1:
+            raise ValueError("grad needs f to return a one-element Tensor (a scalar loss), "
+                             f"got {getattr(out, 'shape', type(out).__name__)}")
+        if out.requires_grad:
+            out.backward()
+        xp = backend.get_array_module(out.data)
+        gs = tuple(inputs[i].grad if inputs[i].grad is not None else xp.zeros_like(inputs[i].data) for i in nums)
+        return out.data, (gs[0] if isinstance(argnums, int) else gs)
+    return wrapped
+
+
+def grad(f, argnums=0):
+    """The gradient function of a scalar-valued ``f`` (JAX's ``grad``).
+
+    ``grad(f)(x, y)`` returns ∂f/∂x as an array; ``argnums=(0, 1)`` returns a tuple (∂f/∂x, ∂f/∂y).
+    Arguments not differentiated are passed to ``f`` unchanged.
+    """
+    vg = value_and_grad(f, argnums)
+    return lambda *args: vg(*args)[1]
