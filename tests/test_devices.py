@@ -249,3 +249,158 @@ def test_host_minibatches_move_to_the_device_one_at_a_time(cp, rng):
     assert batches == 3
     assert fake_cuda.transfers["to_device"] == 2 * batches  # xb and yb, nothing else went up
     assert backend.device_of(W) == "cuda" and backend.device_of(b) == "cuda"
+
+
+# ----------------------------------------------------------------------------- the Tensor engine, nn, optim
+def _probe_engine() -> dict:
+    """What the engine does with the stand-in: does it ask the backend about devices (so a registered
+    stand-in counts as 'cuda'), and does it refuse an implicit NumPy conversion of a device tensor?"""
+    try:
+        from deepgrad.autograd import Tensor
+    except ImportError:
+        return {"via_backend": True, "refuses_array": True}  # no engine yet: its tests skip instead
+    found = {"via_backend": False, "refuses_array": False}
+    with fake_cuda.installed() as module:
+        try:
+            found["via_backend"] = (Tensor(module.ones(2)).device == "cuda"
+                                    and Tensor(np.ones(2)).to("cuda").device == "cuda")
+            np.asarray(Tensor(module.ones(2)))
+        except TypeError:
+            found["refuses_array"] = True
+        except Exception:  # noqa: BLE001 (any other failure: not routed through the backend)
+            pass
+    return found
+
+
+# Until autograd.py asks the backend about devices, the engine tests below are expected failures. These
+# markers are temporary: delete them once autograd.py is fixed, so that a regression fails loudly.
+ENGINE = _probe_engine()
+needs_engine_via_backend = pytest.mark.xfail(
+    not ENGINE["via_backend"], strict=True,
+    reason="autograd.py recognises CUDA arrays by their module name and moves them with CuPy directly, so a "
+           "registered stand-in is invisible to it. Fix: _is_cuda(a) -> backend.device_of(a) == 'cuda', "
+           "_mover(d) -> lambda a: backend.to_device(a, d) (see the GPU helper's report)")
+
+
+@pytest.fixture
+def Tensor():
+    return pytest.importorskip("deepgrad.autograd").Tensor
+
+
+@needs_engine_via_backend
+def test_tensor_moves_between_devices_explicitly(cp, Tensor, rng):
+    x = rng.standard_normal((3, 4))
+    t = Tensor(x, requires_grad=True)
+    assert t.device == "cpu" and t.to("cpu") is t
+    g = t.to("cuda")
+    assert g.device == "cuda" and t.cuda().device == "cuda" and g.to("cuda:0") is g
+    assert backend.device_of(g.data) == "cuda" and g.dtype == x.dtype
+    back = g.cpu()
+    assert back.device == "cpu" and isinstance(back.data, np.ndarray)
+    np.testing.assert_array_equal(back.data, x)
+    assert t.device == "cpu"  # .to returns a new tensor; the original stays where it was
+
+
+@needs_engine_via_backend
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv", "matmul", "radd", "rmul"])
+def test_tensor_op_mixing_devices_raises_naming_both(cp, Tensor, rng, op):
+    host = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    dev = Tensor(cp.asarray(rng.standard_normal((3, 3))), requires_grad=True)
+    fake_cuda.reset_transfers()
+    with pytest.raises(RuntimeError) as info:
+        getattr(host, f"__{op}__")(dev)
+    assert "cpu" in str(info.value) and "cuda" in str(info.value)
+    with pytest.raises(RuntimeError):
+        getattr(dev, f"__{op}__")(host)
+    assert fake_cuda.transfers == {"to_device": 0, "to_host": 0}  # refused before anything was copied
+
+
+@needs_engine_via_backend
+def test_tensor_op_with_a_host_array_raises_for_a_device_tensor(cp, Tensor):
+    dev = Tensor(cp.ones((2, 2)))
+    with pytest.raises(RuntimeError, match="cuda"):
+        dev + np.ones((2, 2))
+    with pytest.raises(RuntimeError, match="cuda"):
+        np.ones((2, 2)) * dev  # NumPy hands the operation to the Tensor, which refuses
+    assert isinstance((dev * 2.0 + 1).data, fake_cuda.FakeDeviceArray)  # numbers are fine
+
+
+@pytest.mark.xfail(not (ENGINE["via_backend"] and ENGINE["refuses_array"]), strict=True, reason=(
+    "Tensor.__array__ copies a CUDA tensor to the host silently (np.asarray(t) works), where PyTorch raises "
+    "TypeError. Fix in autograd.py: Tensor.__array__ raises TypeError for device != 'cpu', pointing to "
+    ".cpu() / .numpy()"))
+@needs_engine_via_backend
+def test_numpy_conversion_of_a_device_tensor_is_never_implicit(cp, Tensor):
+    dev = Tensor(cp.ones(3))
+    with pytest.raises(TypeError):
+        np.asarray(dev)
+    np.testing.assert_array_equal(dev.numpy(), np.ones(3))  # the explicit way works
+
+
+@needs_engine_via_backend
+def test_backward_on_the_device_matches_the_host(cp, Tensor, rng):
+    x, w = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+
+    def run(to):
+        xt, wt = Tensor(to(x)), Tensor(to(w), requires_grad=True)
+        loss = ((xt @ wt).relu() * 0.5 + (xt @ wt).tanh()).sum()
+        loss.backward()
+        return loss, wt.grad
+
+    loss_h, grad_h = run(lambda a: a)
+    loss_d, grad_d = run(cp.asarray)
+    assert backend.device_of(grad_d) == "cuda" and backend.device_of(loss_d.data) == "cuda"
+    np.testing.assert_allclose(grad_d.get(), grad_h, rtol=1e-12, atol=1e-14)
+
+
+@needs_engine_via_backend
+def test_gradient_flows_back_across_to(cp, Tensor, rng):
+    x = Tensor(rng.standard_normal(4), requires_grad=True)
+    (x.to("cuda") * 3.0).sum().backward()
+    assert backend.device_of(x.grad) == "cpu"  # the gradient comes home to where the leaf lives
+    np.testing.assert_allclose(x.grad, np.full(4, 3.0))
+
+
+@pytest.fixture
+def nn_optim():
+    nn = pytest.importorskip("deepgrad.nn")
+    optim = pytest.importorskip("deepgrad.optim")
+    F = pytest.importorskip("deepgrad.functional")
+    return nn, optim, F
+
+
+@needs_engine_via_backend
+def test_module_to_moves_every_parameter_and_training_keeps_them_there(cp, Tensor, nn_optim, rng):
+    """Parameters go to the device once; after that only mini-batches (and the loss number) cross."""
+    nn, optim, F = nn_optim
+    deepgrad.init.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    assert model.to("cuda") is model  # in place, as in PyTorch
+    params = list(model.parameters())
+    assert params and all(p.device == "cuda" for p in params)
+    opt = optim.Adam(params, lr=1e-2)
+    X, y = rng.standard_normal((40, 6)), rng.integers(0, 3, size=40)
+    fake_cuda.reset_transfers()
+    batches = 0
+    for xb, yb in data.minibatches(X, y, batch_size=16, seed=0):
+        xb, yb = Tensor(xb).to("cuda"), Tensor(yb).to("cuda")
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        batches += 1
+    assert fake_cuda.transfers["to_device"] == 2 * batches
+    assert all(p.device == "cuda" and backend.device_of(p.grad) == "cuda" for p in model.parameters())
+    assert all(p is q for p, q in zip(model.parameters(), params))  # the optimiser updated them in place
+    model.to("cpu")
+    assert all(p.device == "cpu" and isinstance(p.data, np.ndarray) for p in model.parameters())
+
+
+@needs_engine_via_backend
+def test_model_on_the_device_refuses_a_host_batch(cp, Tensor, nn_optim, rng):
+    nn, _, _ = nn_optim
+    model = nn.Linear(4, 2).to("cuda")
+    with pytest.raises((RuntimeError, TypeError)) as info:
+        model(Tensor(rng.standard_normal((3, 4))))
+    if isinstance(info.value, RuntimeError):
+        assert "cpu" in str(info.value) and "cuda" in str(info.value)
