@@ -152,11 +152,17 @@ def check_backward(inp, out, fb):
     positions = out.get("positions")
     if positions is not None:
         positions = np.asarray(positions)
-        L = len(inp["leaves"])
-        every_node = bool(np.all(positions >= 0))
-        respects_edges = every_node and all(positions[L + k] > positions[i] and positions[L + k] > positions[j]
-                                            for k, (_, i, j) in enumerate(inp["program"]))
-        ok &= fb.check(every_node, "topological_order lists every node of a random graph",
+        L, program = len(inp["leaves"]), inp["program"]
+        parents = {L + k: ((int(i),) if op == SCALE else (int(i), int(j))) for k, (op, i, j) in enumerate(program)}
+        needed, stack = set(), [L + len(program) - 1]     # the root and its ancestors
+        while stack:
+            n = stack.pop()
+            if n not in needed:
+                needed.add(n)
+                stack.extend(parents.get(n, ()))
+        every_node = all(positions[n] >= 0 for n in needed)
+        respects_edges = every_node and all(positions[n] > positions[q] for n in needed for q in parents.get(n, ()))
+        ok &= fb.check(every_node, "topological_order lists every node the root of a random graph depends on",
                        "topological_order leaves out nodes that the root depends on")
         ok &= fb.check(respects_edges, "every node comes after its parents",
                        "some node comes before one of its parents")

@@ -1,0 +1,235 @@
+"""The program that runs inside the sandbox (never imported by the grader: its text is sent over stdin).
+
+It runs with ``python -I -S`` and receives ``PAYLOAD`` (a JSON dict). Order matters: first confine the
+process (cgroup, namespaces, rlimits, capabilities), then import NumPy, then run the student's answer
+cells, then the driver, then send the outputs back as an .npz over the results channel (the original
+stdout). From the moment student code runs nothing in this process is trusted: the grader treats what
+comes back as plain data and checks it itself.
+"""
+import builtins
+import ctypes
+import io
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+import types
+
+P = PAYLOAD  # noqa: F821  (injected by the bootstrap)
+MAGIC = b"DGRESULT1"
+
+
+def _join_cgroup():
+    if P.get("cgroup"):
+        with open(os.path.join(P["cgroup"], "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+# --------------------------------------------------------------------------- namespaces (root only)
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+
+
+def _isolate(iso):
+    """New mount and network namespace: a private tmpfs for the work dir, the rest read-only, secrets hidden."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(result, what):
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    own, root = iso["own"], iso["root"]
+    with open(os.path.join(own, "inputs.npz"), "rb") as f:
+        inputs = f.read()
+    call(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
+    # A fresh tmpfs over the root of all sandboxes hides the other students' directories; ours is rebuilt in it.
+    opts = f"size={iso['tmpfs_bytes']},mode=0700".encode()
+    call(libc.mount(b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), "tmpfs")
+    for src in iso["numpy_dirs"]:
+        dst = os.path.join(own, "site", os.path.basename(src))
+        os.makedirs(dst)
+        call(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"bind {src}")
+    with open(os.path.join(own, "inputs.npz"), "wb") as f:
+        f.write(inputs)
+    os.chdir(own)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4].replace("\\040", " ") for line in f]
+    for mp in mounts:
+        if mp != root:
+            libc.mount(None, mp.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)  # best effort
+    for path in iso["hide"]:
+        if os.path.isdir(path):
+            call(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            b"size=4k,mode=0555"), f"hide {path}")
+    return libc
+
+
+def _drop_capabilities(libc):
+    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def _limits(lim):
+    def set_(which, value):
+        resource.setrlimit(which, (value, value))
+
+    resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 1))  # SIGXCPU first, then SIGKILL
+    set_(resource.RLIMIT_AS, lim["address_space"])
+    set_(resource.RLIMIT_FSIZE, lim["file_size"])
+    set_(resource.RLIMIT_NOFILE, lim["open_files"])
+    set_(resource.RLIMIT_CORE, 0)
+    if lim.get("nproc"):
+        set_(resource.RLIMIT_NPROC, lim["nproc"])
+
+
+_join_cgroup()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the size limit raises OSError instead of killing us
+_libc = _isolate(P["isolate"]) if P.get("isolate") else None
+if not P.get("isolate"):
+    os.chdir(P["own"])
+_limits(P["limits"])
+if _libc is not None:
+    _drop_capabilities(_libc)
+
+# The results channel is the original stdout; the student's prints go nowhere.
+_results = os.dup(1)
+_devnull = os.open(os.devnull, os.O_WRONLY)
+os.dup2(_devnull, 1)
+sys.stdout = open(1, "w", closefd=False)
+sys.path[:0] = [os.path.join(P["own"], "site")]
+sys.dont_write_bytecode = True
+
+import numpy as np  # noqa: E402  (only after confinement)
+
+MAX_TEXT = 500
+messages = {"cell_errors": [], "error": None, "missing": [], "defined": [], "conversion": [], "timing": {}}
+
+
+def describe(exc):
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def send(out):
+    arrays = {}
+    for key, value in out.items():
+        try:
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"expected numbers, got {type(value).__name__} (dtype {arr.dtype})")
+            arrays[str(key)] = np.array(arr, dtype=arr.dtype, copy=True)
+        except BaseException as exc:  # noqa: BLE001  (rigged objects may raise anything)
+            messages["conversion"].append([str(key)[:100], describe(exc)])
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    blob, text = buf.getvalue(), json.dumps(messages, default=str).encode()
+    data = MAGIC + struct.pack("<QQ", len(blob), len(text)) + blob + text
+    view = memoryview(data)
+    while view:
+        view = view[os.write(_results, view):]
+
+
+def load_inputs():
+    inp = {}
+    with np.load("inputs.npz", allow_pickle=False) as f:
+        for key in f.files:
+            a = f[key]
+            inp[key] = a.item() if a.ndim == 0 else a  # 0-d arrays become Python scalars (or str)
+    return inp
+
+
+def simple_driver(ns, inp, out, spec):
+    fn = ns[spec["call"]]
+    result = fn(*[inp[a] for a in spec["args"]], **{p: inp[k] for p, k in spec["kwargs"].items()})
+    returns = spec["returns"]
+    if isinstance(returns, list):
+        if not isinstance(result, (tuple, list)) or len(result) != len(returns):
+            got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+            raise ValueError(f"{spec['call']} returned {got}; expected a tuple of {len(returns)}: "
+                             f"({', '.join(returns)})")
+        for name, value in zip(returns, result):
+            store(out, name, value)
+    else:
+        store(out, returns, result)
+
+
+def store(out, name, value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out[f"{name}/{k}"] = v
+    else:
+        out[name] = value
+
+
+def count_calls(ns, counts):
+    """Wrap the student's own functions so that the grader can see how often each one ran."""
+    def wrap(name, fn):
+        def wrapper(*args, **kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return wrapper
+
+    for name, value in list(ns.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is ns:
+            counts[name] = 0
+            ns[name] = wrap(name, value)
+
+
+def main():
+    spec = P["spec"]
+    out, counts = {}, {}
+    try:
+        inp = load_inputs()
+        ns = {"__name__": "__main__", "__builtins__": builtins, "np": np, "numpy": np}
+        t0 = time.perf_counter()
+        for i, src in enumerate(P["cells"]):
+            try:
+                exec(compile(src, f"<answer cell {i + 1}>", "exec"), ns)
+            except BaseException as exc:  # noqa: BLE001
+                messages["cell_errors"].append([i + 1, describe(exc)])
+        messages["timing"]["cells"] = time.perf_counter() - t0
+        messages["defined"] = sorted(k for k, v in ns.items()
+                                     if not k.startswith("_") and callable(v) and k not in ("np", "numpy"))
+        messages["missing"] = [n for n in spec["needs"] if n not in ns]
+        if messages["missing"]:
+            return
+        if spec["count_calls"]:
+            count_calls(ns, counts)
+        t0 = time.perf_counter()
+        if spec["driver_src"]:
+            env = {"np": np, "__builtins__": builtins, "__name__": "__driver__"}
+            for src in spec["helpers_src"] + [spec["driver_src"]]:
+                exec(compile(src, "<driver>", "exec"), env)
+            env[spec["driver_name"]](ns, inp, out)
+        else:
+            simple_driver(ns, inp, out, spec)
+        messages["timing"]["call"] = time.perf_counter() - t0
+    except BaseException as exc:  # noqa: BLE001
+        messages["error"] = describe(exc)
+    finally:
+        for name, n in counts.items():
+            out[f"calls/{name}"] = n
+        send(out)
+
+
+main()
+os._exit(0)  # skip the student's atexit handlers and finalisers

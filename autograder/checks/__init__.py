@@ -1,0 +1,203 @@
+"""The trusted side of grading: how a check module declares its parts, and the feedback helpers.
+
+A check module (``autograder/checks/<A>.py``) defines ``NOTEBOOK`` and ``PARTS``, a list of :class:`Part`.
+See ``autograder/FORMAT.md`` for the whole contract. Nothing here ever imports or runs student code: the
+sandbox does that and hands back plain arrays, which :class:`Feedback` compares with reference values.
+"""
+from __future__ import annotations
+
+import html
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class Part:
+    """One graded part. ``name`` and ``points`` match the graded test cell of the source notebook."""
+
+    name: str
+    points: float
+    inputs: Callable[[np.random.Generator], dict]
+    check: Callable
+    call: str | None = None
+    args: tuple = ()
+    kwargs: dict | None = None
+    returns: tuple | str = "result"
+    driver: Callable | None = None
+    helpers: tuple = ()
+    needs: tuple | None = None
+    count_calls: bool = False
+    timeout: float = 10.0
+    memory_mb: int = 1024
+    description: str = ""
+
+    def __post_init__(self):
+        if (self.call is None) == (self.driver is None):
+            raise ValueError(f"part {self.name!r}: give exactly one of call= (simple form) or driver=")
+        if self.needs is None:
+            self.needs = (self.call,) if self.call else ()
+
+    def spec(self) -> dict:
+        """What the sandbox needs to run this part (JSON-serialisable; drivers travel as source text)."""
+        return {"call": self.call, "args": list(self.args), "kwargs": dict(self.kwargs or {}),
+                "returns": list(self.returns) if isinstance(self.returns, (tuple, list)) else self.returns,
+                "driver_src": _source(self.driver) if self.driver else None,
+                "driver_name": self.driver.__name__ if self.driver else None,
+                "helpers_src": [_source(h) for h in self.helpers], "needs": list(self.needs),
+                "count_calls": bool(self.count_calls)}
+
+
+def _source(fn) -> str:
+    import textwrap
+    return textwrap.dedent(inspect.getsource(fn))
+
+
+def load(assignment: str):
+    """Import ``autograder.checks.<assignment>`` and check that it declares NOTEBOOK and PARTS."""
+    if not assignment.isidentifier():
+        raise ValueError(f"assignment must be a name like 'A1', got {assignment!r}")
+    module = importlib.import_module(f"autograder.checks.{assignment}")
+    for attr in ("NOTEBOOK", "PARTS"):
+        if not hasattr(module, attr):
+            raise ValueError(f"autograder/checks/{assignment}.py must define {attr}")
+    names = [p.name for p in module.PARTS]
+    if len(set(names)) != len(names):
+        raise ValueError(f"autograder/checks/{assignment}.py: part names must be unique, got {names}")
+    return module
+
+
+class Outputs(dict):
+    """What came back from the sandbox: name -> array, plus ``status`` and ``error``."""
+
+    def __init__(self, arrays: dict, status: str = "ok", error: str | None = None):
+        super().__init__(arrays)
+        self.status, self.error = status, error
+
+
+# Everything in these lines reaches HTML through Feedback.html(), which escapes it.
+@dataclass
+class Line:
+    ok: bool | None        # True passed, False failed, None neutral note
+    text: str
+
+
+@dataclass
+class Feedback:
+    """Collects plain-words lines for one part while ``check`` compares outputs with expected values."""
+
+    out: Outputs
+    lines: list = field(default_factory=list)
+    failures: int = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _add(self, ok, text):
+        self.lines.append(Line(ok, text))
+        if ok is False:
+            self.failures += 1
+        return bool(ok) if ok is not None else True
+
+    def _got(self, key, what):
+        got = self.out.get(key)
+        if got is None:
+            why = (f" (your code raised {self.out.error})" if self.out.error else
+                   " (nothing came back for it)")
+            return None, f"No value for {what}{why}."
+        return got, None
+
+    @staticmethod
+    def _shape_words(a):
+        return "a number" if np.ndim(a) == 0 else f"shape {tuple(np.shape(a))}"
+
+    # ------------------------------------------------------------------ comparisons
+    def close(self, key, expected, *, tol: float = 1e-9, what: str | None = None) -> bool:
+        what = what or key
+        got, missing = self._got(key, what)
+        if missing:
+            return self._add(False, missing)
+        expected = np.asarray(expected, dtype=np.float64)
+        got = np.asarray(got)
+        if got.shape != expected.shape:
+            if got.size == expected.size == 1:
+                got = got.reshape(expected.shape)
+            else:
+                return self._add(False, f"{what} has {self._shape_words(got)}; expected "
+                                        f"{self._shape_words(expected)}.")
+        got = got.astype(np.float64)
+        if not np.all(np.isfinite(got)[np.isfinite(expected)]):
+            return self._add(False, f"{what} contains NaN or inf where a finite value was expected "
+                                    f"(an overflowing exp? subtract the row maximum first).")
+        err = _rel_error(got, expected)
+        if err <= tol:
+            return self._add(True, f"{what} is right (relative error {err:.1e}).")
+        return self._add(False, f"{what} is wrong (relative error {err:.1e}, tolerance {tol:.0e}).")
+
+    def gradient(self, key, expected, *, tol: float = 1e-9, what: str | None = None, N: int | None = None,
+                 reg: float | None = None, W=None) -> bool:
+        what = what or key
+        ok = self.close(key, expected, tol=tol, what=what)
+        if ok or key not in self.out:
+            return ok
+        got = np.asarray(self.out[key], dtype=np.float64)
+        expected = np.asarray(expected, dtype=np.float64)
+        for sentence in _diagnose(got, expected, what, N, reg, W):
+            self._add(None, sentence)
+        return ok
+
+    def equal(self, key, expected, *, what: str | None = None) -> bool:
+        what = what or key
+        got, missing = self._got(key, what)
+        if missing:
+            return self._add(False, missing)
+        expected = np.asarray(expected)
+        if np.shape(got) != expected.shape:
+            return self._add(False, f"{what} has {self._shape_words(got)}; expected "
+                                    f"{self._shape_words(expected)}.")
+        if np.array_equal(got, expected):
+            return self._add(True, f"{what} is right.")
+        wrong = int(np.sum(np.asarray(got) != expected))
+        return self._add(False, f"{what} is wrong in {wrong} of {expected.size} entries.")
+
+    def check(self, condition, ok_text: str, fail_text: str) -> bool:
+        return self._add(bool(condition), ok_text if condition else fail_text)
+
+    def note(self, text: str) -> None:
+        self._add(None, text)
+
+
+def _rel_error(a, b) -> float:
+    """CS231n's relative error, max |a - b| / max(1e-8, |a| + |b|); equal infinities count as equal."""
+    if a.size == 0:
+        return 0.0
+    same = (a == b)
+    diff = np.where(same, 0.0, np.abs(a - b))
+    with np.errstate(invalid="ignore"):
+        err = diff / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    err = np.where(same, 0.0, err)
+    return float(np.nanmax(np.where(np.isnan(err), np.inf, err)))
+
+
+def _diagnose(got, expected, what, N, reg, W) -> list[str]:
+    """The gradient checker's plain-words diagnoses, comparing with the exact reference gradient."""
+    try:
+        from deepgrad import gradcheck
+    except ImportError:     # the library is optional for the framework itself
+        return []
+    if got.shape != expected.shape:
+        if got.ndim == 2 and got.shape == expected.shape[::-1] and _rel_error(got.T, expected) <= 1e-6:
+            return [f"Transposed, your {what} would be right: a gradient has the shape of the array it "
+                    f"differentiates."]
+        return []
+    reg_grad = 2.0 * reg * np.asarray(W, dtype=np.float64) if reg is not None and W is not None else None
+    try:
+        return [s for s in gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N,
+                                               what, 1e-8) if s]
+    except Exception:  # noqa: BLE001  (a diagnosis is a courtesy; never let it break grading)
+        return []
+
+
+def escape(text) -> str:
+    return html.escape(str(text))

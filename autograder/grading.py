@@ -1,0 +1,264 @@
+"""Grade a folder of submissions: extract answer cells, run each part in the sandbox, check, report.
+
+For every student and every part: draw inputs (trusted), run the student's answer cells plus the part's
+driver in a fresh sandbox (``sandbox.run_part``), compare what comes back with the reference (the check
+module's ``check``), and turn it into a score and plain-words feedback. One student's failure costs that
+student only the part it happened in; an unexpected error in the grader itself is caught per part and
+reported too, so the batch always completes.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import secrets
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import checks as checks_mod
+from . import notebook as nbmod
+from .checks import Feedback, Line, Outputs
+from .sandbox import Limits, isolation_available, run_part
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIR = REPO_ROOT / "solutions"
+
+STATUS_WORDS = {
+    "ok": "Your code ran.",
+    "error": "Your code raised an error.",
+    "timeout": "Your code did not finish in time and was stopped.",
+    "memory": "Your code ran out of memory and was stopped.",
+    "crashed": "Your code's process ended without sending results.",
+    "missing": "A function or class this part needs is not defined.",
+    "no_notebook": "Your notebook could not be used.",
+    "grader_error": "The grader itself failed on this part (not your fault; tell your instructor).",
+}
+
+DEEPGRAD_BLOCKED = ("Graded code runs without the course library (only NumPy and the standard library are "
+                    "available), so calling deepgrad's reference implementation earns nothing. Write the "
+                    "answer in NumPy yourself; deepgrad is only for the notebook's self-check cells.")
+
+
+@dataclass
+class PartResult:
+    name: str
+    points: float
+    score: float
+    status: str
+    description: str = ""
+    detail: str = ""
+    lines: list = field(default_factory=list)        # [Line]
+    wall_s: float = 0.0
+
+
+@dataclass
+class StudentResult:
+    student: str
+    assignment: str
+    parts: list                                      # [PartResult]
+    notebook_problem: str | None = None
+    wall_s: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(p.score for p in self.parts), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(p.points for p in self.parts), 4)
+
+    @property
+    def failed(self) -> bool:
+        """True when the notebook could not be used or a part could not be run cleanly."""
+        return self.notebook_problem is not None or any(
+            p.status in ("crashed", "grader_error") for p in self.parts)
+
+
+def source_notebook(assignment: str, name: str) -> dict:
+    return nbmod.load(SOURCE_DIR / assignment / name)
+
+
+def _hidden_paths(extra) -> list[str]:
+    """Directories a student's process must not see (effective where namespaces are available)."""
+    paths = [REPO_ROOT, Path(checks_mod.__file__).resolve().parent.parent]
+    try:
+        import deepgrad
+        paths.append(Path(deepgrad.__file__).resolve().parent)
+    except ImportError:
+        pass
+    return sorted({str(Path(p).resolve()) for p in list(paths) + [e for e in extra if e]})
+
+
+def _part_seed(base: int, student: str, index: int) -> np.random.Generator:
+    digest = hashlib.sha256(f"{student}\0{index}".encode()).digest()
+    return np.random.default_rng([base, int.from_bytes(digest[:8], "little")])
+
+
+def _explain(run, part) -> list[Line]:
+    """Lines describing what happened in the sandbox, before the check's own lines."""
+    lines = []
+    if run.status == "missing":
+        names = ", ".join(f"`{n}`" for n in run.missing)
+        defined = ", ".join(f"`{n}`" for n in run.defined) or "nothing"
+        lines.append(Line(False, f"The notebook defines no {names} (was it renamed or deleted?). "
+                                 f"Your answer cells define: {defined}."))
+    if run.error:
+        lines.append(Line(False, f"Error: {run.error}"))
+    for n, text in run.cell_errors:
+        lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
+    if any("deepgrad" in (t or "") for t in [run.error] + [t for _, t in run.cell_errors]):
+        lines.append(Line(None, DEEPGRAD_BLOCKED))
+    for key, text in run.conversion:
+        lines.append(Line(False, f"The value for {key} is not plain numbers: {text}."))
+    if run.detail:
+        lines.append(Line(None, run.detail[0].upper() + run.detail[1:] + "."))
+    return lines
+
+
+def grade_part(part, index: int, cells: list[str], student: str, base_seed: int, hide: list[str],
+               isolate: bool | None = None) -> PartResult:
+    result = PartResult(part.name, float(part.points), 0.0, "ok", part.description)
+    try:
+        rng = _part_seed(base_seed, student, index)
+        inputs = part.inputs(rng)
+        run = run_part(cells, part.spec(), inputs, Limits(timeout=part.timeout, memory_mb=part.memory_mb),
+                       hide=hide, isolate=isolate)
+        result.status, result.wall_s, result.detail = run.status, run.wall_s, run.detail
+        result.lines.extend(_explain(run, part))
+        out = Outputs(run.outputs, run.status, run.error)
+        fb = Feedback(out)
+        verdict = True
+        if run.status != "missing":
+            verdict = part.check(inputs, out, fb)
+        result.lines.extend(fb.lines)
+        if run.status == "missing":
+            fraction = 0.0
+        elif verdict is None:
+            fraction = 1.0 if fb.failures == 0 else 0.0
+        else:
+            fraction = float(verdict)
+        fraction = min(max(fraction, 0.0), 1.0) if np.isfinite(fraction) else 0.0
+        result.score = round(fraction * part.points, 4)
+    except Exception as exc:  # noqa: BLE001  (a bug in a check must not stop the batch)
+        result.status, result.score = "grader_error", 0.0
+        result.lines.append(Line(False, f"Grader error: {type(exc).__name__}: {exc}"))
+        result.detail = traceback.format_exc(limit=5)
+    return result
+
+
+def grade_student(assignment: str, module, student: str, path: Path, *, base_seed: int, hide: list[str],
+                  source_nb: dict | None = None, isolate: bool | None = None) -> StudentResult:
+    start = time.monotonic()
+    problem, cells = None, []
+    with tempfile.TemporaryDirectory(prefix="deepgrad-unzip-") as scratch:
+        try:
+            nb_path = nbmod.find(Path(path), assignment, module.NOTEBOOK, Path(scratch))
+            cells = nbmod.answer_cells(nbmod.load(nb_path), source_nb)
+            if not cells:
+                problem = "the notebook has no answer cells (were they deleted?)"
+        except nbmod.NotebookProblem as exc:
+            problem = str(exc)
+    parts = []
+    for i, part in enumerate(module.PARTS):
+        if problem:
+            parts.append(PartResult(part.name, float(part.points), 0.0, "no_notebook", part.description,
+                                    lines=[Line(False, problem[0].upper() + problem[1:] + ".")]))
+        else:
+            parts.append(grade_part(part, i, cells, student, base_seed, hide, isolate))
+    return StudentResult(student, assignment, parts, problem, time.monotonic() - start)
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.@+-]")
+
+
+def student_id(path: Path) -> str:
+    name = path.stem if path.is_file() else path.name
+    return _SAFE.sub("_", name)[:100] or "student"
+
+
+def discover(submissions: Path) -> list[tuple[str, Path]]:
+    """One entry per student: a sub-folder, or a ``<student>.zip`` file directly inside SUBMISSIONS_DIR."""
+    found = {}
+    for p in sorted(Path(submissions).iterdir()):
+        if p.name.startswith(".") or p.is_symlink():
+            continue
+        if p.is_dir() or (p.is_file() and p.suffix == ".zip"):
+            sid = student_id(p)
+            if sid in found:
+                sid = f"{sid}_{len(found)}"
+            found[sid] = p
+    return list(found.items())
+
+
+def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1, seed: int | None = None,
+              progress: bool = True, gradebook: str | None = None, isolate: bool | None = None,
+              stream=None) -> list[StudentResult]:
+    """Grade every student in ``submissions``; write grades.csv, feedback/ and the gradebook in ``output``."""
+    from . import report
+    stream = stream or sys.stderr
+    module = checks_mod.load(assignment)
+    submissions, output = Path(submissions).resolve(), Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        source_nb = source_notebook(assignment, module.NOTEBOOK)
+    except nbmod.NotebookProblem:
+        source_nb = None
+    students = discover(submissions)
+    base_seed = seed if seed is not None else secrets.randbits(63)
+    hide = _hidden_paths([submissions, output])
+    start = time.monotonic()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=stream)
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        futures = {pool.submit(grade_student, assignment, module, sid, path, base_seed=base_seed, hide=hide,
+                               source_nb=source_nb, isolate=isolate): sid for sid, path in students}
+        for fut in as_completed(futures):
+            sid = futures[fut]
+            try:
+                results.append(fut.result())
+            except Exception as exc:  # noqa: BLE001  (should not happen: grade_student catches per part)
+                results.append(StudentResult(sid, assignment, [
+                    PartResult(p.name, float(p.points), 0.0, "grader_error", p.description,
+                               lines=[Line(False, f"Grader error: {type(exc).__name__}: {exc}")])
+                    for p in module.PARTS], notebook_problem=f"grader error: {exc}"))
+            if bar:
+                bar.update(1)
+    if bar:
+        bar.close()
+    results.sort(key=lambda r: r.student)
+    write_csv(output / "grades.csv", module, results)
+    for r in results:
+        report.write_feedback(output / "feedback" / r.student / f"{assignment}.html", r)
+    db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
+    report.write_gradebook(db, assignment, module, results)
+    elapsed = time.monotonic() - start
+    failed = sum(r.failed for r in results)
+    mode = "namespaces + rlimits" if (isolation_available() if isolate is None else isolate) else "rlimits only"
+    print(f"graded {len(results)} submission(s) of {assignment} in {elapsed:.1f} s "
+          f"({failed} with problems; sandbox: {mode}); grades in {output / 'grades.csv'}", file=stream)
+    return results
+
+
+def write_csv(path: Path, module, results) -> None:
+    names = [p.name for p in module.PARTS]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "assignment", "score", "max_score", *names])
+        for r in results:
+            by = {p.name: p.score for p in r.parts}
+            w.writerow([r.student, r.assignment, _num(r.score), _num(r.max_score),
+                        *[_num(by[n]) for n in names]])
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"

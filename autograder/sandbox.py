@@ -1,0 +1,352 @@
+"""Run one graded part of one student's code in a confined subprocess and bring back plain arrays.
+
+The child (``_child.py``, sent over stdin) runs ``python -I -S`` in its own session with:
+
+* a wall-clock timeout after which the whole process group and its pids cgroup are killed;
+* rlimits on CPU time, address space, file size and open files; a pids cgroup (root) or RLIMIT_NPROC
+  (other users) against fork bombs;
+* a temporary working directory holding only the inputs, a scrubbed environment, one BLAS thread,
+  ``sys.path`` limited to the standard library and NumPy, so ``import deepgrad`` fails;
+* when run as root (where Linux namespaces are available): a private mount and network namespace in
+  which every file system is read-only, the work dir is a small private tmpfs, the course directory,
+  submissions, output, other sandboxes, /proc and /sys are hidden, and all capabilities are dropped.
+
+Outputs come back over a pipe as an .npz (read with ``allow_pickle=False``, numeric/bool dtypes only,
+size-capped) plus a small JSON of messages. Nothing in them is trusted beyond being data.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CHILD_PROGRAM = (Path(__file__).with_name("_child.py")).read_text()
+BOOTSTRAP = ("import sys,json;d=json.loads(sys.stdin.buffer.read());"
+             "exec(compile(d['program'],'<grader>','exec'),{'PAYLOAD':d['payload'],'__name__':'__grader__'})")
+MAGIC = b"DGRESULT1"
+MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
+MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
+STARTUP_S = 2.0                     # interpreter + NumPy start, on top of a part's own time limit
+
+
+@dataclass
+class Limits:
+    """Resource limits for one part."""
+    timeout: float = 10.0           # wall-clock seconds for the student's code (plus STARTUP_S)
+    memory_mb: int = 1024           # address space
+    file_size_mb: int = 16          # largest file the child may write
+    open_files: int = 64
+    pids: int = 16                  # processes + threads
+
+
+@dataclass
+class RunResult:
+    status: str                     # ok | error | timeout | memory | crashed | missing
+    outputs: dict = field(default_factory=dict)
+    error: str | None = None        # exception text from the driver / call (HTML-unsafe: escape it)
+    cell_errors: list = field(default_factory=list)   # [(cell number, text)]
+    missing: list = field(default_factory=list)
+    defined: list = field(default_factory=list)
+    conversion: list = field(default_factory=list)    # [(key, text)] values that were not plain numbers
+    detail: str = ""                # what the grader saw (signal, limits), in words
+    wall_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- environment facts
+def _numpy_dirs() -> list[str]:
+    pkg = os.path.dirname(os.path.realpath(np.__file__))
+    dirs = [pkg]
+    libs = pkg + ".libs"            # manylinux wheels keep OpenBLAS beside the package
+    if os.path.isdir(libs):
+        dirs.append(libs)
+    return dirs
+
+
+def _python() -> str:
+    # The real interpreter, not a venv launcher: with -I -S it needs nothing from the venv.
+    return os.path.realpath(sys.executable)
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+_ISOLATION_OK: bool | None = None
+
+
+def isolation_available() -> bool:
+    """True where the child can build its own mount/network namespace (root on Linux with namespaces)."""
+    global _ISOLATION_OK
+    if _ISOLATION_OK is None:
+        _ISOLATION_OK = False
+        if _is_root() and sys.platform.startswith("linux"):
+            code = ("import ctypes,sys;l=ctypes.CDLL(None,use_errno=True);"
+                    "sys.exit(0 if l.unshare(0x00020000|0x40000000)==0 and "
+                    "l.mount(b'none',b'/',None,16384|(1<<18),None)==0 else 1)")
+            try:
+                _ISOLATION_OK = subprocess.run([_python(), "-I", "-S", "-c", code], timeout=20,
+                                               capture_output=True).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                _ISOLATION_OK = False
+    return _ISOLATION_OK
+
+
+# --------------------------------------------------------------------------- pids cgroup
+class PidsCgroup:
+    """A cgroup (v1 ``pids`` controller or v2 with pids enabled) capping the number of tasks."""
+
+    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    def create(cls, max_pids: int) -> "PidsCgroup | None":
+        if not _is_root():
+            return None
+        for root in cls.ROOTS:
+            if not os.path.isdir(root) or not os.access(root, os.W_OK):
+                continue
+            path = os.path.join(root, f"deepgrad-{uuid.uuid4().hex[:12]}")
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            try:
+                with open(os.path.join(path, "pids.max"), "w") as f:
+                    f.write(str(max_pids))
+                return cls(path)
+            except OSError:
+                os.rmdir(path)
+        return None
+
+    def pids(self) -> list[int]:
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def kill_all(self, deadline_s: float = 10.0) -> None:
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(200):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+
+
+def _user_process_count() -> int:
+    uid, n = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+# --------------------------------------------------------------------------- the run
+def _reader(stream, sink: bytearray) -> None:
+    """Read the results pipe up to MAX_RESULT_BYTES, then drain and discard (never block the child)."""
+    while True:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            return
+        if len(sink) < MAX_RESULT_BYTES:
+            sink.extend(chunk[: MAX_RESULT_BYTES - len(sink)])
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _parse(blob: bytes) -> tuple[dict, dict]:
+    """Split the child's message into (arrays, messages); raises ValueError for anything malformed."""
+    head = len(MAGIC) + 16
+    if len(blob) < head or not blob.startswith(MAGIC):
+        raise ValueError("no results came back")
+    n_npz, n_json = struct.unpack("<QQ", blob[len(MAGIC):head])
+    if head + n_npz + n_json != len(blob):
+        raise ValueError("the results were cut short or padded")
+    npz, text = blob[head:head + n_npz], blob[head + n_npz:]
+    messages = json.loads(text.decode("utf-8", errors="replace"))
+    if not isinstance(messages, dict):
+        raise ValueError("malformed messages")
+    import io
+    with zipfile.ZipFile(io.BytesIO(npz)) as zf:   # refuse zip bombs before NumPy inflates anything
+        if sum(info.file_size for info in zf.infolist()) > MAX_RESULT_BYTES * 2:
+            raise ValueError("the outputs are too large")
+    arrays, total = {}, 0
+    with np.load(io.BytesIO(npz), allow_pickle=False) as f:
+        for key in f.files[:1000]:
+            a = f[key]
+            if a.dtype.kind not in "biuf":
+                raise ValueError(f"output {key!r} has dtype {a.dtype}, expected numbers")
+            total += a.size
+            if total > MAX_ELEMENTS:
+                raise ValueError(f"the outputs hold more than {MAX_ELEMENTS} numbers")
+            arrays[key[:200]] = a
+    return arrays, messages
+
+
+def _text(x, limit: int = 500) -> str:
+    s = str(x)
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None = None, *,
+             hide: list[str] = (), isolate: bool | None = None, workroot: str | None = None) -> RunResult:
+    """Run ``cells`` (the student's answer cells) and then the part's driver on ``inputs`` in a sandbox.
+
+    Inputs:
+    - cells: source strings of the answer cells, in notebook order
+    - spec: the part's call description (see ``autograder.checks.Part.spec``)
+    - inputs: name -> array / scalar / str, written to ``inputs.npz`` in the sandbox
+    - limits: resource limits
+    - hide: directories the child must not see (course root, submissions, output); root + namespaces only
+    - isolate: force namespaces on/off (default: on where available)
+    - workroot: where the sandbox directories are created (default: a fresh temporary directory)
+
+    Returns a RunResult.
+    """
+    limits = limits or Limits()
+    isolate = isolation_available() if isolate is None else (isolate and isolation_available())
+    root = tempfile.mkdtemp(prefix="deepgrad-sbx-", dir=workroot)
+    own = os.path.join(root, "s")
+    os.makedirs(own, mode=0o700)
+    try:
+        return _run(cells, spec, inputs, limits, hide, isolate, root, own)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
+    np.savez(os.path.join(own, "inputs.npz"), **{k: np.asarray(v) for k, v in inputs.items()})
+    site = os.path.join(own, "site")
+    if not isolate:
+        os.makedirs(site)
+        for src in _numpy_dirs():
+            os.symlink(src, os.path.join(site, os.path.basename(src)))
+    cgroup = PidsCgroup.create(limits.pids)
+    mem = int(limits.memory_mb) * 2**20
+    lim = {"cpu": int(math.ceil(limits.timeout)) + int(STARTUP_S), "address_space": mem,
+           "file_size": int(limits.file_size_mb) * 2**20, "open_files": int(limits.open_files),
+           "nproc": None}
+    if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0:
+        lim["nproc"] = _user_process_count() + limits.pids   # RLIMIT_NPROC counts all of this user's tasks
+    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim,
+               "cgroup": cgroup.path if cgroup else None, "isolate": None}
+    if isolate:
+        safe_hide = [os.path.realpath(h) for h in hide if h]
+        safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
+        payload["isolate"] = {"own": own, "root": root, "numpy_dirs": _numpy_dirs(),
+                              "tmpfs_bytes": 2 * lim["file_size"] + 2**20,
+                              "hide": sorted(set(safe_hide)) + ["/proc", "/sys"]}
+    env = {"PATH": "/usr/bin:/bin", "HOME": own, "TMPDIR": own, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONHASHSEED": "0",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    stdin = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
+    errlog = tempfile.TemporaryFile()
+    sink = bytearray()
+    start = time.monotonic()
+    proc = subprocess.Popen([_python(), "-I", "-S", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=errlog, cwd=own, env=env,
+                            start_new_session=True, close_fds=True)
+    reader = threading.Thread(target=_reader, args=(proc.stdout, sink), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        try:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            proc.wait(timeout=limits.timeout + STARTUP_S)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        _kill_group(proc.pid)
+        if cgroup:
+            cgroup.remove()
+        proc.kill() if proc.poll() is None else None
+        proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()
+    wall = time.monotonic() - start
+    errlog.seek(0)
+    stderr_tail = errlog.read()[-2000:].decode("utf-8", errors="replace")
+    errlog.close()
+    return _interpret(proc.returncode, timed_out, bytes(sink), stderr_tail, limits, wall)
+
+
+def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
+    res = RunResult(status="ok", wall_s=wall)
+    try:
+        arrays, messages = _parse(blob)
+    except Exception as exc:  # noqa: BLE001  (anything malformed is the child's fault)
+        arrays, messages = {}, None
+        parse_error = _text(exc)
+    if messages is not None:
+        res.outputs = arrays
+        res.error = _text(messages.get("error")) if messages.get("error") else None
+        res.cell_errors = [(int(n), _text(t)) for n, t in list(messages.get("cell_errors", []))[:50]
+                           if isinstance(n, int)]
+        res.missing = [_text(m, 100) for m in list(messages.get("missing", []))[:50]]
+        res.defined = [_text(m, 100) for m in list(messages.get("defined", []))[:100]]
+        res.conversion = [(_text(k, 100), _text(t)) for k, t in list(messages.get("conversion", []))[:50]]
+    if timed_out:
+        res.status, res.detail = "timeout", f"stopped after the time limit of {limits.timeout:g} s"
+    elif rc is not None and rc < 0 and -rc in (signal.SIGXCPU,):
+        res.status, res.detail = "timeout", f"stopped at the CPU-time limit ({limits.timeout:g} s)"
+    elif messages is None:
+        if "MemoryError" in stderr_tail or (rc is not None and -rc in (signal.SIGKILL, signal.SIGSEGV)
+                                            and "Cannot allocate" in stderr_tail):
+            res.status, res.detail = "memory", f"ran out of memory (limit {limits.memory_mb} MB)"
+        else:
+            how = f"killed by signal {signal.Signals(-rc).name}" if rc and rc < 0 else f"exit status {rc}"
+            res.status, res.detail = "crashed", f"the process ended without results ({how}; {parse_error})"
+    elif res.missing:
+        res.status = "missing"
+    elif res.error and res.error.startswith("MemoryError"):
+        res.status, res.detail = "memory", f"ran out of memory (limit {limits.memory_mb} MB)"
+    elif res.error:
+        res.status = "error"
+    return res
