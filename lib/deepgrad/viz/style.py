@@ -1,0 +1,106 @@
+"""One look for every DeepGrad figure: the Okabe–Ito palette, readable fonts, labelled axes.
+
+The Okabe–Ito colours stay distinguishable under the common forms of colour blindness; every figure
+also says with text (legends, annotations, marker shapes) what its colours mean, so nothing depends
+on colour alone. Forward values are drawn in bluish green and gradients in vermillion throughout, as
+the lecture's circuit diagrams write values above a wire and gradients below it.
+"""
+from __future__ import annotations
+
+import functools
+import io
+from contextlib import contextmanager
+
+import matplotlib
+import numpy as np
+
+__all__ = ["OKABE_ITO", "PALETTE", "FORWARD", "GRADIENT", "HIGHLIGHT", "MARKERS", "RC",
+           "style", "styled", "new_axes", "new_figure", "figure_to_png", "class_colors", "summarize"]
+
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+}
+# The order colours are handed out in: the strongest contrasts first, yellow last (weak on white).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+FORWARD = OKABE_ITO["bluish green"]
+GRADIENT = OKABE_ITO["vermillion"]
+HIGHLIGHT = OKABE_ITO["orange"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # shape as well as colour tells classes apart
+
+RC = {
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.titlesize": 11, "axes.labelsize": 10, "axes.titleweight": "bold",
+    "axes.spines.top": False, "axes.spines.right": False,
+    "axes.grid": True, "grid.alpha": 0.25, "grid.linewidth": 0.6,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9, "legend.framealpha": 0.85,
+    "figure.dpi": 100, "savefig.dpi": 110, "savefig.bbox": "tight",
+    "image.cmap": "viridis",
+}
+
+
+@contextmanager
+def style():
+    """``with style(): ...`` draws with DeepGrad's settings and restores the caller's afterwards."""
+    with matplotlib.rc_context(RC):
+        yield
+
+
+def styled(fn):
+    """Decorator: run a plotting function inside :func:`style` (titles and ticks read rc at draw calls)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with style():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def new_figure(figsize=(6.0, 4.0), nrows: int = 1, ncols: int = 1, pyplot: bool = False, **kw):
+    """A new figure and its axes, like ``plt.subplots`` (``squeeze=True``), in DeepGrad's style.
+
+    ``pyplot=True`` makes it through pyplot, so a notebook shows it inline at the end of the cell (what a
+    plotting function called without ``ax`` does). ``pyplot=False`` makes a free-standing figure drawn
+    by the Agg renderer, never shown and freed with its last reference: what widgets and PNG files use.
+    """
+    with style():
+        if pyplot:
+            import matplotlib.pyplot as plt
+
+            return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **kw)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout="constrained")
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def new_axes(ax=None, figsize=(6.0, 4.0)):
+    """``(fig, ax)`` to draw on: ``ax`` itself, or new pyplot axes (shown inline in a notebook)."""
+    if ax is not None:
+        return ax.figure, ax
+    return new_figure(figsize, pyplot=True)
+
+
+def figure_to_png(fig, dpi: int | None = None) -> bytes:
+    """The figure as PNG bytes (Agg renderer): what widgets put in an ``ipywidgets.Image``."""
+    buf = io.BytesIO()
+    with style():
+        fig.savefig(buf, format="png", dpi=dpi or RC["savefig.dpi"])
+    return buf.getvalue()
+
+
+def class_colors(num_classes: int) -> list[str]:
+    """One palette colour per class (cycling after eight)."""
+    return [PALETTE[k % len(PALETTE)] for k in range(num_classes)]
+
+
+def summarize(a, fmt: str = "{:.3g}") -> str:
+    """A short text for an array: the number itself for one element, else its shape (``3×4``)."""
+    if a is None:
+        return "?"
+    arr = np.asarray(a)
+    if arr.size == 1:
+        v = float(arr.reshape(()))
+        return fmt.format(0.0 if v == 0 else v)  # no "-0"
+    return "×".join(str(s) for s in arr.shape)
