@@ -404,3 +404,15 @@ def test_model_on_the_device_refuses_a_host_batch(cp, Tensor, nn_optim, rng):
         model(Tensor(rng.standard_normal((3, 4))))
     if isinstance(info.value, RuntimeError):
         assert "cpu" in str(info.value) and "cuda" in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "functional._labels (cross_entropy, nll_loss, multi_margin_loss) and mse_loss/l1_loss turn the target "
+    "into an array of the input's module (xp.asarray), which silently uploads host labels; PyTorch raises. "
+    "Fix in functional.py: backend.check_same_device(input, target, op='cross_entropy') before xp.asarray"))
+@needs_engine_via_backend
+def test_tensor_losses_refuse_host_targets_for_device_inputs(cp, Tensor, nn_optim, rng):
+    _, _, F = nn_optim
+    logits = Tensor(cp.asarray(rng.standard_normal((4, 3))), requires_grad=True)
+    with pytest.raises(RuntimeError, match="cpu"):
+        F.cross_entropy(logits, Tensor(rng.integers(0, 3, size=4)))

@@ -272,22 +272,33 @@ def _mlp(lib, sizes=(6, 8, 3), seed=0):
     deepgrad.init.manual_seed(seed)
     mods = []
     for d, m in zip(sizes[:-1], sizes[1:]):
-        mods += [lib.nn.Linear(d, m), lib.nn.Tanh()]
+        mods += [lib.nn.Linear(d, m, dtype=np.float64), lib.nn.Tanh()]
     return lib.nn.Sequential(*mods[:-1])
 
 
-@pytest.mark.parametrize("loss_name", ["cross_entropy", "multi_margin_loss"])
+FUNCTIONAL_LOSSES = {
+    "cross_entropy": lambda r: (r.standard_normal((9, 4)), _labels(r, 9, 4)),
+    "multi_margin_loss": lambda r: (r.standard_normal((9, 4)), _labels(r, 9, 4)),
+    "mse_loss": lambda r: (r.standard_normal((9, 2)), r.standard_normal((9, 2))),
+    "binary_cross_entropy_with_logits": lambda r: (r.standard_normal(9), _labels(r, 9, 2).astype(np.float64)),
+}
+
+
+@pytest.mark.parametrize("loss_name", list(FUNCTIONAL_LOSSES))
 def test_functional_losses_match_the_cpu(dev, nn_optim, rng, loss_name):
     lib = nn_optim
-    x, y = rng.standard_normal((9, 4)), _labels(rng, 9, 4)
+    x, target = FUNCTIONAL_LOSSES[loss_name](rng)
 
-    def run(device):
-        xt = lib.Tensor(x).to(device)
-        loss = getattr(lib.F, loss_name)(xt, lib.Tensor(y).to(device))
+    def run(put):
+        xt = lib.Tensor(put(x), requires_grad=True)
+        loss = getattr(lib.F, loss_name)(xt, lib.Tensor(put(target)))
         loss.backward()
-        return loss.item()
+        return loss.item(), xt.grad
 
-    assert run("cuda") == pytest.approx(run("cpu"), rel=RTOL)
+    loss_h, grad_h = run(lambda a: a)
+    loss_d, grad_d = run(dev.put)
+    assert loss_d == pytest.approx(loss_h, rel=RTOL)
+    assert_same(grad_h, grad_d)
 
 
 OPTIMISERS = {
@@ -339,7 +350,8 @@ def _digits_run(lib, device, epochs=8):
     X = X.astype(np.float64) / 16.0
     Xtr, ytr, Xte, yte = X[:1400], y[:1400], X[1400:], y[1400:]
     deepgrad.init.manual_seed(0)
-    model = lib.nn.Sequential(lib.nn.Linear(64, 64), lib.nn.ReLU(), lib.nn.Linear(64, 10)).to(device)
+    model = lib.nn.Sequential(lib.nn.Linear(64, 64, dtype=np.float64), lib.nn.ReLU(),
+                              lib.nn.Linear(64, 10, dtype=np.float64)).to(device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-2)
     for epoch in range(epochs):
         for xb, yb in data.minibatches(Xtr, ytr, batch_size=64, seed=epoch):
