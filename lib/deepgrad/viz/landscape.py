@@ -49,15 +49,15 @@ def _saddle(x, y):
 SURFACES = {
     "ill-conditioned bowl": Surface(
         "ill-conditioned bowl", _bowl, start=(-4.0, 1.5), xlim=(-4.5, 4.5), ylim=(-2.0, 2.0),
-        minima=((0.0, 0.0),), lr=0.09,
+        minima=((0.0, 0.0),), lr=0.02,
         note="f = x²/2 + 5y²: ten times steeper across (y) than along (x); plain SGD zig-zags."),
     "Rosenbrock": Surface(
         "Rosenbrock", _rosenbrock, start=(-1.5, 2.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0),
-        minima=((1.0, 1.0),), lr=1e-3,
+        minima=((1.0, 1.0),), lr=2e-3,
         note="f = (1 − x)² + 100(y − x²)²: a long curved valley with its minimum at (1, 1)."),
     "saddle": Surface(
         "saddle", _saddle, start=(1.5, 1e-3), xlim=(-2.0, 2.0), ylim=(-1.6, 1.6),
-        minima=((0.0, 1.0), (0.0, -1.0)), lr=0.05,
+        minima=((0.0, 1.0), (0.0, -1.0)), lr=0.02,
         note="f = x² − y² + y⁴/2: starting almost on the ridge, the gradient across it is nearly 0."),
 }
 
@@ -114,10 +114,10 @@ def plot_loss_landscape(f, trajectories=None, ax=None, xlim=None, ylim=None, res
         xlim = xlim or (lo[0] - pad[0], hi[0] + pad[0])
         ylim = ylim or (lo[1] - pad[1], hi[1] + pad[1])
     xx, yy, zz = evaluate_grid(f, xlim, ylim, resolution)
-    _, ax = new_axes(ax, figsize=(6.2, 4.8))
+    _, ax = new_axes(ax, figsize=(8.2, 4.8))
     finite = zz[np.isfinite(zz)]
     qs = np.unique(np.quantile(finite, np.linspace(0, 1, levels + 1) ** 1.5))  # denser near the bottom
-    ax.contourf(xx, yy, zz, levels=qs, cmap="Greys_r", alpha=0.45)
+    ax.contourf(xx, yy, zz, levels=qs, cmap="Greys_r", alpha=0.3)
     cs = ax.contour(xx, yy, zz, levels=qs, colors="0.45", linewidths=0.6)
     ax.clabel(cs, cs.levels[::4], fontsize=7, fmt="%.2g")
     for m in (minima or ()):
@@ -150,7 +150,8 @@ def plot_loss_landscape(f, trajectories=None, ax=None, xlim=None, ylim=None, res
     ax.grid(False)
     ax.set_title(title or "Loss landscape")
     if trajectories or minima:
-        ax.legend(loc="upper left", fontsize=8)
+        # outside the axes, so it never hides a path
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     return ax
 
 
