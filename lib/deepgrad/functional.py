@@ -1,0 +1,273 @@
+"""Functions on Tensors: activations, a fused linear layer and losses (PyTorch's ``torch.nn.functional``).
+
+    >>> import deepgrad.functional as F
+    >>> loss = F.cross_entropy(model(x), y)
+
+Names, arguments and defaults follow PyTorch, with two course conventions: weights are stored
+``(in_features, out_features)`` = (D, M), so :func:`linear` computes ``x @ W + b`` (PyTorch stores
+``(out, in)`` and computes ``x @ W.T + b``); and targets may be plain arrays or Tensors.
+
+The fused ops (:func:`linear`, :func:`cross_entropy`, :func:`binary_cross_entropy_with_logits`) give
+the same numbers as their compositions, with one node in the graph and one gradient formula instead
+of several — faster, and numerically stable (log-softmax is never exponentiated and logged again).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, init
+from .autograd import Tensor, from_op
+
+__all__ = [
+    "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "multi_margin_loss", "binary_cross_entropy_with_logits",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(x, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if hasattr(x, "shape") or isinstance(x, (list, tuple, float, int)):
+        return Tensor(x)
+    raise TypeError(f"{name} must be a Tensor or an array, got {type(x).__name__}")
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _labels(target, logits, name="target"):
+    """Integer class labels of shape (N,) in [0, C), checked against scores of shape (N, C)."""
+    y = target.data if isinstance(target, Tensor) else target
+    xp = backend.get_array_module(logits.data)
+    y = xp.asarray(y)
+    if logits.ndim != 2:
+        raise ValueError(f"input must be scores of shape (N, C), got shape {logits.shape}")
+    if y.ndim != 1 or y.shape[0] != logits.shape[0]:
+        raise ValueError(f"{name} must be class labels of shape (N,) = ({logits.shape[0]},), got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
+        raise ValueError(f"{name} labels must lie in [0, {logits.shape[1]}), got values from "
+                         f"{int(y.min())} to {int(y.max())}")
+    return y
+
+
+# --------------------------------------------------------------------------------------- layers
+def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Fully connected layer ``x @ W + b`` as one op.
+
+    Inputs:
+    - input: shape (N, D) (or (..., D)); a Tensor or a plain array
+    - weight: shape (D, M) — the course's (in, out) layout; PyTorch's ``F.linear`` takes (M, D)
+    - bias: shape (M,) or None
+
+    Returns:
+    - out: shape (N, M)
+    """
+    x = _tensor(input, "input")
+    a, W = x.data, weight.data
+    if W.ndim != 2 or a.shape[-1] != W.shape[0]:
+        raise ValueError(f"input's last dimension must match weight of shape (D, M): input {a.shape}, "
+                         f"weight {W.shape}")
+    out = a @ W
+    parents = (x, weight)
+    if bias is not None:
+        if bias.shape != (W.shape[1],):
+            raise ValueError(f"bias must have shape (M,) = ({W.shape[1]},), got {bias.shape}")
+        out += bias.data
+        parents = (x, weight, bias)
+    M = W.shape[1]
+
+    def vjp(g):
+        g2 = g.reshape(-1, M)
+        dx = g @ W.T if x.requires_grad else None  # the data's gradient is usually not wanted: skip it
+        dW = a.reshape(-1, W.shape[0]).T @ g2 if weight.requires_grad else None
+        return (dx, dW) if bias is None else (dx, dW, g2.sum(axis=0))
+
+    def jvp(da, dW, db=None):
+        t = da @ W + a @ dW
+        return t if db is None else t + db
+
+    return from_op(out, parents, "linear", vjp, jvp)
+
+
+# ---------------------------------------------------------------------------------- activations
+def relu(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return input.leaky_relu(negative_slope)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return input.log_softmax(dim)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
+    """Inverted dropout: in training, zero each entry with probability ``p`` and scale the rest by
+    ``1/(1-p)`` so the expected activation is unchanged; at evaluation (``training=False``) the identity.
+
+    ``generator``: an int seed or ``numpy.random.Generator``; default, the one seeded by
+    ``deepgrad.init.manual_seed``.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    keep = init._rng(generator).random(input.shape) >= p
+    xp = backend.get_array_module(input.data)
+    mask = xp.asarray(keep, dtype=input.dtype) * (1.0 / (1 - p))
+    return input * mask.astype(input.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------------------- losses
+def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy from raw scores (logits), fused with a stable log-softmax.
+
+    ``L_i = -log softmax(x_i)[y_i] = logsumexp(x_i) - x_i[y_i]``; its gradient is ``softmax(x_i) - onehot(y_i)``.
+
+    Inputs:
+    - input: logits, shape (N, C)
+    - target: class labels, shape (N,), ints in [0, C)
+    - reduction: ``'mean'`` (over N, the default), ``'sum'`` or ``'none'`` (shape (N,))
+
+    Returns:
+    - loss: a 0-d Tensor (or shape (N,) for ``'none'``)
+    """
+    _check_reduction(reduction)
+    x = _tensor(input, "input")
+    y = _labels(target, x)
+    a = x.data
+    xp = backend.get_array_module(a)
+    N = a.shape[0]
+    rows = xp.arange(N)
+    shifted = a - a.max(axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    s = e.sum(axis=1)
+    losses = xp.log(s) - shifted[rows, y]
+    p = e / s[:, None]
+    scale = 1.0 / N if reduction == "mean" else 1.0
+    out = losses.sum() * scale if reduction != "none" else losses
+
+    def vjp(g):
+        d = p.copy()
+        d[rows, y] -= 1
+        return (d * (g * scale if reduction != "none" else g[:, None]),)
+
+    def jvp(da):
+        t = (p * da).sum(axis=1) - da[rows, y]
+        return t if reduction == "none" else t.sum() * scale
+
+    return from_op(out.astype(a.dtype, copy=False), (x,), "cross_entropy", vjp, jvp)
+
+
+def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C) at the labels (N,): ``-input[i, y_i]``."""
+    _check_reduction(reduction)
+    x = _tensor(input, "input")
+    y = _labels(target, x)
+    xp = backend.get_array_module(x.data)
+    return _reduce(-x[xp.arange(x.shape[0]), y], reduction)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error ``mean((input - target)^2)`` over all entries (PyTorch's definition)."""
+    _check_reduction(reduction)
+    x = _tensor(input, "input")
+    t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
+    if tuple(t.shape) != tuple(x.shape):
+        raise ValueError(f"target must have input's shape {x.shape}, got {tuple(t.shape)}")
+    d = x - t
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``mean(|input - target|)``."""
+    _check_reduction(reduction)
+    x = _tensor(input, "input")
+    t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
+    if tuple(t.shape) != tuple(x.shape):
+        raise ValueError(f"target must have input's shape {x.shape}, got {tuple(t.shape)}")
+    return _reduce((x - t).abs(), reduction)
+
+
+def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Multiclass hinge (SVM) loss, exactly as PyTorch defines it:
+
+    ``L_i = sum_{j != y_i} max(0, margin - x_i[y_i] + x_i[j])^p / C``
+
+    The lecture notes' SVM loss is the same sum *without* the division by the number of classes C:
+    multiply this by C to get it (``deepgrad.losses.svm_loss`` follows the notes).
+
+    Inputs:
+    - input: scores, shape (N, C)
+    - target: labels, shape (N,)
+    - p: 1 or 2 (squared hinge)
+    - margin: the margin Δ
+    """
+    _check_reduction(reduction)
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}")
+    x = _tensor(input, "input")
+    y = _labels(target, x)
+    xp = backend.get_array_module(x.data)
+    N, C = x.shape
+    correct = x[xp.arange(N), y].reshape(N, 1)
+    others = xp.ones((N, C), dtype=x.dtype)
+    others[xp.arange(N), y] = 0  # the correct class is not a margin violation against itself
+    hinge = (x - correct + margin).relu() * others
+    if p == 2:
+        hinge = hinge * hinge
+    return _reduce(hinge.sum(axis=1) * (1.0 / C), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Logistic loss on raw scores: ``-[y log σ(x) + (1 - y) log(1 - σ(x))]``, with targets y in [0, 1].
+
+    Computed as ``max(x, 0) - x y + log(1 + exp(-|x|))``, which never overflows; the gradient is ``σ(x) - y``.
+
+    Inputs:
+    - input: logits, any shape
+    - target: same shape, floats in [0, 1]
+    """
+    _check_reduction(reduction)
+    x = _tensor(input, "input")
+    a = x.data
+    xp = backend.get_array_module(a)
+    y = xp.asarray(target.data if isinstance(target, Tensor) else target, dtype=a.dtype)
+    if y.shape != a.shape:
+        raise ValueError(f"target must have input's shape {a.shape}, got {y.shape}")
+    losses = xp.maximum(a, 0) - a * y + xp.log1p(xp.exp(-xp.abs(a)))
+    sig = 0.5 * (1 + xp.tanh(0.5 * a))
+    scale = 1.0 / max(a.size, 1) if reduction == "mean" else 1.0
+    out = losses if reduction == "none" else losses.sum() * scale
+    return from_op(xp.asarray(out, dtype=a.dtype), (x,), "bce_with_logits",
+                   lambda g: ((sig - y) * (g * scale),),
+                   lambda da: ((sig - y) * da) if reduction == "none" else ((sig - y) * da).sum() * scale)
