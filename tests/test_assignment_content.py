@@ -233,3 +233,24 @@ def test_solution_notebook_executes(a, monkeypatch):
                    resources={"metadata": {"path": os.path.join(ROOT, "solutions", a)}}).execute()
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "each assignment ends with a figure"
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_the_sandboxed_pipeline_agrees(a, tmp_path):
+    """Through the real sandbox: the solution earns every point, the stub none."""
+    import nbformat
+    grading = pytest.importorskip("autograder.grading")
+    from autograder import checks
+    module = checks.load(a)
+    source = grading.source_notebook(a, module.NOTEBOOK)
+    stub = _notebook(a)
+    for cell in stub.cells:
+        if cell.cell_type == "code" and _meta(cell).get("solution"):
+            cell.source = _stub(cell.source)
+    for student, nb in (("solution", _notebook(a)), ("stub", stub)):
+        (tmp_path / student).mkdir()
+        nbformat.write(nb, tmp_path / student / f"{a}.ipynb")
+        result = grading.grade_student(a, module, student, tmp_path / student, base_seed=11, hide=[], source_nb=source)
+        got = {p.name: p.score for p in result.parts}
+        want = {p.name: (float(p.points) if student == "solution" else 0.0) for p in module.PARTS}
+        assert got == want, (student, [(p.name, p.status, [str(l) for l in p.lines]) for p in result.parts])
