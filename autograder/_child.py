@@ -124,7 +124,7 @@ messages = {"cell_errors": [], "error": None, "missing": [], "defined": [], "con
 
 
 def describe(exc):
-    text = f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 

@@ -111,8 +111,11 @@ def _explain(run, part) -> list[Line]:
                                  f"Your answer cells define: {defined}."))
     if run.error:
         lines.append(Line(False, f"Error: {run.error}"))
-    for n, text in run.cell_errors:
-        lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
+        if run.error.startswith("NotImplementedError"):
+            lines.append(Line(None, "This is still the stub: replace `raise NotImplementedError()` with your code."))
+    if run.status != "ok" or run.error:
+        for n, text in run.cell_errors:
+            lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
     if any("deepgrad" in (t or "") for t in [run.error] + [t for _, t in run.cell_errors]):
         lines.append(Line(None, DEEPGRAD_BLOCKED))
     for key, text in run.conversion:

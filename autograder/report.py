@@ -56,6 +56,9 @@ def write_gradebook(db_url: str, assignment: str, module, results) -> None:
     """Record the scores in nbgrader's gradebook (one grade cell per part) for formgrader / nbgrader export."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from ._env import ensure_tools_on_path
+    ensure_tools_on_path()
+
     notebook = Path(module.NOTEBOOK).stem
     with Gradebook(db_url) as gb:
         gb.update_or_create_assignment(assignment)

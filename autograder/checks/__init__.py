@@ -103,8 +103,7 @@ class Feedback:
     def _got(self, key, what):
         got = self.out.get(key)
         if got is None:
-            why = (f" (your code raised {self.out.error})" if self.out.error else
-                   " (nothing came back for it)")
+            why = " (see the error above)" if self.out.error else " (nothing came back for it)"
             return None, f"No value for {what}{why}."
         return got, None
 

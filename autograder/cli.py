@@ -1,0 +1,154 @@
+"""The instructor's command: `deepgrad assign | grade | verify`.
+
+    deepgrad assign A1                                   regenerate assignments/A1 from solutions/A1
+    deepgrad grade A1 SUBMISSIONS --output OUT --jobs 2  grade; OUT/grades.csv, OUT/feedback/, gradebook
+    deepgrad verify [A1 ...]                             solutions score full marks, released stubs zero
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import checks, notebook, release
+
+
+def graded_assignments() -> list[str]:
+    """Assignments with both a source folder and a check module."""
+    return [a for a in release.assignments()
+            if importlib.util.find_spec(f"autograder.checks.{a}") is not None]
+
+
+def _normalise(nb_path: Path) -> dict:
+    nb = json.loads(nb_path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
+    return nb
+
+
+def release_drift(assignment: str) -> list[str]:
+    """Files of assignments/<A> that differ from a fresh generate_assignment (empty list: in sync)."""
+    committed = release.ROOT / "assignments" / assignment
+    with tempfile.TemporaryDirectory(prefix="deepgrad-drift-", dir=str(release.ROOT)) as tmp:
+        fresh = release.generate(assignment, Path(tmp))
+        names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
+        names |= {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.is_dir() else set()
+        drift = []
+        for name in sorted(names):
+            a, b = committed / name, fresh / name
+            if not a.is_file() or not b.is_file():
+                drift.append(str(name))
+            elif name.suffix == ".ipynb":
+                if _normalise(a) != _normalise(b):
+                    drift.append(str(name))
+            elif a.read_bytes() != b.read_bytes():
+                drift.append(str(name))
+        return drift
+
+
+def consistency(assignment: str) -> list[str]:
+    """Problems between the source notebook's graded cells and the check module's parts."""
+    module = checks.load(assignment)
+    src = notebook.load(release.ROOT / "solutions" / assignment / module.NOTEBOOK)
+    cells = notebook.grade_cells(src)
+    parts = {p.name: float(p.points) for p in module.PARTS}
+    problems = []
+    for name in sorted(set(cells) | set(parts)):
+        if name not in parts:
+            problems.append(f"graded cell {name!r} of the notebook has no part in checks/{assignment}.py")
+        elif name not in cells:
+            problems.append(f"part {name!r} has no graded cell (grade_id) in the notebook")
+        elif cells[name] != parts[name]:
+            problems.append(f"part {name!r}: {parts[name]:g} points in the check module, {cells[name]:g} in the notebook")
+    return problems
+
+
+def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
+    from .grading import grade_all
+    ok = True
+    for a in assignments_:
+        module = checks.load(a)
+        problems = consistency(a)
+        with tempfile.TemporaryDirectory(prefix="deepgrad-verify-") as tmp:
+            subs = Path(tmp) / "submissions"
+            for who, folder in (("solution", "solutions"), ("stub", "assignments")):
+                (subs / who).mkdir(parents=True)
+                src = release.ROOT / folder / a / module.NOTEBOOK
+                if src.is_file():
+                    shutil.copy(src, subs / who / module.NOTEBOOK)
+                else:
+                    problems.append(f"{folder}/{a}/{module.NOTEBOOK} is missing")
+            results = {r.student: r for r in grade_all(a, subs, Path(tmp) / "out", jobs=jobs, progress=False,
+                                                       stream=stream)}
+        sol, stub = results["solution"], results["stub"]
+        if sol.score != sol.max_score:
+            problems.append(f"the solution scores {sol.score:g} / {sol.max_score:g}: " + "; ".join(
+                f"{p.name} {p.score:g}/{p.points:g} ({p.status}: {' '.join(l.text for l in p.lines if l.ok is False)[:300]})"
+                for p in sol.parts if p.score != p.points))
+        if stub.score != 0:
+            problems.append(f"the released stub scores {stub.score:g}: " + ", ".join(
+                f"{p.name} {p.score:g}" for p in stub.parts if p.score))
+        verdict = "OK" if not problems else "FAILED"
+        print(f"{a}: solution {sol.score:g}/{sol.max_score:g}, stub {stub.score:g}/{stub.max_score:g} -> {verdict}",
+              file=stream)
+        for p in problems:
+            print(f"  - {p}", file=stream)
+        ok &= not problems
+    return ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="deepgrad", description="DeepGrad instructor tools (nbgrader + a "
+                                     "sandboxed autograder).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("assign", help="regenerate assignments/<A> (the student version) from solutions/<A>")
+    p.add_argument("assignment", nargs="+")
+
+    p = sub.add_parser("grade", help="grade a folder of submissions")
+    p.add_argument("assignment")
+    p.add_argument("submissions", type=Path, help="one folder (or <student>.zip) per student")
+    p.add_argument("--output", "-o", type=Path, required=True, help="where grades.csv, feedback/ and the "
+                   "gradebook go")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
+    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: fresh each run)")
+    p.add_argument("--gradebook", default=None, help="nbgrader database URL (default: sqlite in OUTPUT)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("verify", help="every solution scores full marks, every released stub zero, the "
+                       "released notebooks are in sync")
+    p.add_argument("assignment", nargs="*")
+    p.add_argument("--jobs", "-j", type=int, default=2)
+
+    args = parser.parse_args(argv)
+    if args.command == "assign":
+        for a in args.assignment:
+            t0 = time.monotonic()
+            out = release.generate(a)
+            print(f"{a}: released to {out.relative_to(release.ROOT)} in {time.monotonic() - t0:.1f} s")
+        return 0
+    if args.command == "grade":
+        if not args.submissions.is_dir():
+            parser.error(f"SUBMISSIONS must be a folder, got {args.submissions}")
+        from .grading import grade_all
+        results = grade_all(args.assignment, args.submissions, args.output, jobs=args.jobs, seed=args.seed,
+                            progress=not args.no_progress, gradebook=args.gradebook)
+        return 0 if results is not None else 1
+    if args.command == "verify":
+        names = args.assignment or graded_assignments()
+        ok = verify(names, jobs=args.jobs)
+        for a in names:
+            drift = release_drift(a)
+            if drift:
+                ok = False
+                print(f"{a}: assignments/{a} is out of date ({', '.join(drift)}): run `deepgrad assign {a}`")
+        return 0 if ok else 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

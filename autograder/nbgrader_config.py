@@ -1,0 +1,22 @@
+"""nbgrader configuration for the DeepGrad course (used by `deepgrad assign` and by nbgrader's own commands).
+
+From the repository root: `nbgrader generate_assignment A1 --config autograder/nbgrader_config.py` is what
+`deepgrad assign A1` does; `nbgrader autograde A1 --config autograder/nbgrader_config.py` runs the notebook's
+own (non-hardened) tests; see autograder/README.md for why `deepgrad grade` is the one to trust.
+"""
+import os
+
+c = get_config()  # noqa: F821  (provided by traitlets when this file is loaded)
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+c.CourseDirectory.root = _ROOT
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_ROOT, "gradebook.db")
+c.CourseDirectory.course_id = "deepgrad"
+# Released notebooks carry no outputs and no hidden tests; helper files (none today) would be copied along.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ExecutePreprocessor.timeout = 300
