@@ -89,11 +89,13 @@ def transfer_time(sizes, batch: int) -> float:
     """Seconds to copy one mini-batch (inputs and labels) from the host to the GPU."""
     x, y = _batch(sizes, batch)
 
+    on_gpu = backend.to_device(np.zeros(1), "cuda")  # synchronising needs an array of the GPU's module
+
     def copy():
         backend.to_device(x, "cuda")
         backend.to_device(y, "cuda")
 
-    return _timeit(copy, backend.synchronize, budget_s=0.3)
+    return _timeit(copy, lambda: backend.synchronize(on_gpu), budget_s=0.3)
 
 
 # ---------------------------------------------------------------------------------------- PyTorch CUDA
