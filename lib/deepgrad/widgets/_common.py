@@ -13,7 +13,7 @@ import traceback
 
 import ipywidgets as W
 
-from ..viz.style import figure_to_png, new_figure
+from ..viz.style import figure_to_png, new_figure, style
 
 __all__ = ["Explorer", "slider", "log_slider", "fmt"]
 
@@ -60,7 +60,8 @@ class Explorer(W.VBox):
     # ---------------------------------------------------------------------------------------- drawing
     def figure(self):
         """The current picture as a matplotlib Figure (made fresh; not shown anywhere)."""
-        return self._draw(lambda **kw: new_figure(**{"figsize": self.figsize, **kw}))
+        with style():  # titles and labels set by the draw function pick up the course style
+            return self._draw(lambda **kw: new_figure(**{"figsize": self.figsize, **kw}))
 
     def figure_png(self) -> bytes:
         return figure_to_png(self.figure())

@@ -1,0 +1,81 @@
+"""Gradient-check explorer: finite-difference error against h, forward vs centred, float32 vs float64."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from ..viz.gradients import fd_errors, plot_fd_error
+from ._common import Explorer, slider
+
+__all__ = ["GradCheckController", "gradient_check_explorer", "FUNCTIONS"]
+
+# name -> (f, exact derivative)
+FUNCTIONS = {
+    "sin": (np.sin, np.cos),
+    "exp": (np.exp, np.exp),
+    "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    "x³": (lambda x: x ** 3, lambda x: 3 * x ** 2),
+}
+
+
+class GradCheckController:
+    """Errors of finite differences for one function at one point.
+
+    State after :meth:`run`: ``errors`` ``{(method, dtype name): (hs, errors)}`` and ``best``
+    ``{(method, dtype name): (best h, smallest error)}``.
+    """
+
+    def __init__(self, function: str = "sin", x0: float = 1.0, methods=("forward", "centred"),
+                 dtypes=("float32", "float64")):
+        self.function, self.x0 = function, x0
+        self.methods, self.dtypes = tuple(methods), tuple(dtypes)
+        self.hs = np.logspace(-16, 0, 65)
+
+    def run(self):
+        if self.function not in FUNCTIONS:
+            raise ValueError(f"function must be one of {list(FUNCTIONS)}, got {self.function!r}")
+        f, df = FUNCTIONS[self.function]
+        self.errors, self.best = {}, {}
+        for m in self.methods:
+            for d in self.dtypes:
+                hs, err = fd_errors(f, df, self.x0, self.hs, m, np.dtype(d))
+                self.errors[(m, d)] = (hs, err)
+                k = int(np.nanargmin(err))
+                self.best[(m, d)] = (float(hs[k]), float(err[k]))
+        return self
+
+
+def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
+    """Move x and switch methods and precisions; see where each difference quotient is most accurate."""
+    c = GradCheckController(function, x0)
+    fn_w = W.ToggleButtons(options=list(FUNCTIONS), value=function, description="f(x)")
+    x_w = slider("x", x0, -3.0, 3.0, step=0.1, continuous=False)
+    meth_w = W.SelectMultiple(options=["forward", "centred"], value=("forward", "centred"), description="method",
+                              rows=2)
+    dt_w = W.SelectMultiple(options=["float32", "float64"], value=("float32", "float64"), description="precision",
+                            rows=2)
+    controls = [fn_w, x_w, W.HBox([meth_w, dt_w])]
+
+    def draw(new):
+        fig, ax = new(figsize=(8.2, 4.6))
+        f, df = FUNCTIONS[c.function]
+        plot_fd_error(f, df, c.x0, c.hs, methods=c.methods, dtypes=[np.dtype(d) for d in c.dtypes], ax=ax,
+                      function_name=c.function if c.function != "x³" else "x³")
+        return fig
+
+    ex = Explorer(c, draw, controls, figsize=(8.2, 4.6), image_width="800px")
+
+    def update():
+        c.function, c.x0 = fn_w.value, x_w.value
+        c.methods, c.dtypes = tuple(meth_w.value) or ("centred",), tuple(dt_w.value) or ("float64",)
+        c.run()
+        rows = "".join(f"<tr><td>{m}</td><td>{d}</td><td>{h:.0e}</td><td>{e:.1e}</td></tr>"
+                       for (m, d), (h, e) in c.best.items())
+        ex.info.value = ("<table cellpadding='3'><tr><th>method</th><th>precision</th><th>best h</th>"
+                         f"<th>smallest error</th></tr>{rows}</table>")
+        ex.refresh()
+
+    ex.on_change([fn_w, x_w, meth_w, dt_w], update)
+    ex.controls = dict(function=fn_w, x=x_w, methods=meth_w, dtypes=dt_w)
+    ex.guard(update)()
+    return ex
