@@ -1,0 +1,215 @@
+"""deepgrad.widgets: build every explorer headlessly, move its controls, check the controller's state."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from deepgrad import widgets  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _ok(w):
+    assert w.errors == [], w.errors[-1] if w.errors else ""
+    assert bytes(w.image.value).startswith(PNG)
+
+
+# -------------------------------------------------------------------------------------- backprop
+def test_backprop_explorer_shows_the_notes_gradients_and_labels():
+    w = widgets.backprop_explorer()
+    _ok(w)
+    c = w.controller
+    assert c.values == {"x": -2.0, "y": 5.0, "z": -4.0}
+    assert c.output == -12.0
+    assert c.grads == {"x": -4.0, "y": -4.0, "z": 3.0}
+    assert w.labels["x"].value == "∂f/∂x = -4.000" and w.labels["z"].value == "∂f/∂z = 3.000"
+    assert "dg-grad-x" in w.labels["x"]._dom_classes
+
+
+def test_moving_a_slider_updates_gradients_and_labels():
+    w = widgets.backprop_explorer()
+    before = bytes(w.image.value)
+    w.controls["sliders"]["x"].value = 1.0  # df/dz = x + y = 6
+    _ok(w)
+    assert w.controller.grads["z"] == pytest.approx(6.0)
+    assert w.labels["z"].value == "∂f/∂z = 6.000"
+    assert bytes(w.image.value) != before
+
+
+def test_stepping_backward_reveals_nodes_in_reverse_topological_order():
+    w = widgets.backprop_explorer()
+    c = w.controller
+    w.controls["mode"].value = "step backward"
+    assert c.revealed == set() and w.labels["x"].value == "∂f/∂x = ?"
+    seen = []
+    while not c.done:
+        w.controls["step"].click()
+        seen.append(c.log[-1])
+    _ok(w)
+    order = [i for i in c.graph.reverse_order() if c.graph.nodes[i].requires_grad]
+    assert c.revealed == set(order)
+    # each node's parents-in-the-graph are revealed only after the node itself
+    position = {i: k for k, i in enumerate(order)}
+    for a, b in c.graph.edges:
+        if c.graph.nodes[a].requires_grad:
+            assert position[b] < position[a]
+    assert seen[0].startswith("start") and "mul: ∂f/∂z = ∂f/∂f · q" in seen[1]
+    assert w.labels["x"].value == "∂f/∂x = -4.000"
+
+
+def test_predict_then_reveal_checks_the_guess():
+    w = widgets.backprop_explorer()
+    c = w.controller
+    w.controls["mode"].value = "predict, then reveal"
+    w.controls["guess"].value = 1.0  # df/df
+    w.controls["check"].click()
+    w.controls["guess"].value = 42.0  # wrong for the next one
+    w.controls["check"].click()
+    _ok(w)
+    assert [p["correct"] for p in c.predictions] == [True, False]
+    assert c.predictions[1]["answer"] in (3.0, -4.0)
+    assert len(c.revealed) == 2
+
+
+def test_sigmoid_neuron_matches_the_notes_and_finite_differences():
+    c = widgets.backprop_explorer("sigmoid_neuron").controller
+    assert c.output == pytest.approx(0.7311, abs=1e-4)
+    s = c.output
+    x = {"w0": -1.0, "w1": -2.0}
+    assert c.grads["w0"] == pytest.approx(x["w0"] * s * (1 - s))
+    assert c.grads["x0"] == pytest.approx(2.0 * s * (1 - s))  # dsigma * w0
+    assert c.grads["w2"] == pytest.approx(s * (1 - s))
+    for row in c.finite_difference_check().values():
+        assert row["rel_error"] < 1e-7
+
+
+def test_backprop_explorer_takes_a_user_function():
+    def f(a=1.5, b=-0.5):
+        return (a * b).tanh() + a ** 2
+
+    c = widgets.backprop_explorer(f).controller
+    a, b = 1.5, -0.5
+    assert c.grads["a"] == pytest.approx(b * (1 - np.tanh(a * b) ** 2) + 2 * a)
+    assert c.grads["b"] == pytest.approx(a * (1 - np.tanh(a * b) ** 2))
+    with pytest.raises(ValueError, match="expr"):
+        widgets.backprop_explorer("nonsense")
+
+
+# ------------------------------------------------------------------------------------------ gates
+@pytest.mark.parametrize("gate, dx, dy", [("add", 2.0, 2.0), ("mul", -8.0, 6.0), ("max", 2.0, 0.0)])
+def test_gate_patterns(gate, dx, dy):
+    w = widgets.gate_explorer()  # x = 3, y = -4, upstream 2
+    w.controls["gate"].value = gate
+    _ok(w)
+    assert (w.controller.dx, w.controller.dy) == (pytest.approx(dx), pytest.approx(dy))
+    assert {"add": "distributes", "mul": "switches", "max": "routes"}[gate] in w.info.value
+
+
+def test_sigmoid_gate_and_max_switching_sides():
+    w = widgets.gate_explorer("sigmoid", x=0.0, upstream=1.0)
+    assert w.controller.dx == pytest.approx(0.25)
+    w.controls["gate"].value = "max"
+    w.controls["y"].value = 4.0  # now y is larger and takes the gradient
+    assert (w.controller.dx, w.controller.dy) == (0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------- others
+def test_optimizer_race_learning_rate_changes_trajectories():
+    w = widgets.optimizer_race(steps=40)
+    _ok(w)
+    c = w.controller
+    assert set(c.trajectories) == {"SGD", "SGD + momentum", "Adagrad", "RMSprop", "Adam"}
+    before = {k: v.copy() for k, v in c.trajectories.items()}
+    w.controls["lr"].value = c.lr * 3
+    for name in ("SGD", "SGD + momentum"):
+        assert not np.allclose(before[name], c.trajectories[name], equal_nan=True)
+    np.testing.assert_allclose(before["Adam"], c.trajectories["Adam"])  # its own rate did not change
+    # plain gradient descent on the bowl: each step is w - lr * grad
+    p0, p1 = c.trajectories["SGD"][:2]
+    np.testing.assert_allclose(p1, p0 - c.lr * np.array([p0[0], 10 * p0[1]]))
+    w.controls["surface"].value = "Rosenbrock"
+    _ok(w)
+    assert c.lr == pytest.approx(2e-3)
+
+
+def test_optimizer_race_reports_divergence():
+    c = widgets.optimizer_race(steps=30).controller
+    c.lr = 0.5  # above 2 / 10 for the steep direction of the bowl
+    c.run()
+    assert c.final_loss["SGD"] == float("inf") or c.final_loss["SGD"] > 1e3
+
+
+def test_init_explorer_vanishing_sigmoid_and_constant_symmetry():
+    w = widgets.init_explorer(depth=6, width=64, activation="sigmoid", init="normal", scale=0.01)
+    _ok(w)
+    st = w.controller.stats
+    assert st["gradients"][0]["std"] < 1e-3 * st["gradients"][-1]["std"]  # gradients vanish on the way back
+    assert "vanish" in w.info.value
+    w.controls["init"].value = "constant"
+    assert w.controller.identical_units()
+    assert "identical" in w.info.value
+    w.controls["activation"].value = "tanh"
+    w.controls["init"].value = "xavier"
+    assert not w.controller.identical_units()
+    a = w.controller.stats["activations"]
+    assert a[-1]["std"] > 0.3 * a[0]["std"]  # Xavier keeps the scale
+
+
+def test_decision_boundary_explorer_trains():
+    w = widgets.decision_boundary_explorer(dataset="XOR", steps=200, chunk=100)
+    c = w.controller
+    assert c.steps == 0
+    w.controls["train"].click()
+    _ok(w)
+    assert c.steps == 200 and c.history["train_loss"][-1] < c.history["train_loss"][0]
+    assert c.accuracy() > 0.9  # a hidden layer solves XOR
+    w.controls["model"].value = "linear"
+    w.controls["train"].click()
+    assert c.steps == 200 and c.accuracy() < 0.8  # a line cannot
+    w.controls["hidden"].value = "16, x"
+    assert w.errors and "hidden sizes" in w.info.value
+
+
+def test_regularization_explorer_early_stopping_and_dropout():
+    w = widgets.regularization_explorer(epochs=40)
+    _ok(w)
+    c = w.controller
+    assert c.history["train_acc"][-1] > c.history["val_acc"][-1]  # overfits 150 images
+    w.controls["early_stopping"].value = True
+    assert len(c.history["val_loss"]) <= 40
+    w.controls["dropout"].value = 0.5
+    _ok(w)
+    assert "dropout" not in w.errors
+
+
+def test_gradient_check_explorer_best_steps():
+    w = widgets.gradient_check_explorer()
+    _ok(w)
+    best = w.controller.best
+    assert best[("centred", "float64")][1] < best[("forward", "float64")][1] < best[("forward", "float32")][1]
+    assert 1e-7 < best[("centred", "float64")][0] < 1e-3
+    w.controls["methods"].value = ("centred",)
+    assert set(m for m, _ in w.controller.best) == {"centred"}
+
+
+def test_linear_classifier_explorer_scores_are_template_matches():
+    w = widgets.linear_classifier_explorer()
+    _ok(w)
+    c = w.controller
+    assert c.predicted == c.label
+    W_ = c.clf.W
+    x = c.X[c.index]
+    np.testing.assert_allclose(c.scores, x @ W_[:-1] + W_[-1])
+    w.controls["next_mistake"].click()
+    assert c.predicted != c.label
+
+
+def test_errors_in_handlers_are_shown_not_lost():
+    w = widgets.gate_explorer()
+    w.guard(lambda: 1 / 0)()
+    assert "ZeroDivisionError" in w.errors[-1] and "ZeroDivisionError" in w.info.value
+    assert any("ZeroDivisionError" in o.get("text", "") for o in w.output.outputs)
