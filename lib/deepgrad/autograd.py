@@ -31,6 +31,10 @@ Conventions (as in PyTorch):
 * ``max``/``min`` send the gradient to the arg-max; ties share it evenly (PyTorch's ``amax`` rule).
 * The dtype is kept: float32 in gives float32 values and gradients.
 
+Op names (``Tensor.op``, shown by graph drawings): add, sub, mul, div, neg, pow, matmul, sum, mean, max,
+min, reshape, transpose, getitem, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, clip, softmax,
+log_softmax, to; and from :mod:`deepgrad.functional`: linear, cross_entropy, bce_with_logits.
+
 Arrays may be NumPy or CuPy (``Tensor.to("cuda")``); the array module always follows the data.
 """
 from __future__ import annotations
@@ -182,6 +186,9 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
+
+    def __bool__(self):
+        return bool(self.item())
 
     def __float__(self):
         return float(self.item())
@@ -386,12 +393,15 @@ class Tensor:
 
     def mean(self, axis=None, keepdims: bool = False):
         """Mean over ``axis``; the gradient is ``g / n`` for each of the n averaged entries."""
+        shape = self.shape
         if axis is None:
             n = self.size
         else:
-            axes = (axis,) if isinstance(axis, int) else axis
-            n = int(np.prod([self.shape[ax] for ax in axes]))
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
+            n = int(np.prod([shape[ax] for ax in ((axis,) if isinstance(axis, int) else axis)]))
+        xp = backend.get_array_module(self.data)
+        return from_op(self.data.mean(axis=axis, keepdims=keepdims), (self,), "mean",
+                       lambda g: (xp.broadcast_to(_expand(g, shape, axis, keepdims) * (1.0 / n), shape),),
+                       lambda da: da.mean(axis=axis, keepdims=keepdims))
 
     def max(self, axis=None, keepdims: bool = False):
         """Largest entry over ``axis``; the gradient goes to the arg-max, shared evenly between ties."""
