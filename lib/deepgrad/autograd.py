@@ -84,7 +84,7 @@ def enable_grad():
 
 # ---------------------------------------------------------------------------------------- helpers
 def _is_cuda(array) -> bool:
-    return type(array).__module__.split(".")[0] == "cupy"
+    return not isinstance(array, np.ndarray) and backend.device_of(array) == "cuda"
 
 
 def _unbroadcast(g, shape):
@@ -107,11 +107,9 @@ def _expand(g, shape, axis, keepdims):
     return g
 
 
-def _check_devices(a, b):
-    if a.__class__ is not b.__class__ and _is_cuda(a) != _is_cuda(b):
-        raise RuntimeError(
-            f"expected all tensors on the same device, got one on {'cuda' if _is_cuda(a) else 'cpu'} and one on "
-            f"{'cuda' if _is_cuda(b) else 'cpu'}; move them with .to(device) first (no silent copies)")
+def _check_devices(a, b, op=None):
+    if a.__class__ is not b.__class__:  # same array type: same device, no need to ask (the common case)
+        backend.check_same_device(a, b, op=op)
 
 
 def _as_array(data, dtype=None):
@@ -198,7 +196,10 @@ class Tensor:
         return np.array(backend.to_numpy(self.data), copy=True)
 
     def __array__(self, dtype=None, copy=None):
-        out = backend.to_numpy(self.data)
+        if not isinstance(self.data, np.ndarray):  # as PyTorch: copying a GPU tensor home must be explicit
+            raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array implicitly; "
+                            "use .cpu() or .numpy() first")
+        out = self.data
         return out if dtype is None else out.astype(dtype)
 
     def tolist(self):
@@ -233,11 +234,12 @@ class Tensor:
         Moving is differentiable: the gradient is moved back. Needs CuPy and a GPU for ``'cuda'``
         (otherwise :class:`deepgrad.backend.BackendError` says what is missing).
         """
-        target = _parse_device(device)
+        target = backend.parse_device(device)
         if target == self.device:
             return self
-        move = _mover(target)
-        back = _mover(self.device)
+        here = self.device
+        move = lambda a: backend.to_device(a, target)  # noqa: E731 (BackendError when CuPy/GPU is missing)
+        back = lambda a: backend.to_device(a, here)  # noqa: E731
         out = from_op(move(self.data), (self,), "to", lambda g: (back(g),), lambda t: move(t))
         if not out._parents:  # a leaf moved outside autograd stays a leaf
             out.requires_grad = self.requires_grad
@@ -543,23 +545,6 @@ class Tensor:
         return from_op(out, (self,), "log_softmax",
                        lambda g: (g - p * g.sum(axis=axis, keepdims=True),),
                        lambda da: da - (p * da).sum(axis=axis, keepdims=True))
-
-
-def _parse_device(device) -> str:
-    name = str(device).lower()
-    if name == "cpu":
-        return "cpu"
-    if name == "cuda" or name.startswith("cuda:"):
-        return "cuda"
-    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<n>', got {device!r}")
-
-
-def _mover(device):
-    """A function moving an array to ``device``."""
-    if device == "cpu":
-        return backend.to_numpy
-    cupy = backend._import_cupy()  # raises BackendError saying whether CuPy or the GPU is missing
-    return cupy.asarray
 
 
 def _data(x):

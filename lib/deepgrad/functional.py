@@ -50,6 +50,7 @@ def _check_reduction(reduction):
 def _labels(target, logits, name="target"):
     """Integer class labels of shape (N,) in [0, C), checked against scores of shape (N, C)."""
     y = target.data if isinstance(target, Tensor) else target
+    backend.check_same_device(logits.data, y, op=name)  # never upload host labels silently
     xp = backend.get_array_module(logits.data)
     y = xp.asarray(y)
     if logits.ndim != 2:
@@ -201,6 +202,7 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)^2)`` over all entries (PyTorch's definition)."""
     _check_reduction(reduction)
     x = _tensor(input, "input")
+    backend.check_same_device(x.data, target.data if isinstance(target, Tensor) else target, op="target")
     t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
     if tuple(t.shape) != tuple(x.shape):
         raise ValueError(f"target must have input's shape {x.shape}, got {tuple(t.shape)}")
@@ -212,6 +214,7 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``mean(|input - target|)``."""
     _check_reduction(reduction)
     x = _tensor(input, "input")
+    backend.check_same_device(x.data, target.data if isinstance(target, Tensor) else target, op="target")
     t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
     if tuple(t.shape) != tuple(x.shape):
         raise ValueError(f"target must have input's shape {x.shape}, got {tuple(t.shape)}")
@@ -261,7 +264,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     x = _tensor(input, "input")
     a = x.data
     xp = backend.get_array_module(a)
-    y = xp.asarray(target.data if isinstance(target, Tensor) else target, dtype=a.dtype)
+    target = target.data if isinstance(target, Tensor) else target
+    backend.check_same_device(a, target, op="target")
+    y = xp.asarray(target, dtype=a.dtype)
     if y.shape != a.shape:
         raise ValueError(f"target must have input's shape {a.shape}, got {y.shape}")
     losses = xp.maximum(a, 0) - a * y + xp.log1p(xp.exp(-xp.abs(a)))
