@@ -21,7 +21,6 @@ crossing the boundary are enforced.
 from __future__ import annotations
 
 import contextlib
-import functools
 import types
 
 import numpy as np
@@ -302,18 +301,3 @@ def installed():
     finally:
         if not already:
             uninstall()
-
-
-@functools.cache
-def engine_sees_stand_in() -> bool:
-    """True when the autograd engine asks deepgrad.backend about devices, so that the stand-in counts as
-    'cuda' for Tensors too (False while it recognises CuPy arrays by their module name only)."""
-    try:
-        from deepgrad.autograd import Tensor  # noqa: PLC0415
-    except ImportError:
-        return False
-    with installed() as module:
-        try:
-            return Tensor(module.ones(2)).device == "cuda" and Tensor(np.ones(2)).to("cuda").device == "cuda"
-        except Exception:  # noqa: BLE001 (any failure means "not routed through the backend")
-            return False

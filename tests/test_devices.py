@@ -204,10 +204,6 @@ def test_regression_loss_refuses_mixed_devices(cp, rng):
         losses.mse_loss(cp.asarray(rng.standard_normal((4, 2))), rng.standard_normal((4, 2)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "losses.py does not check devices: host labels index device scores, and CuPy (like the stand-in) "
-    "uploads a host index array silently. Fix: call backend.check_same_device(scores, y, op=...) in "
-    "losses.check_scores_labels."))
 def test_classification_loss_refuses_host_labels_for_device_scores(cp, rng):
     with pytest.raises((TypeError, RuntimeError)):
         losses.softmax_loss(cp.asarray(rng.standard_normal((6, 4))), rng.integers(0, 4, size=6))
@@ -252,42 +248,11 @@ def test_host_minibatches_move_to_the_device_one_at_a_time(cp, rng):
 
 
 # ----------------------------------------------------------------------------- the Tensor engine, nn, optim
-def _probe_engine() -> dict:
-    """What the engine does with the stand-in: does it ask the backend about devices (so a registered
-    stand-in counts as 'cuda'), and does it refuse an implicit NumPy conversion of a device tensor?"""
-    try:
-        from deepgrad.autograd import Tensor
-    except ImportError:
-        return {"via_backend": True, "refuses_array": True}  # no engine yet: its tests skip instead
-    found = {"via_backend": False, "refuses_array": False}
-    with fake_cuda.installed() as module:
-        try:
-            found["via_backend"] = (Tensor(module.ones(2)).device == "cuda"
-                                    and Tensor(np.ones(2)).to("cuda").device == "cuda")
-            np.asarray(Tensor(module.ones(2)))
-        except TypeError:
-            found["refuses_array"] = True
-        except Exception:  # noqa: BLE001 (any other failure: not routed through the backend)
-            pass
-    return found
-
-
-# Until autograd.py asks the backend about devices, the engine tests below are expected failures. These
-# markers are temporary: delete them once autograd.py is fixed, so that a regression fails loudly.
-ENGINE = _probe_engine()
-needs_engine_via_backend = pytest.mark.xfail(
-    not ENGINE["via_backend"], strict=True,
-    reason="autograd.py recognises CUDA arrays by their module name and moves them with CuPy directly, so a "
-           "registered stand-in is invisible to it. Fix: _is_cuda(a) -> backend.device_of(a) == 'cuda', "
-           "_mover(d) -> lambda a: backend.to_device(a, d) (see the GPU helper's report)")
-
-
 @pytest.fixture
 def Tensor():
     return pytest.importorskip("deepgrad.autograd").Tensor
 
 
-@needs_engine_via_backend
 def test_tensor_moves_between_devices_explicitly(cp, Tensor, rng):
     x = rng.standard_normal((3, 4))
     t = Tensor(x, requires_grad=True)
@@ -301,7 +266,6 @@ def test_tensor_moves_between_devices_explicitly(cp, Tensor, rng):
     assert t.device == "cpu"  # .to returns a new tensor; the original stays where it was
 
 
-@needs_engine_via_backend
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv", "matmul", "radd", "rmul"])
 def test_tensor_op_mixing_devices_raises_naming_both(cp, Tensor, rng, op):
     host = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
@@ -315,7 +279,6 @@ def test_tensor_op_mixing_devices_raises_naming_both(cp, Tensor, rng, op):
     assert fake_cuda.transfers == {"to_device": 0, "to_host": 0}  # refused before anything was copied
 
 
-@needs_engine_via_backend
 def test_tensor_op_with_a_host_array_raises_for_a_device_tensor(cp, Tensor):
     dev = Tensor(cp.ones((2, 2)))
     with pytest.raises(RuntimeError, match="cuda"):
@@ -325,11 +288,6 @@ def test_tensor_op_with_a_host_array_raises_for_a_device_tensor(cp, Tensor):
     assert isinstance((dev * 2.0 + 1).data, fake_cuda.FakeDeviceArray)  # numbers are fine
 
 
-@pytest.mark.xfail(not (ENGINE["via_backend"] and ENGINE["refuses_array"]), strict=True, reason=(
-    "Tensor.__array__ copies a CUDA tensor to the host silently (np.asarray(t) works), where PyTorch raises "
-    "TypeError. Fix in autograd.py: Tensor.__array__ raises TypeError for device != 'cpu', pointing to "
-    ".cpu() / .numpy()"))
-@needs_engine_via_backend
 def test_numpy_conversion_of_a_device_tensor_is_never_implicit(cp, Tensor):
     dev = Tensor(cp.ones(3))
     with pytest.raises(TypeError):
@@ -337,7 +295,6 @@ def test_numpy_conversion_of_a_device_tensor_is_never_implicit(cp, Tensor):
     np.testing.assert_array_equal(dev.numpy(), np.ones(3))  # the explicit way works
 
 
-@needs_engine_via_backend
 def test_backward_on_the_device_matches_the_host(cp, Tensor, rng):
     x, w = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
 
@@ -353,7 +310,6 @@ def test_backward_on_the_device_matches_the_host(cp, Tensor, rng):
     np.testing.assert_allclose(grad_d.get(), grad_h, rtol=1e-12, atol=1e-14)
 
 
-@needs_engine_via_backend
 def test_gradient_flows_back_across_to(cp, Tensor, rng):
     x = Tensor(rng.standard_normal(4), requires_grad=True)
     (x.to("cuda") * 3.0).sum().backward()
@@ -369,7 +325,6 @@ def nn_optim():
     return nn, optim, F
 
 
-@needs_engine_via_backend
 def test_module_to_moves_every_parameter_and_training_keeps_them_there(cp, Tensor, nn_optim, rng):
     """Parameters go to the device once; after that only mini-batches (and the loss number) cross."""
     nn, optim, F = nn_optim
@@ -396,7 +351,6 @@ def test_module_to_moves_every_parameter_and_training_keeps_them_there(cp, Tenso
     assert all(p.device == "cpu" and isinstance(p.data, np.ndarray) for p in model.parameters())
 
 
-@needs_engine_via_backend
 def test_model_on_the_device_refuses_a_host_batch(cp, Tensor, nn_optim, rng):
     nn, _, _ = nn_optim
     model = nn.Linear(4, 2).to("cuda")
@@ -406,11 +360,6 @@ def test_model_on_the_device_refuses_a_host_batch(cp, Tensor, nn_optim, rng):
         assert "cpu" in str(info.value) and "cuda" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "functional._labels (cross_entropy, nll_loss, multi_margin_loss) and mse_loss/l1_loss turn the target "
-    "into an array of the input's module (xp.asarray), which silently uploads host labels; PyTorch raises. "
-    "Fix in functional.py: backend.check_same_device(input, target, op='cross_entropy') before xp.asarray"))
-@needs_engine_via_backend
 def test_tensor_losses_refuse_host_targets_for_device_inputs(cp, Tensor, nn_optim, rng):
     _, _, F = nn_optim
     logits = Tensor(cp.asarray(rng.standard_normal((4, 3))), requires_grad=True)

@@ -39,15 +39,8 @@ def dev(request):
 
 
 @pytest.fixture
-def engine(dev, request):
-    """The autograd module; on the stand-in an expected failure until the engine asks the backend about
-    devices (autograd.py recognises CuPy by module name; see the GPU helper's report)."""
-    autograd = pytest.importorskip("deepgrad.autograd")
-    if dev.name == "stand-in" and not fake_cuda.engine_sees_stand_in():
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "autograd.py does not route device checks through deepgrad.backend (_is_cuda by module name, "
-            "_mover via backend._import_cupy), so the stand-in is invisible to it")))
-    return autograd
+def engine():
+    return pytest.importorskip("deepgrad.autograd")
 
 
 def assert_on_device(a):

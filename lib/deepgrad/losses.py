@@ -78,6 +78,7 @@ def check_labels(y, n: int | None = None, num_classes: int | None = None, name: 
 def check_scores_labels(scores, y, scores_name: str = "scores", y_name: str = "y"):
     """Validate a classification batch: scores ``(N, C)`` finite, y ``(N,)`` integers in ``[0, C)``."""
     scores = check_scores(scores, scores_name)
+    backend.check_same_device(scores, y, op=f"{scores_name} and {y_name}")  # never upload host labels silently
     y = check_labels(y, scores.shape[0], scores.shape[1], y_name)
     if scores.shape[0] == 0:
         raise ValueError(f"{scores_name} must hold at least one example (row), got shape {scores.shape}")
