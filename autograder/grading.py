@@ -116,7 +116,7 @@ def _explain(run, part) -> list[Line]:
     if run.status != "ok" or run.error:
         for n, text in run.cell_errors:
             lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
-    if any("deepgrad" in (t or "") for t in [run.error] + [t for _, t in run.cell_errors]):
+    if any("module named 'deepgrad" in (t or "") for t in [run.error] + [t for _, t in run.cell_errors]):
         lines.append(Line(None, DEEPGRAD_BLOCKED))
     for key, text in run.conversion:
         lines.append(Line(False, f"The value for {key} is not plain numbers: {text}."))

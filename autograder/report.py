@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 from pathlib import Path
 
 from .grading import STATUS_WORDS
@@ -60,7 +61,9 @@ def write_gradebook(db_url: str, assignment: str, module, results) -> None:
     ensure_tools_on_path()
 
     notebook = Path(module.NOTEBOOK).stem
-    with Gradebook(db_url) as gb:
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; it is harmless and not ours
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_assignment(assignment)
         gb.update_or_create_notebook(notebook, assignment)
         for part in module.PARTS:

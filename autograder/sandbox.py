@@ -121,7 +121,7 @@ class PidsCgroup:
         for root in cls.ROOTS:
             if not os.path.isdir(root) or not os.access(root, os.W_OK):
                 continue
-            path = os.path.join(root, f"deepgrad-{uuid.uuid4().hex[:12]}")
+            path = os.path.join(root, f"deepgrad-{os.getpid()}-{uuid.uuid4().hex[:12]}")  # grader pid: whose it is
             try:
                 os.mkdir(path)
             except OSError:
@@ -275,9 +275,17 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
     if isolate:
         safe_hide = [os.path.realpath(h) for h in hide if h]
         safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
-        payload["isolate"] = {"own": own, "root": root, "numpy_dirs": _numpy_dirs(),
+        # Cover the whole temporary directory (other runs' outputs, other sandboxes) with the child's own
+        # tmpfs when NumPy does not live there; otherwise cover only the root of the sandboxes.
+        tmp = os.path.realpath(tempfile.gettempdir())
+        cover = root
+        if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" and not any(
+                (d + "/").startswith(tmp.rstrip("/") + "/") for d in _numpy_dirs()):
+            cover = tmp
+        extra = [d for d in ("/dev/shm", "/var/tmp", "/proc", "/sys") if os.path.isdir(d) and d != cover]
+        payload["isolate"] = {"own": own, "root": cover, "numpy_dirs": _numpy_dirs(),
                               "tmpfs_bytes": 2 * lim["file_size"] + 2**20,
-                              "hide": sorted(set(safe_hide)) + ["/proc", "/sys"]}
+                              "hide": sorted(set(safe_hide)) + extra}
     env = {"PATH": "/usr/bin:/bin", "HOME": own, "TMPDIR": own, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONHASHSEED": "0",

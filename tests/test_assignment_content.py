@@ -139,6 +139,9 @@ def test_notebook_markup(a):
     for source in _answers(a):
         assert "import deepgrad" not in source and "from deepgrad" not in source, "answer cells are NumPy only"
         assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION")
+    for c in nb.cells:  # nbgrader's release fails on marker text anywhere else (FORMAT.md)
+        if not _meta(c).get("solution"):
+            assert "BEGIN SOLUTION" not in c.source and "END SOLUTION" not in c.source, c.source[:80]
     tests = [c for c in nb.cells if _meta(c).get("grade")]
     assert tests and all("### BEGIN HIDDEN TESTS" in c.source for c in tests)
 

@@ -95,6 +95,9 @@ class Feedback:
 
     # ------------------------------------------------------------------ helpers
     def _add(self, ok, text):
+        first = text.split(" ", 1)[0]
+        if first.isalpha() and first.islower():     # "the loss ..." -> "The loss ...", but "dW ..." stays
+            text = text[:1].upper() + text[1:]
         self.lines.append(Line(ok, text))
         if ok is False:
             self.failures += 1

@@ -1,0 +1,368 @@
+"""Submissions that try to fool the grader, each graded exactly as it deserves (assignment A1).
+
+All submissions are graded once, together, by the real pipeline (`grade_all`, two jobs); each test then
+reads one student's per-part scores and feedback. Part time limits are cut to a few seconds here so that the
+infinite loop and the fork bomb cost seconds, not minutes.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import checks
+from autograder.grading import DEEPGRAD_BLOCKED, grade_all
+from autograder.sandbox import PidsCgroup, isolation_available
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = json.loads((ROOT / "solutions" / "A1" / "A1.ipynb").read_text())
+PARTS = ["svm_naive", "svm_vectorized", "softmax_naive", "softmax_vectorized", "sgd", "predict", "digits"]
+FULL = {"svm_naive": 2, "svm_vectorized": 2, "softmax_naive": 2, "softmax_vectorized": 2, "sgd": 2,
+        "predict": 1, "digits": 2}
+
+
+def answer_source(grade_id: str) -> str:
+    for cell in SOLUTION["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            return "".join(cell["source"])
+    raise KeyError(grade_id)
+
+
+def with_answers(**replacements) -> dict:
+    """The solution notebook with some answer cells' code replaced (keys: answer grade_ids)."""
+    nb = copy.deepcopy(SOLUTION)
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in replacements:
+            cell["source"] = replacements[gid]
+    return nb
+
+
+def prepend(grade_id: str, code: str) -> dict:
+    return with_answers(**{grade_id: code + "\n" + answer_source(grade_id)})
+
+
+def wrong(grade_id, fn, body):
+    """Replace one function by a version whose body is `body` (same signature)."""
+    sig = {"ans_svm_naive": "svm_loss_naive(W, X, y, reg)", "ans_svm_vectorized": "svm_loss_vectorized(W, X, y, reg)",
+           "ans_softmax_naive": "softmax_loss_naive(W, X, y, reg)",
+           "ans_softmax_vectorized": "softmax_loss_vectorized(W, X, y, reg)", "ans_predict": "predict(W, X)"}[grade_id]
+    return f"def {sig}:\n" + "\n".join("    " + line for line in body.strip("\n").splitlines()) + "\n"
+
+
+NUMERICAL_SOFTMAX = wrong("ans_softmax_vectorized", "softmax_loss_vectorized", '''
+def data_loss(W_):
+    S = X @ W_
+    S = S - S.max(axis=1, keepdims=True)
+    return -(S[np.arange(len(y)), y] - np.log(np.exp(S).sum(axis=1))).mean() + reg * np.sum(W_ * W_)
+dW = np.zeros_like(W)
+for idx in np.ndindex(W.shape):
+    old = W[idx]
+    W[idx] = old + 1e-5; up = data_loss(W)
+    W[idx] = old - 1e-5; down = data_loss(W)
+    W[idx] = old
+    dW[idx] = (up - down) / 2e-5
+return data_loss(W), dW
+''')
+
+NUMERICAL_VIA_NAIVE = wrong("ans_svm_vectorized", "svm_loss_vectorized", '''
+loss = svm_loss_naive(W, X, y, reg)[0]
+dW = np.zeros_like(W)
+for idx in np.ndindex(W.shape):
+    old = W[idx]
+    W[idx] = old + 1e-3; up = svm_loss_naive(W, X, y, reg)[0]
+    W[idx] = old - 1e-3; down = svm_loss_naive(W, X, y, reg)[0]
+    W[idx] = old
+    dW[idx] = (up - down) / 2e-3
+return loss, dW
+''')
+
+SECRETS = [str(ROOT / "autograder" / "checks" / "A1.py"), str(ROOT / "lib" / "deepgrad" / "linear.py")]
+
+SUBMISSIONS = {
+    "solution": SOLUTION,
+    "monkeypatch_numpy": with_answers(
+        ans_svm_naive="import numpy\nnumpy.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
+                      "np.testing.assert_allclose = lambda *a, **k: None\nnp.array_equal = lambda *a, **k: True\n"
+                      + wrong("ans_svm_naive", "", "return 0.0, np.zeros_like(W)"),
+        ans_softmax_naive=wrong("ans_softmax_naive", "", "return 0.0, np.zeros_like(W)")),
+    "monkeypatch_checker": prepend("ans_svm_naive", "import sys\ntry:\n    import autograder.checks as c\n"
+                                   "    c.Feedback.close = lambda *a, **k: True\nexcept ImportError:\n    pass\n"
+                                   "sys.modules['autograder'] = None\n"),
+    "rigged_objects": with_answers(ans_svm_naive='''
+class Anything:
+    def __init__(self, *args): pass
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __array_ufunc__(self, *args, **kwargs): return True
+    def __array__(self, *args, **kwargs): return np.array(object(), dtype=object)
+def svm_loss_naive(W, X, y, reg):
+    return Anything(0.0), Anything(0.0)
+''', ans_predict='''
+class Liar(list):
+    def __eq__(self, other): return True
+    __array_priority__ = 1000
+    def __array_ufunc__(self, *args, **kwargs): return True
+def predict(W, X):
+    return Liar()
+'''),
+    "fake_output": with_answers(ans_svm_naive='''
+import sys
+print("svm_naive: 2 / 2 points, all tests passed")
+sys.displayhook = lambda value: print("All tests passed!")
+def svm_loss_naive(W, X, y, reg):
+    print("loss correct, gradient correct")
+    raise NotImplementedError()
+"2 / 2 points"
+'''),
+    "reads_secrets": prepend("ans_svm_naive", f'''
+import os
+_found = []
+for _p in {SECRETS!r} + [os.path.expanduser("~"), "/proc/1/environ"]:
+    try:
+        with open(_p) as _f:
+            _found.append(_p if _f.read(10) else None)
+    except OSError:
+        pass
+_seen = 0
+for _top in ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/root"):
+    for _d, _dirs, _files in os.walk(_top):
+        _dirs[:] = [d for d in _dirs if d not in (".pyenv", ".cache", "site-packages")]
+        _found += [os.path.join(_d, f) for f in _files if f in ("gradebook.db", "A1.py", "grades.csv")]
+        _seen += 1
+        if _seen > 3000:
+            break
+if any(_found):
+    raise RuntimeError("found " + repr(_found[:5]))
+'''),
+    "infinite_loop": with_answers(ans_svm_naive=wrong("ans_svm_naive", "", "while True:\n    pass")),
+    "memory_bomb": with_answers(ans_softmax_naive=wrong("ans_softmax_naive", "", '''
+hog = []
+while True:
+    hog.append(bytearray(50 * 2**20))
+''')),
+    "fork_bomb": with_answers(ans_predict=wrong("ans_predict", "", '''
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+''')),
+    "huge_file": with_answers(ans_softmax_vectorized=wrong("ans_softmax_vectorized", "", '''
+with open("huge.bin", "wb") as f:
+    while True:
+        f.write(b"x" * 2**20)
+''')),
+    "writes_outside": prepend("ans_svm_naive", f'''
+for _p in [{str(ROOT / "autograder" / "checks" / "A1.py")!r}, "/root/deepgrad-pwned.txt", "/etc/deepgrad-pwned"]:
+    try:
+        with open(_p, "a") as _f:
+            _f.write("# pwned")
+        raise RuntimeError("could write " + _p)
+    except OSError:
+        pass
+with open("/tmp/deepgrad-pwned.txt", "w") as _f:   # lands in the sandbox's private /tmp, gone afterwards
+    _f.write("# pwned")
+'''),
+    "deleted_tests": None,          # built below
+    "duplicated_ids": None,
+    "renamed_function": with_answers(ans_svm_naive=answer_source("ans_svm_naive").replace(
+        "def svm_loss_naive(", "def svm_naive_loss(")),
+    "numerical_gradient": with_answers(ans_softmax_vectorized=NUMERICAL_SOFTMAX),
+    "numerical_via_naive": with_answers(ans_svm_vectorized=NUMERICAL_VIA_NAIVE),
+    "calls_reference": with_answers(ans_svm_naive='''
+import sys
+sys.path.append("/work/main/lib")
+def svm_loss_naive(W, X, y, reg):
+    from deepgrad.linear import svm_loss_naive as ref
+    return ref(W, X, y, reg)
+''', ans_svm_vectorized='''
+def svm_loss_vectorized(W, X, y, reg):
+    import deepgrad
+    return deepgrad.linear.svm_loss_vectorized(W, X, y, reg)
+'''),
+    "partly_right": with_answers(
+        ans_softmax_naive=answer_source("ans_softmax_naive").replace("dW[:, j] += (p - (j == y[i])) * X[i]",
+                                                                     "dW[:, j] -= (p - (j == y[i])) * X[i]"),
+        ans_softmax_vectorized=answer_source("ans_softmax_vectorized").replace(
+            "dW = X.T @ G / N + 2 * reg * W", "dW = X.T @ G / N"),
+        ans_predict=wrong("ans_predict", "", "return np.argmin(X @ W, axis=1)")),
+    "top_level_crash": prepend("ans_svm_naive", "raise SystemExit(0)\n"),
+    "exits_process": with_answers(ans_predict=wrong("ans_predict", "", "import os\nos._exit(0)")),
+}
+
+ISOLATED = isolation_available()
+if not ISOLATED:   # without namespaces these two would really read and write the course files
+    for _name in ("reads_secrets", "writes_outside"):
+        del SUBMISSIONS[_name]
+
+_nb = copy.deepcopy(SOLUTION)
+_nb["cells"] = [c for c in _nb["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")]
+for c in _nb["cells"]:
+    if c["metadata"].get("nbgrader", {}).get("solution"):
+        c["source"] = "".join(c["source"]) + "\nassert True  # edited\n"
+SUBMISSIONS["deleted_tests"] = _nb
+_nb = copy.deepcopy(SOLUTION)
+for c in _nb["cells"]:
+    c["id"] = "same-id"
+SUBMISSIONS["duplicated_ids"] = _nb
+
+EXPECTED = {  # part -> points, for the parts that are not full marks
+    "solution": {},
+    "monkeypatch_numpy": {"svm_naive": 0, "softmax_naive": 0},
+    "monkeypatch_checker": {},
+    "rigged_objects": {"svm_naive": 0, "predict": 0},
+    "fake_output": {"svm_naive": 0},
+    "reads_secrets": {},
+    "infinite_loop": {"svm_naive": 0},
+    "memory_bomb": {"softmax_naive": 0},
+    "fork_bomb": {"predict": 0},
+    "huge_file": {"softmax_vectorized": 0, "digits": 0},   # digits trains with the student's own loss
+    "writes_outside": {},
+    "deleted_tests": {},
+    "duplicated_ids": {},
+    "renamed_function": {"svm_naive": 0},
+    "numerical_gradient": {"softmax_vectorized": 1, "digits": 0},   # too slow to train within the limit
+    "numerical_via_naive": {"svm_vectorized": 1},
+    "calls_reference": {"svm_naive": 0, "svm_vectorized": 0},
+    "partly_right": {"softmax_naive": 1, "softmax_vectorized": 1, "predict": 0},
+    "top_level_crash": {"svm_naive": 0},   # the cell stops before defining svm_loss_naive, as in Jupyter
+    "exits_process": {"predict": 0},
+    "malformed_json": {p: 0 for p in PARTS},
+    "missing_notebook": {p: 0 for p in PARTS},
+    "nbgrader_layout": {},
+    "zipped": {},
+}
+if not ISOLATED:
+    del EXPECTED["reads_secrets"], EXPECTED["writes_outside"]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("adversarial")
+    subs = base / "submissions"
+    for name, nb in SUBMISSIONS.items():
+        (subs / name).mkdir(parents=True)
+        (subs / name / "A1.ipynb").write_text(json.dumps(nb))
+    (subs / "malformed_json").mkdir()
+    (subs / "malformed_json" / "A1.ipynb").write_text(json.dumps(SOLUTION)[:-200])
+    (subs / "missing_notebook").mkdir()
+    (subs / "missing_notebook" / "notes.txt").write_text("I forgot to upload it")
+    (subs / "nbgrader_layout" / "A1").mkdir(parents=True)
+    (subs / "nbgrader_layout" / "A1" / "A1.ipynb").write_text(json.dumps(SOLUTION))
+    with zipfile.ZipFile(subs / "zipped.zip", "w") as zf:
+        zf.writestr("A1/A1.ipynb", json.dumps(SOLUTION))
+    module = checks.load("A1")
+    saved = list(module.PARTS)
+    module.PARTS[:] = [dataclasses.replace(p, timeout=min(p.timeout, 3.0)) for p in saved]
+    try:
+        results = grade_all("A1", subs, base / "out", jobs=2, seed=7, progress=False)
+    finally:
+        module.PARTS[:] = saved
+    return {r.student: r for r in results}, base / "out"
+
+
+def _scores(result):
+    return {p.name: p.score for p in result.parts}
+
+
+def _feedback(result, part):
+    return " ".join(line.text for p in result.parts if p.name == part for line in p.lines)
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_graded_exactly_as_deserved(graded, student):
+    results, _ = graded
+    expected = {**FULL, **EXPECTED[student]}
+    assert _scores(results[student]) == expected, {p.name: (p.status, [l.text for l in p.lines][:4])
+                                                   for p in results[student].parts}
+
+
+def test_everyone_is_graded_and_grades_csv_matches(graded):
+    results, out = graded
+    assert set(results) == set(EXPECTED)
+    with open(out / "grades.csv") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(EXPECTED)
+    for sid, r in results.items():
+        assert float(rows[sid]["score"]) == r.score
+        for p in r.parts:
+            assert float(rows[sid][p.name]) == p.score
+
+
+def test_feedback_says_what_happened(graded):
+    results, out = graded
+    assert results["infinite_loop"].parts[0].status == "timeout"
+    assert "time limit" in _feedback(results["infinite_loop"], "svm_naive")
+    assert results["memory_bomb"].parts[2].status == "memory"
+    assert "memory" in _feedback(results["memory_bomb"], "softmax_naive")
+    assert "File too large" in _feedback(results["huge_file"], "softmax_vectorized")
+    assert "defines no `svm_loss_naive`" in _feedback(results["renamed_function"], "svm_naive")
+    assert "svm_naive_loss" in _feedback(results["renamed_function"], "svm_naive")
+    assert DEEPGRAD_BLOCKED in _feedback(results["calls_reference"], "svm_naive")
+    assert "numerical gradient" in _feedback(results["numerical_gradient"], "softmax_vectorized")
+    assert "numerical gradient" in _feedback(results["numerical_via_naive"], "svm_vectorized")
+    assert "not valid notebook JSON" in _feedback(results["malformed_json"], "svm_naive")
+    assert "no notebook" in _feedback(results["missing_notebook"], "predict").lower()
+    assert "not plain numbers" in _feedback(results["rigged_objects"], "svm_naive")
+    partly = _feedback(results["partly_right"], "softmax_naive")
+    assert "opposite sign" in partly
+    assert "regularis" in _feedback(results["partly_right"], "softmax_vectorized")
+    html = (out / "feedback" / "rigged_objects" / "A1.html").read_text()
+    assert "<script" not in html
+
+
+def test_feedback_html_escapes_student_text(tmp_path):
+    nb = with_answers(ans_predict=wrong("ans_predict", "", 'raise ValueError("<script>alert(1)</script>")'))
+    (tmp_path / "s" / "x").mkdir(parents=True)
+    (tmp_path / "s" / "x" / "A1.ipynb").write_text(json.dumps(nb))
+    grade_all("A1", tmp_path / "s", tmp_path / "out", jobs=1, seed=1, progress=False)
+    html = (tmp_path / "out" / "feedback" / "x" / "A1.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def _descends_from_us(pid: int) -> bool:
+    """Whether ``pid`` is a descendant of this test process (other test workers grade at the same time)."""
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == os.getpid():
+            return True
+    return False
+
+
+def test_nothing_left_behind(graded):
+    """After the fork bomb and the rest: no sandbox processes, cgroups or stray files remain."""
+    _, out = graded
+    for p in ("/tmp/deepgrad-pwned.txt", "/root/deepgrad-pwned.txt", "/etc/deepgrad-pwned"):
+        assert not Path(p).exists()
+    assert "# pwned" not in (ROOT / "autograder" / "checks" / "A1.py").read_text()
+    for root in PidsCgroup.ROOTS:
+        if os.path.isdir(root):
+            assert not [d for d in os.listdir(root) if d.startswith(f"deepgrad-{os.getpid()}-")]
+    own = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if (b"DGRESULT" in cmd or b"d['program']" in cmd) and _descends_from_us(int(pid)):
+            own.append(pid)
+    assert not own
+
+
+@pytest.mark.skipif(not isolation_available(), reason="namespaces unavailable (not root): the sandbox can only "
+                    "use rlimits, so a student process could read files this user can read")
+def test_secrets_out_of_reach_under_isolation(graded):
+    results, _ = graded
+    assert _scores(results["reads_secrets"]) == FULL
+    assert _scores(results["writes_outside"]) == FULL

@@ -1,0 +1,212 @@
+"""The grading pipeline's pieces: answer-cell extraction, the sandbox's limits and channel, the checks'
+comparisons, and `deepgrad grade` end to end (grades.csv, feedback, nbgrader's gradebook and export)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import checks, notebook
+from autograder.checks import Feedback, Outputs, Part
+from autograder.cli import consistency, main
+from autograder.sandbox import Limits, _parse, isolation_available, run_part
+
+ROOT = Path(__file__).resolve().parent.parent
+SIMPLE = Part("p", 1, inputs=lambda rng: {}, check=lambda *a: True, call="f", args=("x",),
+              returns=("a", "b")).spec()
+
+
+def run(cells, spec=SIMPLE, inputs=None, **kw):
+    return run_part(cells, spec, inputs if inputs is not None else {"x": np.arange(4.0)}, **kw)
+
+
+# ------------------------------------------------------------------------------ notebooks
+def _cell(src, **nbg):
+    cell = {"cell_type": "code", "source": src, "metadata": {}, "outputs": []}
+    if nbg:
+        cell["metadata"]["nbgrader"] = nbg
+    return cell
+
+
+def test_answer_cells_by_metadata_and_by_name_fallback():
+    source = {"cells": [_cell("def f(x):\n    pass", solution=True), _cell("assert f(1)", grade=True)]}
+    student = {"cells": [
+        _cell("%matplotlib inline\nimport numpy as np", solution=True),
+        _cell(["def f(x):\n", "    !ls\n", "    return x\n"]),            # metadata stripped by the student
+        _cell("def helper(): pass"),                                       # no metadata, not an answer name
+        _cell("def f(x): return 42", grade=True, solution=False),          # a test cell: never taken
+        {"cell_type": "markdown", "source": "def f(x): nope", "metadata": {}},
+        "not even a cell",
+    ]}
+    cells = notebook.answer_cells(student, source)
+    assert cells == ["pass\nimport numpy as np", "def f(x):\n    pass\n    return x\n"]
+
+
+def test_load_reports_malformed_and_non_notebooks(tmp_path):
+    (tmp_path / "bad.ipynb").write_text('{"cells": [')
+    with pytest.raises(notebook.NotebookProblem, match="not valid notebook JSON"):
+        notebook.load(tmp_path / "bad.ipynb")
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    with pytest.raises(notebook.NotebookProblem, match="not a notebook"):
+        notebook.load(tmp_path / "list.ipynb")
+    with pytest.raises(notebook.NotebookProblem, match="no notebook"):
+        notebook.load(tmp_path / "absent.ipynb")
+
+
+def test_find_layouts_zip_and_zip_slip(tmp_path):
+    import zipfile
+    nb = json.dumps({"cells": []})
+    (tmp_path / "a" / "A1").mkdir(parents=True)
+    (tmp_path / "a" / "A1" / "A1.ipynb").write_text(nb)
+    assert notebook.find(tmp_path / "a", "A1", "A1.ipynb", tmp_path / "s1").name == "A1.ipynb"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "my work.ipynb").write_text(nb)
+    assert notebook.find(tmp_path / "b", "A1", "A1.ipynb", tmp_path / "s2").name == "my work.ipynb"
+    with zipfile.ZipFile(tmp_path / "c.zip", "w") as zf:
+        zf.writestr("../../escape.ipynb", nb)
+        zf.writestr("deep/A1.ipynb", nb)
+    found = notebook.find(tmp_path / "c.zip", "A1", "A1.ipynb", tmp_path / "s3")
+    assert found == tmp_path / "s3" / "deep" / "A1.ipynb"
+    assert not (tmp_path / "escape.ipynb").exists() and not (tmp_path.parent / "escape.ipynb").exists()
+    (tmp_path / "d").mkdir()
+    with pytest.raises(notebook.NotebookProblem, match="no notebook"):
+        notebook.find(tmp_path / "d", "A1", "A1.ipynb", tmp_path / "s4")
+
+
+# ------------------------------------------------------------------------------ sandbox
+def test_sandbox_runs_cells_and_returns_plain_arrays():
+    r = run(["def g(x):\n    return 2 * x\n", "def f(x):\n    print('noise')\n    return g(x), float(x.sum())\n"])
+    assert r.status == "ok" and r.error is None
+    assert np.array_equal(r.outputs["a"], [0.0, 2.0, 4.0, 6.0]) and r.outputs["b"] == 6.0
+    assert r.defined == ["f", "g"]
+
+
+def test_sandbox_environment_is_scrubbed_and_deepgrad_unimportable():
+    spec = Part("p", 1, inputs=lambda rng: {}, check=lambda *a: True, driver=_env_driver).spec()
+    r = run(["import os, sys\n"], spec=spec, inputs={"x": 1})
+    assert r.status == "ok", r.error
+    assert r.outputs["deepgrad_importable"] == 0 and r.outputs["autograder_importable"] == 0
+    assert r.outputs["pythonpath_set"] == 0 and r.outputs["blas_threads_one"] == 1
+    assert r.outputs["cwd_entries"] <= 2          # inputs.npz and site/, nothing else
+
+
+def _env_driver(ns, inp, out):
+    import importlib.util
+    import os
+    out["deepgrad_importable"] = importlib.util.find_spec("deepgrad") is not None
+    out["autograder_importable"] = importlib.util.find_spec("autograder") is not None
+    out["pythonpath_set"] = "PYTHONPATH" in os.environ
+    out["blas_threads_one"] = os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+    out["cwd_entries"] = len(os.listdir("."))
+
+
+def test_sandbox_wrong_arity_and_unconvertible_values():
+    r = run(["def f(x):\n    return x\n"])
+    assert r.status == "error" and "expected a tuple of 2" in r.error
+    r = run(["def f(x):\n    return object(), 'text'\n"])
+    assert r.status == "ok" and not r.outputs and {k for k, _ in r.conversion} == {"a", "b"}
+
+
+def test_sandbox_timeout_kills_the_process_group():
+    r = run(["import subprocess, sys\n"
+             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+             "def f(x):\n    while True:\n        pass\n"], limits=Limits(timeout=1))
+    assert r.status == "timeout" and "time limit" in r.detail
+
+
+def test_sandbox_memory_limit():
+    r = run(["def f(x):\n    return np.ones((40000, 40000)), 0\n"], limits=Limits(memory_mb=512))
+    assert r.status == "memory"
+
+
+def test_sandbox_without_namespaces_still_limits():
+    r = run(["import os\ndef f(x):\n    return x, float(len(os.listdir('.')))\n"], isolate=False)
+    assert r.status == "ok" and r.outputs["b"] <= 2
+
+
+def test_parse_refuses_garbage_and_pickles():
+    import io
+    import struct
+    with pytest.raises(ValueError):
+        _parse(b"hello")
+    buf = io.BytesIO()
+    np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
+    import zipfile
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        zf.writestr("x.npy", buf.getvalue())
+    blob, text = zbuf.getvalue(), b"{}"
+    with pytest.raises(ValueError):
+        _parse(b"DGRESULT1" + struct.pack("<QQ", len(blob), len(text)) + blob + text)
+
+
+# ------------------------------------------------------------------------------ feedback helpers
+def test_feedback_comparisons_and_diagnoses():
+    W = np.random.default_rng(0).standard_normal((4, 3))
+    fb = Feedback(Outputs({"dW": -W, "loss": np.array(1.0)}))
+    assert fb.close("loss", 1.0) and not fb.gradient("dW", W, what="dW")
+    text = " ".join(line.text for line in fb.lines)
+    assert "opposite sign" in text and fb.failures == 1
+    fb = Feedback(Outputs({}, status="error", error="ValueError: boom"))
+    assert not fb.close("loss", 1.0) and "see the error above" in fb.lines[0].text
+    fb = Feedback(Outputs({"y": np.array([1, 2, 3])}))
+    assert not fb.equal("y", [1, 2, 4]) and "1 of 3" in fb.lines[0].text
+
+
+def test_check_modules_match_their_notebooks():
+    from autograder.cli import graded_assignments
+    for a in graded_assignments():
+        assert consistency(a) == [], a
+
+
+def test_part_needs_one_form():
+    with pytest.raises(ValueError):
+        Part("x", 1, inputs=lambda r: {}, check=lambda *a: True)
+
+
+# ------------------------------------------------------------------------------ end to end
+def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path):
+    subs = tmp_path / "subs"
+    for who, src in (("alice", "solutions"), ("bob", "assignments")):
+        (subs / who).mkdir(parents=True)
+        shutil.copy(ROOT / src / "A1" / "A1.ipynb", subs / who / "A1.ipynb")
+    out = tmp_path / "out"
+    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3",
+                 "--no-progress"]) == 0
+    with open(out / "grades.csv") as f:
+        rows = list(csv.reader(f))
+    module = checks.load("A1")
+    assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS]]
+    assert rows[1][:4] == ["alice", "A1", "13", "13"] and rows[2][:4] == ["bob", "A1", "0", "13"]
+    assert (out / "feedback" / "alice" / "A1.html").is_file()
+    assert "NotImplementedError" in (out / "feedback" / "bob" / "A1.html").read_text()
+
+    from autograder._env import ensure_tools_on_path
+    from nbgrader.api import Gradebook
+    ensure_tools_on_path()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert gb.find_submission("A1", "alice").score == 13
+        assert gb.find_submission("A1", "bob").score == 0
+        assert gb.find_grade("svm_naive", "A1", "A1", "alice").score == 2
+
+    # nbgrader's own export reads the same gradebook
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "nbgrader"), "export",
+                    f"--CourseDirectory.db_url=sqlite:///{out / 'gradebook.db'}",
+                    f"--CsvExportPlugin.to={tmp_path / 'export.csv'}"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=120)
+    exported = list(csv.DictReader(open(tmp_path / "export.csv")))
+    assert {(r["student_id"], float(r["score"])) for r in exported} == {("alice", 13.0), ("bob", 0.0)}
+
+
+def test_isolation_is_reported():
+    # Not an assertion about this machine's abilities, just that the probe answers and is cached.
+    assert isolation_available() in (True, False)
+    assert isolation_available() == isolation_available()
