@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8888
 # Two workers: the CI machine has two cores, and notebooks spend most of their time in their own kernels.
 PYTEST_ARGS ?= -n 2
+# One BLAS thread per process: two workers already fill two cores, and more threads only fight each other.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # Open a browser only where there is a display to show it on.
 ifeq ($(strip $(DISPLAY)$(WAYLAND_DISPLAY)),)
@@ -27,7 +29,7 @@ lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(LAB_BROWSER)
 
 test: install
-	DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
+	$(ONE_THREAD) DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 figures: install
 	$(PY) -m deepgrad.viz.render figures

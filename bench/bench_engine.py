@@ -34,19 +34,27 @@ def blas_threads() -> int:
     return os.cpu_count() or 1
 
 
-def timeit(step, min_time=1.0, warmup=3, max_reps=2000):
-    """Best (minimum) seconds per call of ``step`` over repeated timed calls.
+def timeit(*steps, block_time=0.5, blocks=4, warmup=3, max_reps=1000):
+    """Best (minimum) seconds per call of each of ``steps``.
 
-    The minimum, not the mean: on a shared machine other processes only ever add time, so the fastest
-    run is the best estimate of the code's own cost (the advice of Python's ``timeit``)."""
-    for _ in range(warmup):
-        step()
-    times, start = [], time.perf_counter()
-    while (time.perf_counter() - start < min_time or len(times) < 5) and len(times) < max_reps:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    The minimum, not the mean: other processes only ever add time, so the fastest run is the best estimate
+    of the code's own cost (the advice of Python's ``timeit``). The contenders take turns in blocks of
+    ``block_time`` seconds, so that both meet the same machine conditions on a shared machine; whole blocks
+    rather than single calls, because a library's idle worker threads keep spinning for a moment after it
+    returns and would slow the other library's threads down.
+    """
+    best = [float("inf")] * len(steps)
+    for _ in range(blocks):
+        for i, step in enumerate(steps):
+            for _ in range(warmup):
+                step()
+            start, reps = time.perf_counter(), 0
+            while (time.perf_counter() - start < block_time or reps < 2) and reps < max_reps:
+                t0 = time.perf_counter()
+                step()
+                best[i] = min(best[i], time.perf_counter() - t0)
+                reps += 1
+    return best if len(steps) > 1 else best[0]
 
 
 # ------------------------------------------------------------------------------------------ MLP steps
@@ -150,11 +158,11 @@ def main():
     print(f"\n{'one training step':<42}{'deepgrad':>12}{'PyTorch':>12}{'ratio':>9}")
     for sizes, batch in (([64, 128, 10], 128), ([3072, 1024, 10], 256)):
         name = f"MLP {'-'.join(map(str, sizes))}, batch {batch}, float32"
-        ours = timeit(deepgrad_mlp_step(sizes, batch))
         if torch is not None:
-            theirs = timeit(torch_mlp_step(torch, sizes, batch))
+            ours, theirs = timeit(deepgrad_mlp_step(sizes, batch), torch_mlp_step(torch, sizes, batch))
             print(f"{name:<42}{ours * 1e3:>10.3f}ms{theirs * 1e3:>10.3f}ms{ours / theirs:>8.2f}x")
         else:
+            ours = timeit(deepgrad_mlp_step(sizes, batch))
             print(f"{name:<42}{ours * 1e3:>10.3f}ms{'-':>12}{'-':>9}")
 
     ours = timeit(deepgrad_demo_step())
@@ -163,7 +171,7 @@ def main():
     except ImportError:
         print(f"\nmicrograd demo step (deepgrad): {ours * 1e3:.3f} ms; micrograd not installed (pip install micrograd)")
         return
-    theirs = timeit(micrograd_demo_step(mg_engine, mg_nn), min_time=2.0, warmup=1, max_reps=10)
+    theirs = timeit(micrograd_demo_step(mg_engine, mg_nn), blocks=1, warmup=1, max_reps=3)
     print(f"\nmicrograd's demo (MLP 2-16-16-1, 100 moons, hinge + L2), one step:")
     print(f"  deepgrad {ours * 1e3:.3f} ms, micrograd {theirs * 1e3:.1f} ms: deepgrad is {theirs / ours:,.0f}x faster")
 
