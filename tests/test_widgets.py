@@ -75,16 +75,39 @@ def test_predict_then_reveal_checks_the_guess():
     assert len(c.revealed) == 2
 
 
-def test_sigmoid_neuron_matches_the_notes_and_finite_differences():
-    c = widgets.backprop_explorer("sigmoid_neuron").controller
-    assert c.output == pytest.approx(0.7311, abs=1e-4)
-    s = c.output
-    x = {"w0": -1.0, "w1": -2.0}
-    assert c.grads["w0"] == pytest.approx(x["w0"] * s * (1 - s))
-    assert c.grads["x0"] == pytest.approx(2.0 * s * (1 - s))  # dsigma * w0
-    assert c.grads["w2"] == pytest.approx(s * (1 - s))
+def test_sigmoid_neuron_matches_the_slides_and_finite_differences():
+    # neuron slides: f = σ(w0 + w1 x1 + w2 x2), w = (−3, 2, −3), (x1, x2, y) = (−1, −2, 1), L = −log f
+    w = widgets.backprop_explorer("sigmoid_neuron")
+    _ok(w)
+    c = w.controller
+    assert c.values == {"w0": -3.0, "w1": 2.0, "w2": -3.0, "x1": -1.0, "x2": -2.0}
+    f = next(n for n in c.graph.nodes if n.label == "f")
+    assert f.op == "sigmoid" and float(f.value) == pytest.approx(0.7311, abs=1e-4)
+    assert c.out_name == "L" and c.output == pytest.approx(-np.log(float(f.value)))
+    # the slides' gradients (−0.27, 0.27, 0.54): ∂L/∂s = f − y, times 1, x1, x2
+    assert [round(c.grads[k], 2) for k in ("w0", "w1", "w2")] == [-0.27, 0.27, 0.54]
+    dz = float(f.value) - 1.0
+    assert c.grads["w1"] == pytest.approx(-dz) and c.grads["x2"] == pytest.approx(-3.0 * dz)
+    assert w.labels["w2"].value == "∂L/∂w2 = 0.538"
     for row in c.finite_difference_check().values():
         assert row["rel_error"] < 1e-7
+    # one step with η = 0.001 moves f to 0.7314 (the slides print 0.7323)
+    for k in ("w0", "w1", "w2"):
+        c.set_value(k, c.values[k] - 1e-3 * c.grads[k])
+    f = next(n for n in c.graph.nodes if n.label == "f")
+    assert float(f.value) == pytest.approx(0.7314, abs=1e-4)
+
+
+def test_stepping_through_the_sigmoid_neuron_names_the_loss():
+    w = widgets.backprop_explorer("sigmoid_neuron")
+    c = w.controller
+    w.controls["mode"].value = "step backward"
+    while not c.done:
+        w.controls["step"].click()
+    _ok(w)
+    assert c.log[0] == "start: ∂L/∂L = 1 (the output with respect to itself)"
+    assert any(t.startswith("sigmoid: ∂L/∂s = ∂L/∂f · σ(1 − σ)") for t in c.log)
+    assert any(t.startswith("add: ∂L/∂w0 = ∂L/∂b · 1") and t.endswith("= -0.269") for t in c.log)
 
 
 def test_backprop_explorer_takes_a_user_function():

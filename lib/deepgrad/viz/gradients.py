@@ -85,9 +85,11 @@ def plot_fd_error(f=np.sin, df=np.cos, x0: float = 1.0, hs=None, methods=("forwa
                 ax.plot(h[best], shown[best], "o", color=method_color.get(m), markeredgecolor="black",
                         markersize=6, zorder=5)
                 if annotate:
+                    # a white box keeps the label readable where another curve crosses it
                     ax.annotate(f"best h ≈ {h[best]:.0e}", (h[best], shown[best]), xytext=(0, -13),
-                                textcoords="offset points", ha="center", fontsize=7,
-                                color=method_color.get(m))
+                                textcoords="offset points", ha="center", fontsize=7, zorder=6,
+                                color=method_color.get(m),
+                                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
     if annotate:  # the empty bottom corners: small h on the left, large h on the right
         ax.text(0.02, 0.03, "← small h: rounding error\n    dominates (≈ eps·|f| / h)", transform=ax.transAxes,
                 ha="left", va="bottom", fontsize=8, color="0.2")
@@ -105,7 +107,8 @@ def plot_fd_error(f=np.sin, df=np.cos, x0: float = 1.0, hs=None, methods=("forwa
 
 @styled
 def plot_jacobian(J, ax=None, title: str | None = "Jacobian (numerator layout)", annotate: bool | None = None,
-                  xlabel: str = "input $x_j$", ylabel: str = "output $y_i$", fmt: str = "{:.2g}", colorbar: bool = True):
+                  xlabel: str = "input $x_j$", ylabel: str = "output $y_i$", fmt: str = "{:.2g}", colorbar: bool = True,
+                  colorbar_label: str = r"$\partial y_i / \partial x_j$"):
     """A Jacobian as a heatmap: row i is output i, column j is input j (numerator layout).
 
     Zeros stay white (a diverging map centred on 0), so the structure shows at a glance: ReLU's
@@ -114,6 +117,8 @@ def plot_jacobian(J, ax=None, title: str | None = "Jacobian (numerator layout)",
     Inputs:
     - J: shape (M, D)
     - annotate: write the value in each cell (default: when J has at most 12×12 entries)
+    - xlabel, ylabel, colorbar_label: name the columns, rows and entries (e.g. ∂y_i/∂W_ik for a weight
+      Jacobian)
 
     Returns:
     - the Axes
@@ -141,7 +146,7 @@ def plot_jacobian(J, ax=None, title: str | None = "Jacobian (numerator layout)",
     ax.set_ylabel(ylabel)
     ax.grid(False)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.85, label=r"$\partial y_i / \partial x_j$")
+        ax.figure.colorbar(im, ax=ax, shrink=0.85, label=colorbar_label)
     if title:
-        ax.set_title(f"{title}: {M}×{D}")
+        ax.set_title(f"{title} ({M}×{D})")
     return ax

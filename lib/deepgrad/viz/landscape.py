@@ -119,9 +119,10 @@ def plot_loss_landscape(f, trajectories=None, ax=None, xlim=None, ylim=None, res
     qs = np.unique(np.quantile(finite, np.linspace(0, 1, levels + 1) ** 1.5))  # denser near the bottom
     ax.contourf(xx, yy, zz, levels=qs, cmap="Greys_r", alpha=0.3)
     cs = ax.contour(xx, yy, zz, levels=qs, colors="0.45", linewidths=0.6)
-    ax.clabel(cs, cs.levels[::4], fontsize=7, fmt="%.2g")
+    ax.clabel(cs, cs.levels[::4], fontsize=7, fmt="%.3g")  # "360" reads better than "3.6e+02"
     for m in (minima or ()):
-        ax.plot(*m, marker="*", markersize=14, color="black", markeredgecolor="white", zorder=5, linestyle="")
+        # above the paths' end markers: a path that converges must not hide the minimum it reached
+        ax.plot(*m, marker="*", markersize=14, color="black", markeredgecolor="white", zorder=7, linestyle="")
     if minima:
         ax.plot([], [], marker="*", color="black", linestyle="", markersize=10, label="minimum")
     for k, (name, path) in enumerate(trajectories.items()):

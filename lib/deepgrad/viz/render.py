@@ -42,21 +42,28 @@ def fig_graph_xyz():
     return draw_graph(f, title="f = (x + y) z at x = −2, y = 5, z = −4").figure
 
 
-def sigmoid_neuron(w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0):
-    """The notes' sigmoid neuron f = 1 / (1 + exp(−(w0 x0 + w1 x1 + w2))) as a Tensor graph."""
+def sigmoid_neuron(w0=-3.0, w1=2.0, w2=-3.0, x1=-1.0, x2=-2.0):
+    """The neuron slides' example as a Tensor graph: L = −log f, f = σ(w0 + w1 x1 + w2 x2) (y = 1)."""
     from .. import Tensor
 
-    w0, x0, w1, x1, w2 = (Tensor(v, requires_grad=True, label=n)
-                          for v, n in zip((w0, x0, w1, x1, w2), ("w0", "x0", "w1", "x1", "w2")))
-    return 1.0 / (1.0 + (-(w0 * x0 + w1 * x1 + w2)).exp())
+    w0, w1, w2 = (Tensor(v, requires_grad=True, label=n) for v, n in ((w0, "w0"), (w1, "w1"), (w2, "w2")))
+    x1, x2 = Tensor(x1, label="x1"), Tensor(x2, label="x2")
+    s = w0 + w1 * x1 + w2 * x2
+    s.label = "s"
+    f = s.sigmoid()
+    f.label = "f"
+    loss = -f.log()
+    loss.label = "L"
+    return loss
 
 
 def fig_graph_sigmoid():
     from .graph import draw_graph
 
-    f = sigmoid_neuron()
-    f.backward(retain_graph_grads=True)
-    return draw_graph(f, title="The sigmoid neuron of the notes, gate by gate (f = 0.73)").figure
+    loss = sigmoid_neuron()
+    loss.backward(retain_graph_grads=True)
+    return draw_graph(loss, title="The neuron slides' sigmoid neuron with its logistic loss (y = 1): "
+                                  "f = 0.731, ∂L/∂w ≈ (−0.27, 0.27, 0.54)").figure
 
 
 def fig_graph_mlp():
@@ -166,7 +173,8 @@ def fig_jacobian():
     plot_jacobian(layers.relu_jacobian(x), ax=a, title="ReLU: diagonal")
     x2, W, bias = rng.normal(size=3), rng.normal(size=(3, 2)), np.zeros(2)
     plot_jacobian(layers.linear_jacobian(x2, W, bias, wrt="W"), ax=b, title="∂y/∂W of y = xW + b: sparse",
-                  xlabel="weight $W_{ik}$ (row-major)")
+                  xlabel="weight $W_{ik}$ (row-major)", ylabel="output $y_j$",
+                  colorbar_label=r"$\partial y_j / \partial W_{ik}$")
     return fig
 
 

@@ -22,30 +22,39 @@ def _xyz(x, y, z):
     return q * z
 
 
-def _sigmoid_neuron(w0, x0, w1, x1, w2):
-    return 1.0 / (1.0 + (-(w0 * x0 + w1 * x1 + w2)).exp())
+def _sigmoid_neuron(w0, w1, w2, x1, x2):
+    # the neuron slides' example: f = σ(w0 + w1 x1 + w2 x2) with its logistic loss at y = 1, L = −log f
+    a1, a2 = w1 * x1, w2 * x2
+    b = w0 + a1
+    s = b + a2
+    f = s.sigmoid()
+    log_f = f.log()
+    loss = -log_f
+    for t, name in ((a1, "a1"), (a2, "a2"), (b, "b"), (s, "s"), (f, "f"), (log_f, "log f"), (loss, "L")):
+        t.label = name
+    return loss
 
 
 # name -> (function, default input values, formula for the title)
 EXPRESSIONS = {
     "(x+y)*z": (_xyz, {"x": -2.0, "y": 5.0, "z": -4.0}, "f = (x + y) z"),
-    "sigmoid_neuron": (_sigmoid_neuron, {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0},
-                       "f = σ(w0 x0 + w1 x1 + w2) = 1 / (1 + exp(−(w0 x0 + w1 x1 + w2)))"),
+    "sigmoid_neuron": (_sigmoid_neuron, {"w0": -3.0, "w1": 2.0, "w2": -3.0, "x1": -1.0, "x2": -2.0},
+                       "L = −log f,  f = σ(w0 + w1 x1 + w2 x2)  (logistic loss, y = 1)"),
 }
 
 # The local rule each op applies to send the gradient g of its output to its i-th input.
 _RULES = {
-    "add": ("add: ∂f/∂{p} = ∂f/∂{c} · 1", lambda i, a, out: 1.0),
-    "sub": ("sub: ∂f/∂{p} = ∂f/∂{c} · (±1)", lambda i, a, out: 1.0 if i == 0 else -1.0),
-    "mul": ("mul: ∂f/∂{p} = ∂f/∂{c} · {other}", lambda i, a, out: a[1 - i]),
-    "div": ("div: ∂f/∂{p} = ∂f/∂{c} · {divrule}", lambda i, a, out: 1 / a[1] if i == 0 else -a[0] / a[1] ** 2),
-    "neg": ("neg: ∂f/∂{p} = ∂f/∂{c} · (−1)", lambda i, a, out: -1.0),
-    "exp": ("exp: ∂f/∂{p} = ∂f/∂{c} · exp({p}) = ∂f/∂{c} · {c}", lambda i, a, out: out),
-    "log": ("log: ∂f/∂{p} = ∂f/∂{c} / {p}", lambda i, a, out: 1 / a[0]),
-    "sigmoid": ("sigmoid: ∂f/∂{p} = ∂f/∂{c} · σ(1 − σ)", lambda i, a, out: out * (1 - out)),
-    "tanh": ("tanh: ∂f/∂{p} = ∂f/∂{c} · (1 − tanh²)", lambda i, a, out: 1 - out ** 2),
-    "relu": ("relu: ∂f/∂{p} = ∂f/∂{c} · [{p} > 0]", lambda i, a, out: float(a[0] > 0)),
-    "pow": ("pow: ∂f/∂{p} = ∂f/∂{c} · n·{p}ⁿ⁻¹", None),
+    "add": ("add: ∂{o}/∂{p} = ∂{o}/∂{c} · 1", lambda i, a, out: 1.0),
+    "sub": ("sub: ∂{o}/∂{p} = ∂{o}/∂{c} · (±1)", lambda i, a, out: 1.0 if i == 0 else -1.0),
+    "mul": ("mul: ∂{o}/∂{p} = ∂{o}/∂{c} · {other}", lambda i, a, out: a[1 - i]),
+    "div": ("div: ∂{o}/∂{p} = ∂{o}/∂{c} · {divrule}", lambda i, a, out: 1 / a[1] if i == 0 else -a[0] / a[1] ** 2),
+    "neg": ("neg: ∂{o}/∂{p} = ∂{o}/∂{c} · (−1)", lambda i, a, out: -1.0),
+    "exp": ("exp: ∂{o}/∂{p} = ∂{o}/∂{c} · exp({p}) = ∂{o}/∂{c} · {c}", lambda i, a, out: out),
+    "log": ("log: ∂{o}/∂{p} = ∂{o}/∂{c} / {p}", lambda i, a, out: 1 / a[0]),
+    "sigmoid": ("sigmoid: ∂{o}/∂{p} = ∂{o}/∂{c} · σ(1 − σ)", lambda i, a, out: out * (1 - out)),
+    "tanh": ("tanh: ∂{o}/∂{p} = ∂{o}/∂{c} · (1 − tanh²)", lambda i, a, out: 1 - out ** 2),
+    "relu": ("relu: ∂{o}/∂{p} = ∂{o}/∂{c} · [{p} > 0]", lambda i, a, out: float(a[0] > 0)),
+    "pow": ("pow: ∂{o}/∂{p} = ∂{o}/∂{c} · n·{p}ⁿ⁻¹", None),
     "max": ("max: the gradient goes to the largest input", None),
 }
 
@@ -63,9 +72,10 @@ class BackpropController:
       a scalar Tensor (its parameter names become the inputs; their defaults the starting values)
     - values: starting values by input name (override the defaults)
 
-    State: ``values`` and ``grads`` (by input name), ``output``, ``graph`` (a traced Graph, with every
-    node's gradient), ``order`` (node ids in the order backward visits them), ``revealed`` (ids whose
-    gradients are shown), ``log`` (the rules used so far), ``predictions`` (checked guesses).
+    State: ``values`` and ``grads`` (by input name), ``output`` and its label ``out_name`` ("f" unless the
+    expression labels it), ``graph`` (a traced Graph, with every node's gradient), ``order`` (node ids
+    in the order backward visits them), ``revealed`` (ids whose gradients are shown), ``log`` (the rules
+    used so far), ``predictions`` (checked guesses).
     """
 
     def __init__(self, expr="(x+y)*z", values: dict | None = None):
@@ -108,6 +118,7 @@ class BackpropController:
             out.label = "f"
         out.backward(retain_graph_grads=True)
         self.output = float(out.data)
+        self.out_name = out.label  # "f", or "L" when the expression ends in a loss
         self.grads = {k: (0.0 if t.grad is None else float(t.grad)) for k, t in tensors.items()}
         self.graph = autograd.trace(out)
         # only nodes that carry a gradient take part in backprop (constants do not)
@@ -163,17 +174,19 @@ class BackpropController:
         g = self.graph
         node = g.nodes[node_id]
         if node_id == g.nodes[-1].id:
-            return f"start: ∂f/∂{node.label} = 1 (the output with respect to itself)"
+            return f"start: ∂{node.label}/∂{node.label} = 1 (the output with respect to itself)"
         parts, numbers = [], []
         for c in g.nodes:
             for i, p in enumerate(c.parents):
                 if p != node_id:
                     continue
-                template, local = _RULES.get(c.op, (f"{c.op}: ∂f/∂{{p}} = ∂f/∂{{c}} · (local gradient)", None))
+                generic = f"{c.op}: ∂{{o}}/∂{{p}} = ∂{{o}}/∂{{c}} · (local gradient)"
+                template, local = _RULES.get(c.op, (generic, None))
                 args = [float(np.asarray(g.nodes[q].value).reshape(-1)[0]) for q in c.parents]
                 other = g.nodes[c.parents[1 - i]].label if len(c.parents) == 2 else ""
                 divrule = (f"1/{other}" if i == 0 else f"(−{other}/{node.label}²)")  # d(a/b)/da, d(a/b)/db
-                parts.append(template.format(p=node.label, c=c.label, other=other, divrule=divrule))
+                parts.append(template.format(o=self.out_name, p=node.label, c=c.label, other=other,
+                                             divrule=divrule))
                 upstream = float(np.asarray(c.grad).reshape(-1)[0])
                 if local is not None:
                     lv = local(i, args, float(np.asarray(c.value).reshape(-1)[0]))
@@ -221,9 +234,10 @@ class BackpropController:
 
 
 # ------------------------------------------------------------------------------------------- widget
-def _fd_table(rows) -> str:
+def _fd_table(rows, out: str = "f") -> str:
     body = "".join(
-        f"<tr><td>∂f/∂{html.escape(k)}</td><td>{r['numerical']:.6f}</td><td>{r['backprop']:.6f}</td>"
+        f"<tr><td>∂{html.escape(out)}/∂{html.escape(k)}</td><td>{r['numerical']:.6f}</td>"
+        f"<td>{r['backprop']:.6f}</td>"
         f"<td>{r['rel_error']:.1e}</td><td>{'✔ agree' if r['rel_error'] < 1e-6 else '✘ differ'}</td></tr>"
         for k, r in rows.items())
     return ("<table style='border-collapse:collapse' cellpadding='3'><tr><th>derivative</th><th>numerical "
@@ -234,18 +248,21 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
     """The graph of an expression with sliders for its inputs and every gradient on display.
 
     Inputs:
-    - expr: ``"(x+y)*z"`` (default, at x = −2, y = 5, z = −4), ``"sigmoid_neuron"`` (the notes' neuron at
-      w0 = 2, x0 = −1, w1 = −3, x1 = −2, w2 = −3) or a callable ``f(x, y, z)`` of scalar Tensors
+    - expr: ``"(x+y)*z"`` (default, at x = −2, y = 5, z = −4), ``"sigmoid_neuron"`` (the neuron slides'
+      L = −log σ(w0 + w1 x1 + w2 x2) at w = (−3, 2, −3), x = (−1, −2), y = 1: f = 0.7311 and
+      ∂L/∂w ≈ (−0.27, 0.27, 0.54)) or a callable ``f(x, y, z)`` of scalar Tensors
     - values: starting values by input name
     - lo, hi: slider range
 
     Modes: "show all" (every gradient), "step backward" (reveal one node per click, with the local rule),
     "predict, then reveal" (type the next gradient, check it, then see it). Each input's gradient is
     also written beside its slider (HTML with CSS class ``dg-grad-<name>``), and a table compares every
-    gradient with a centred finite difference.
+    gradient with a centred finite difference. The explorer's root has the CSS class ``dg-backprop-explorer``.
     """
     c = BackpropController(expr, values)
-    sliders = {k: slider(k, v, min(lo, v), max(hi, v), step=0.1) for k, v in c.values.items()}
+    # continuous=False: each update redraws the graph (~0.2 s), so a drag would queue dozens of redraws and the
+    # figure would trail the labels by seconds; update once, on release (each arrow key press still updates)
+    sliders = {k: slider(k, v, min(lo, v), max(hi, v), step=0.1, continuous=False) for k, v in c.values.items()}
     grad_labels = {}
     for k in c.values:
         lab = W.HTML(layout=W.Layout(min_width="150px"))
@@ -258,7 +275,7 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
                            description="mode")
     step_b = W.Button(description="step backward", icon="step-backward", tooltip="reveal the next gradient")
     reset_b = W.Button(description="reset", icon="undo")
-    guess = W.FloatText(value=0.0, description="your ∂f/∂?", style={"description_width": "initial"},
+    guess = W.FloatText(value=0.0, description=f"your ∂{c.out_name}/∂?", style={"description_width": "initial"},
                         layout=W.Layout(width="220px"))
     check_b = W.Button(description="check, then reveal", button_style="info")
     steps = W.HTML()
@@ -276,31 +293,33 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
         nxt = c.next_node
         draw_graph(c.graph, ax=ax, revealed=c.revealed if stepping else None,
                    highlight=([nxt.id] if (stepping and nxt is not None) else None),
-                   title=f"{c.formula}   (f = {fmt(c.output)})")
+                   title=f"{c.formula}   ({c.out_name} = {fmt(c.output)})")
         return fig
 
     ex = Explorer(c, draw, controls, figsize=(8, 4), image_width="100%")
+    ex.add_class("dg-backprop-explorer")  # so that a browser test can tell it from the other explorers
     ex.children = [*ex.children[:-1], steps, fd, ex.output]
 
     def show_labels():
-        stepping = mode.value != "show all"
+        stepping, o = mode.value != "show all", c.out_name
         for k, lab in grad_labels.items():
             node = c.node_of(k)
             shown = not stepping or node.id in c.revealed
-            lab.value = f"∂f/∂{html.escape(k)} = {fmt(c.grads[k]) if shown else '?'}"
-        out_label.value = f"f = {fmt(c.output)}"
+            lab.value = f"∂{html.escape(o)}/∂{html.escape(k)} = {fmt(c.grads[k]) if shown else '?'}"
+        out_label.value = f"{html.escape(o)} = {fmt(c.output)}"
         step_box.layout.display = "" if mode.value == "step backward" else "none"
         predict_box.layout.display = "" if mode.value == "predict, then reveal" else "none"
         nxt = c.next_node
-        guess.description = f"your ∂f/∂{nxt.label}" if nxt is not None else "all revealed"
+        guess.description = f"your ∂{o}/∂{nxt.label}" if nxt is not None else "all revealed"
         check_b.disabled = step_b.disabled = nxt is None
         log = "".join(f"<li>{html.escape(t)}</li>" for t in c.log)
         preds = "".join(
-            f"<li>∂f/∂{html.escape(p['node'])}: you said {fmt(p['guess'])}, backprop says {fmt(p['answer'])} "
+            f"<li>∂{html.escape(o)}/∂{html.escape(p['node'])}: you said {fmt(p['guess'])}, "
+            f"backprop says {fmt(p['answer'])} "
             f"{'✔' if p['correct'] else '✘'}</li>" for p in c.predictions)
         steps.value = ((f"<b>Backward, step by step</b><ol>{log}</ol>" if log and stepping else "")
                        + (f"<b>Your predictions</b><ul>{preds}</ul>" if preds and stepping else ""))
-        fd.value = _fd_table(c.finite_difference_check())
+        fd.value = _fd_table(c.finite_difference_check(), c.out_name)
         ex.refresh()
 
     def on_slider(name):
@@ -328,7 +347,8 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
 
     def on_check(_):
         r = c.check_prediction(guess.value)
-        ex.info.value = (f"{'✔ Right' if r['correct'] else '✘ Not quite'}: ∂f/∂{html.escape(r['node'])} = "
+        ex.info.value = (f"{'✔ Right' if r['correct'] else '✘ Not quite'}: "
+                         f"∂{html.escape(c.out_name)}/∂{html.escape(r['node'])} = "
                          f"{fmt(r['answer'])}. {html.escape(r['rule'])}")
         show_labels()
 

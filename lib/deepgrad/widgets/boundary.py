@@ -62,6 +62,11 @@ class BoundaryController:
     def accuracy(self) -> float:
         return float(np.mean(self.predict(self.X) == self.y))
 
+    def loss(self) -> float:
+        """The cross-entropy of the model as it is now (without a step)."""
+        with autograd.no_grad():
+            return float(cross_entropy(self.net(Tensor(self.X)), self.y).data)
+
     def train(self, steps: int = 100):
         """Full-batch Adam steps on the cross-entropy loss."""
         for group in self.opt.param_groups:
@@ -103,20 +108,29 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
         fig, (a, b) = new(ncols=2, figsize=(10.5, 4.3), width_ratios=[1.2, 1])
         arch = "linear" if c.model == "linear" else f"MLP {list(c.hidden)}, {c.activation}"
         plot_decision_boundary(c.predict, c.X, c.y, ax=a, resolution=120, title=f"{arch}")
+        # guessing uniformly scores ln C: a reference line for both the untrained and the trained net
+        chance = np.log(c.num_classes)
+        b.axhline(chance, color="0.45", linestyle=":", linewidth=1.2, label=f"uniform guess: ln {c.num_classes}")
+        b.set_xlabel("step")
         if c.history["train_loss"]:
             b.plot(np.arange(1, c.steps + 1), c.history["train_loss"], color="#0072B2", linewidth=2,
                    label="training loss")
             b.set_yscale("log")
-            b.set_xlabel("step")
+            lo, hi = min(c.history["train_loss"]), max(chance, max(c.history["train_loss"]))
+            b.set_ylim(0.6 * lo, 1.6 * hi)  # room above the chance line and below the curve
             b.set_ylabel("cross-entropy loss (log scale)")
             b.set_title(f"Loss after {c.steps} steps: {c.history['train_loss'][-1]:.3f}")
-            b.legend(loc="upper right")
+            b.legend(loc="best")
         else:
-            b.text(0.5, 0.5, "press “train”", ha="center", va="center", transform=b.transAxes, fontsize=12,
-                   color="0.4")
-            b.set_title("Loss")
-            b.set_xlabel("step")
+            loss0 = c.loss()
+            b.plot([0], [loss0], "o", color="#0072B2", markersize=7, label=f"untrained: {loss0:.3f}")
+            b.set_xlim(-0.05 * steps_w.value, steps_w.value)
+            b.set_ylim(0, 1.5 * max(loss0, chance))
+            b.text(0.5, 0.3, "press “train” to see the loss fall", ha="center", va="center",
+                   transform=b.transAxes, fontsize=11, color="0.35")
+            b.set_title("Loss before training")
             b.set_ylabel("cross-entropy loss")
+            b.legend(loc="upper right")
         return fig
 
     ex = Explorer(c, draw, controls, figsize=(10.5, 4.3), image_width="900px")
