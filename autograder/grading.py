@@ -245,10 +245,12 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
     elapsed = time.monotonic() - start
-    failed = sum(r.failed for r in results)
+    failed = [r.student for r in results if r.failed]
+    names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
     mode = "namespaces + rlimits" if (isolation_available() if isolate is None else isolate) else "rlimits only"
-    print(f"graded {len(results)} submission(s) of {assignment} in {elapsed:.1f} s "
-          f"({failed} with problems; sandbox: {mode}); grades in {output / 'grades.csv'}", file=stream)
+    # Last line, so that it is what an instructor sees: graded, failed (unusable notebook or a crashed part), time.
+    print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s: "
+          f"{len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
     return results
 
 

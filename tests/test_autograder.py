@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checks, notebook
+from autograder import checks, notebook, release
 from autograder.checks import Feedback, Outputs, Part
-from autograder.cli import consistency, main
+from autograder.cli import consistency, main, release_drift
 from autograder.sandbox import Limits, _parse, isolation_available, run_part
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,21 +172,29 @@ def test_part_needs_one_form():
 
 
 # ------------------------------------------------------------------------------ end to end
-def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path):
+def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
     subs = tmp_path / "subs"
     for who, src in (("alice", "solutions"), ("bob", "assignments")):
         (subs / who).mkdir(parents=True)
         shutil.copy(ROOT / src / "A1" / "A1.ipynb", subs / who / "A1.ipynb")
+    (subs / "carol").mkdir()
+    (subs / "carol" / "A1.ipynb").write_text('{"cells": [')           # a broken notebook: a failed submission
     out = tmp_path / "out"
-    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3",
-                 "--no-progress"]) == 0
+    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3"]) == 0
+    # progress while grading, then a summary: how many graded, how many failed, how long it took
+    err = capsys.readouterr().err
+    assert "grading A1" in err and "3/3" in err
+    summary = err.strip().splitlines()[-1]
+    assert summary.startswith("graded 3 submissions of A1 in ") and " s: 1 failed (carol)" in summary
     with open(out / "grades.csv") as f:
         rows = list(csv.reader(f))
     module = checks.load("A1")
     assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS]]
     assert rows[1][:4] == ["alice", "A1", "13", "13"] and rows[2][:4] == ["bob", "A1", "0", "13"]
+    assert rows[3][:4] == ["carol", "A1", "0", "13"]
     assert (out / "feedback" / "alice" / "A1.html").is_file()
     assert "NotImplementedError" in (out / "feedback" / "bob" / "A1.html").read_text()
+    assert "not valid notebook JSON" in (out / "feedback" / "carol" / "A1.html").read_text()
 
     from autograder._env import ensure_tools_on_path
     from nbgrader.api import Gradebook
@@ -203,7 +211,31 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path):
                     f"--CsvExportPlugin.to={tmp_path / 'export.csv'}"], cwd=tmp_path, env=env, check=True,
                    capture_output=True, timeout=120)
     exported = list(csv.DictReader(open(tmp_path / "export.csv")))
-    assert {(r["student_id"], float(r["score"])) for r in exported} == {("alice", 13.0), ("bob", 0.0)}
+    assert {(r["student_id"], float(r["score"])) for r in exported} == {("alice", 13.0), ("bob", 0.0),
+                                                                        ("carol", 0.0)}
+
+
+# ------------------------------------------------------------------------------ released notebooks
+@pytest.mark.parametrize("a", release.assignments())
+def test_released_assignment_is_in_sync_with_its_source(a):
+    """assignments/<A> is exactly what `deepgrad assign <A>` makes from solutions/<A> today."""
+    assert release_drift(a) == [], f"assignments/{a} has drifted from solutions/{a}: run `deepgrad assign {a}`"
+
+
+def test_release_drift_is_detected(monkeypatch):
+    # A source edited after the release: the fresh copy differs from the committed one in one cell.
+    real = release.generate
+
+    def edited(assignment, release_dir=None):
+        out = real(assignment, release_dir)
+        path = out / f"{assignment}.ipynb"
+        nb = json.loads(path.read_text())
+        nb["cells"][-1]["source"] = "# changed in the source after the release"
+        path.write_text(json.dumps(nb))
+        return out
+
+    monkeypatch.setattr(release, "generate", edited)
+    assert release_drift("A4") == ["A4.ipynb"]
 
 
 def test_isolation_is_reported():

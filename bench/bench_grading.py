@@ -1,0 +1,141 @@
+"""`deepgrad grade --jobs 2` versus plain `nbgrader autograde` on the same 20 A1 submissions. Prints, never asserts.
+
+    python bench/bench_grading.py             # 20 submissions: solution copies, released stubs, partly right
+    python bench/bench_grading.py --n 6       # fewer (a quick look)
+
+The submissions are generated in a temporary directory from solutions/A1 (the full answers) and
+assignments/A1 (the released stubs); a "partly right" one takes each answer cell from one or the other.
+`deepgrad grade` runs each graded part of each student in a fresh sandboxed Python (no Jupyter kernel);
+`nbgrader autograde` executes every notebook, top to bottom, in a kernel of its own, one after the other.
+Both are run as their command-line tools would be, in a subprocess, and timed by the wall clock. The
+nbgrader course directory (source, submitted/<student>/A1/A1.ipynb, gradebook) is set up beforehand from
+autograder/nbgrader_config.py with its root moved to the temporary directory; setting it up is not timed.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+A = "A1"
+CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+BIN = Path(sys.executable).parent          # the venv's bin: deepgrad, nbgrader, alembic, the kernel's python
+
+
+def _answer_id(cell) -> str | None:
+    nbg = cell.get("metadata", {}).get("nbgrader", {})
+    return nbg.get("grade_id") if nbg.get("solution") else None
+
+
+def make_submissions(n: int, dest: Path, seed: int = 0) -> dict[str, str]:
+    """Write n notebooks to dest/<student>/A1.ipynb; return student -> kind."""
+    solution = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
+    stub = json.loads((ROOT / "assignments" / A / f"{A}.ipynb").read_text())
+    stub_answers = {_answer_id(c): c["source"] for c in stub["cells"] if _answer_id(c)}
+    rng = np.random.default_rng(seed)
+    kinds = {}
+    for i in range(n):
+        kind = ("solution", "stub", "partly right")[i % 3]
+        if kind == "stub":
+            nb = stub
+        else:
+            nb = copy.deepcopy(solution)
+            if kind == "partly right":
+                for cell in nb["cells"]:
+                    gid = _answer_id(cell)
+                    if gid in stub_answers and rng.random() < 0.5:
+                        cell["source"] = stub_answers[gid]
+        student = f"student{i:02d}"
+        (dest / student).mkdir(parents=True)
+        (dest / student / f"{A}.ipynb").write_text(json.dumps(nb))
+        kinds[student] = kind
+    return kinds
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])   # nbgrader shells out to alembic
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    return env
+
+
+def _run(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
+def _tail(proc: subprocess.CompletedProcess) -> str:
+    return "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+
+
+def time_deepgrad(subs: Path, out: Path, jobs: int) -> tuple[float, bool]:
+    seconds, proc = _run([str(BIN / "deepgrad"), "grade", A, str(subs), "--output", str(out), "--jobs", str(jobs),
+                          "--no-progress"], cwd=ROOT)
+    if proc.returncode != 0:
+        print(f"deepgrad grade failed (exit {proc.returncode}):\n{_tail(proc)}")
+    return seconds, proc.returncode == 0
+
+
+def time_nbgrader(subs: Path, course: Path) -> tuple[float, bool]:
+    """Plain nbgrader: a course directory in `course`, then `nbgrader autograde A1` (timed)."""
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    for student_dir in sorted(subs.iterdir()):
+        target = course / "submitted" / student_dir.name / A
+        target.mkdir(parents=True)
+        shutil.copy(student_dir / f"{A}.ipynb", target / f"{A}.ipynb")
+    # nbgrader reads nbgrader_config.py from the working directory (it has no --config option); the course's
+    # own file is used as it is, with its root and gradebook moved here on the command line.
+    shutil.copy(CONFIG, course / "nbgrader_config.py")
+    common = [f"--CourseDirectory.root={course}",
+              f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}", "--log-level=WARN"]
+    # The gradebook needs the assignment's grade cells: generate_assignment records them (not timed).
+    _, proc = _run([str(BIN / "nbgrader"), "generate_assignment", A, "--force", *common], cwd=course)
+    if proc.returncode != 0:
+        print(f"nbgrader generate_assignment failed (exit {proc.returncode}):\n{_tail(proc)}")
+        return float("nan"), False
+    seconds, proc = _run([str(BIN / "nbgrader"), "autograde", A, "--force", *common], cwd=course)
+    graded = len(list((course / "autograded").glob(f"*/{A}/{A}.ipynb")))
+    if proc.returncode != 0 or graded != len(list(subs.iterdir())):
+        print(f"nbgrader autograde: exit {proc.returncode}, {graded} notebooks autograded:\n{_tail(proc)}")
+    return seconds, proc.returncode == 0
+
+
+def main(n: int = 20, jobs: int = 2) -> dict:
+    print(f"grading {n} {A} submissions: deepgrad grade --jobs {jobs} vs nbgrader autograde; "
+          f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory(prefix="deepgrad-bench-grading-") as tmp:
+        tmp = Path(tmp)
+        kinds = make_submissions(n, tmp / "submissions")
+        counts = {k: list(kinds.values()).count(k) for k in ("solution", "stub", "partly right")}
+        print("submissions: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        t_deepgrad, ok_d = time_deepgrad(tmp / "submissions", tmp / "deepgrad-out", jobs)
+        print(f"deepgrad grade --jobs {jobs}:  {t_deepgrad:7.1f} s  ({t_deepgrad / n:.2f} s per submission)"
+              + ("" if ok_d else "  [FAILED]"), flush=True)
+        t_nbgrader, ok_n = time_nbgrader(tmp / "submissions", tmp / "course")
+        print(f"nbgrader autograde:       {t_nbgrader:7.1f} s  ({t_nbgrader / n:.2f} s per submission)"
+              + ("" if ok_n else "  [FAILED]"), flush=True)
+        ratio = t_nbgrader / t_deepgrad
+        print(f"deepgrad is {ratio:.1f}x faster than nbgrader autograde (goal: at least 3x on 2 cores)")
+    return {"n": n, "jobs": jobs, "deepgrad_s": t_deepgrad, "nbgrader_s": t_nbgrader, "ratio": ratio}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="number of submissions")
+    parser.add_argument("--jobs", type=int, default=2, help="deepgrad grade --jobs")
+    args = parser.parse_args()
+    main(args.n, args.jobs)
