@@ -35,11 +35,12 @@ def browser_skip_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
+    # Markers only: item.keywords would also match a test, class or parameter id named "gpu"/"browser".
     gpu, browser = gpu_skip_reason(), browser_skip_reason()
     for item in items:
-        if gpu and "gpu" in item.keywords:
+        if gpu and item.get_closest_marker("gpu"):
             item.add_marker(pytest.mark.skip(reason=gpu))
-        if browser and "browser" in item.keywords:
+        if browser and item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=browser))
 
 
