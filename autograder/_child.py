@@ -29,13 +29,14 @@ def _join_cgroup():
 
 
 # --------------------------------------------------------------------------- namespaces (root only)
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
 
 def _isolate(iso):
-    """New mount and network namespace: a private tmpfs for the work dir, the rest read-only, secrets hidden."""
+    """New mount, network and PID namespaces: a private tmpfs for the work dir, the rest read-only, secrets
+    hidden, and no other process in sight (the student's code cannot signal the grader or anyone else)."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def call(result, what):
@@ -46,7 +47,8 @@ def _isolate(iso):
     own, root = iso["own"], iso["root"]
     with open(os.path.join(own, "inputs.npz"), "rb") as f:
         inputs = f.read()
-    call(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    call(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
+    _enter_pid_namespace()
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
     # A fresh tmpfs over the root of all sandboxes hides the other students' directories; ours is rebuilt in it.
     opts = f"size={iso['tmpfs_bytes']},mode=0700".encode()
@@ -68,6 +70,18 @@ def _isolate(iso):
             call(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                             b"size=4k,mode=0555"), f"hide {path}")
     return libc
+
+
+def _enter_pid_namespace():
+    """Only children join a new PID namespace: fork, go on as its process 1, and let this process wait.
+
+    When process 1 of the namespace ends, the kernel kills everything left in it, so no double fork outlives
+    the run; and since no outside process is visible from within, none can be signalled."""
+    pid = os.fork()
+    if pid == 0:
+        return
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
 def _drop_capabilities(libc):

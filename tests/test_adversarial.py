@@ -261,7 +261,7 @@ def graded(tmp_path_factory):
         zf.writestr("A1/A1.ipynb", json.dumps(SOLUTION))
     module = checks.load("A1")
     saved = list(module.PARTS)
-    module.PARTS[:] = [dataclasses.replace(p, timeout=min(p.timeout, 3.0)) for p in saved]
+    module.PARTS[:] = [dataclasses.replace(p, timeout=min(p.timeout, 6.0)) for p in saved]
     try:
         results = grade_all("A1", subs, base / "out", jobs=2, seed=7, progress=False)
     finally:
@@ -326,6 +326,43 @@ def test_feedback_html_escapes_student_text(tmp_path):
     grade_all("A1", tmp_path / "s", tmp_path / "out", jobs=1, seed=1, progress=False)
     html = (tmp_path / "out" / "feedback" / "x" / "A1.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+KILLER = '''
+import os, signal
+if os.fork() == 0:                      # a daemon that hopes to outlive the run
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "37.123"])
+    os._exit(0)
+os.kill(os.getppid(), signal.SIGKILL)   # and an attempt on the grader (the parent is out of sight)
+'''
+
+
+@pytest.mark.skipif(not isolation_available(), reason="without namespaces (not root) a student process can signal "
+                    "any process of the grading user: grade under a separate user (autograder/README.md)")
+def test_no_signal_reaches_the_grader_and_no_daemon_survives(tmp_path):
+    (tmp_path / "s" / "killer").mkdir(parents=True)
+    (tmp_path / "s" / "killer" / "A1.ipynb").write_text(json.dumps(prepend("ans_svm_naive", KILLER)))
+    (tmp_path / "s" / "honest").mkdir()
+    (tmp_path / "s" / "honest" / "A1.ipynb").write_text(json.dumps(SOLUTION))
+    results = {r.student: r for r in grade_all("A1", tmp_path / "s", tmp_path / "out", jobs=2, seed=3,
+                                               progress=False)}
+    assert _scores(results["honest"]) == FULL
+    killer = results["killer"]
+    assert [p.name for p in killer.parts] == PARTS     # graded to the end, and the grader is still here
+    for p in killer.parts:                             # the kill misses: whatever ran, ran as it deserved
+        assert p.score == (FULL[p.name] if p.status == "ok" else 0), (p.name, p.status)
+    daemons = [pid for pid in filter(str.isdigit, os.listdir("/proc"))
+               if _cmdline(pid) == b"sleep\x0037.123\x00"]
+    assert not daemons, "a process started by student code outlived its run"
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _descends_from_us(pid: int) -> bool:
