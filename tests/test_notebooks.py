@@ -54,7 +54,7 @@ def test_lesson_executes(path):
     os.environ["DEEPGRAD_FAST"] = "1"  # the kernel inherits it
     try:
         client = NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": COURSE}},
+            nb, timeout=300, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": COURSE}},
             store_widget_state=True, allow_errors=False,
         )
         client.execute()
