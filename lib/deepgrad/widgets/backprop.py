@@ -235,13 +235,16 @@ class BackpropController:
 
 # ------------------------------------------------------------------------------------------- widget
 def _fd_table(rows, out: str = "f") -> str:
+    num = "style='text-align:right;padding:2px 12px;font-family:monospace'"   # digits line up under each other
     body = "".join(
-        f"<tr><td>∂{html.escape(out)}/∂{html.escape(k)}</td><td>{r['numerical']:.6f}</td>"
-        f"<td>{r['backprop']:.6f}</td>"
-        f"<td>{r['rel_error']:.1e}</td><td>{'✔ agree' if r['rel_error'] < 1e-6 else '✘ differ'}</td></tr>"
+        f"<tr><td>∂{html.escape(out)}/∂{html.escape(k)}</td><td {num}>{r['numerical']:.6f}</td>"
+        f"<td {num}>{r['backprop']:.6f}</td><td {num}>{r['rel_error']:.1e}</td>"
+        f"<td>{'✔ agree' if r['rel_error'] < 1e-6 else '✘ differ'}</td></tr>"
         for k, r in rows.items())
-    return ("<table style='border-collapse:collapse' cellpadding='3'><tr><th>derivative</th><th>numerical "
-            "(centred, h=1e-5)</th><th>backprop</th><th>relative error</th><th></th></tr>" + body + "</table>")
+    head = "style='text-align:right;padding:2px 12px'"
+    return (f"<table style='border-collapse:collapse'><tr><th style='text-align:left'>derivative</th>"
+            f"<th {head}>numerical (centred, h=1e-5)</th><th {head}>backprop</th><th {head}>relative error</th>"
+            "<th></th></tr>" + body + "</table>")
 
 
 def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5.0, hi: float = 5.0) -> Explorer:
