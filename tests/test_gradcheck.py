@@ -335,3 +335,11 @@ def test_report_is_readable_sentence(rng):
     assert text.startswith("Gradient check for W (shape (5, 4)): max relative error")
     assert "wrong." in text and text.count("\n") == 0
     assert isinstance(gc.GradientReport, type)
+
+
+def test_a_missing_branch_gets_the_sum_over_paths_hint(rng):
+    x = rng.standard_normal(6)
+    f = lambda x: float(np.sum(x * np.exp(x)))   # x is used twice: d/dx = exp(x) + x exp(x)
+    report = gc.check_gradient(f, x, np.exp(x))   # only the first path
+    assert not report.ok
+    assert "sum over all paths" in str(report)

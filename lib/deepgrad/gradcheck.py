@@ -380,6 +380,9 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
             if cols.size == 1 and err.shape[1] > 1 and rows.size > 1:
                 out.append(f"All of them are in column {cols[0]}: look at the term for that class/unit, "
                            f"e.g. the correct class's score.")
+        out.append("No single slip (sign, constant factor, transpose, regulariser) explains it. Where a value "
+                   "feeds more than one operation, its gradient is the sum over all paths: check that every "
+                   "branch adds its share (+=), and that each local derivative is taken at the right value.")
     return out
 
 
