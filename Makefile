@@ -10,7 +10,11 @@ ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # Open a browser only where there is a display to show it on.
 ifeq ($(strip $(DISPLAY)$(WAYLAND_DISPLAY)),)
-  LAB_BROWSER := --no-browser
+  LAB_FLAGS := --no-browser
+endif
+# Containers and cloud machines often log in as root, where JupyterLab refuses to start without this.
+ifeq ($(shell id -u),0)
+  LAB_FLAGS += --allow-root
 endif
 
 .PHONY: install lab test test-fast figures bench grade verify assign clean
@@ -26,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(LAB_BROWSER)
+	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(LAB_FLAGS)
 
 test: install
 	$(ONE_THREAD) DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)

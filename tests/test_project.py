@@ -108,3 +108,42 @@ def test_to_numpy_and_array_module_follow_the_input():
     assert backend.get_array_module(np.ones(2)) is np
     np.testing.assert_array_equal(backend.to_numpy(Holder()), [0.0, 1.0, 2.0])
     np.testing.assert_array_equal(backend.to_numpy([1, 2]), [1, 2])
+
+
+def test_make_lab_serves_the_course():
+    """`make lab` (the README's first command) starts JupyterLab on course/ without a display or a browser."""
+    import signal
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen(["make", "lab", f"PORT={port}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
+    try:
+        deadline, log = time.monotonic() + 120, ""
+        while "token=" not in log and time.monotonic() < deadline and proc.poll() is None:
+            log += proc.stdout.readline()   # JupyterLab prints its URL with the token once it listens
+        assert "token=" in log, f"make lab did not start JupyterLab:\n{log[-2000:]}"
+        token = re.search(r"token=([0-9a-f]+)", log).group(1)
+        contents = None
+        while contents is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=10) as r:
+                    contents = json.load(r)
+            except urllib.error.URLError:
+                time.sleep(0.5)   # the URL is printed a moment before the port accepts connections
+        assert contents is not None, "JupyterLab never answered"
+        names = {item["name"] for item in contents["content"]}
+        assert "00_welcome.ipynb" in names and "06_backprop.ipynb" in names  # served from course/
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
