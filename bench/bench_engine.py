@@ -6,10 +6,13 @@ Cases (float32 unless stated):
 - micrograd's demo: MLP 2-16-16-1 on 100 moons, SVM max-margin loss + 1e-4 L2, SGD, float64
                                                          vs micrograd     (goal: >= 2000x faster)
 
-PyTorch and micrograd are optional (`pip install torch micrograd`, for the benchmark only); missing ones are
-skipped with a message. PyTorch gets as many threads as NumPy's BLAS uses, so both sides use the same cores.
+PyTorch and micrograd are optional, for the benchmark only (`pip install torch==2.13.0 micrograd`; a plain
+`torch` may pull a multi-GB CUDA build); missing ones are skipped with a message. PyTorch gets as many threads
+as NumPy's BLAS uses, so both sides use the same cores. On a shared 2-core machine, one thread each is the
+steadiest comparison: with two threads each library's workers compete with every other process, and the
+ratio then measures the machine's load more than the code (the load average is printed for that reason).
 
-    python bench/bench_engine.py            # or: python bench/run_all.py engine
+    OMP_NUM_THREADS=1 python bench/bench_engine.py     # or: python bench/run_all.py engine
 """
 from __future__ import annotations
 
@@ -146,7 +149,8 @@ def micrograd_demo_step(mg_engine, mg_nn):
 
 def main():
     threads = blas_threads()
-    print(f"NumPy BLAS threads: {threads}; numpy {np.__version__}")
+    load = f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores" if hasattr(os, "getloadavg") else ""
+    print(f"NumPy BLAS threads: {threads}; numpy {np.__version__}{load}")
     try:
         import torch
         torch.set_num_threads(threads)
