@@ -220,3 +220,16 @@ def test_exponential_lr_and_scheduler_drives_the_update():
         sched.step()
     assert p.data[0] == pytest.approx(-(1 + 0.5 + 0.25))
     assert opt.param_groups[0]["initial_lr"] == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_step_on_a_large_parameter_is_exactly_p_minus_lr_g(dtype):
+    """Large parameters are updated block by block (less memory traffic): the result must not change."""
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal((300, 301)).astype(dtype)   # more elements than one block
+    g = rng.standard_normal((300, 301)).astype(dtype)
+    p = Tensor(p0.copy(), requires_grad=True)
+    p.grad = g.copy()
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_array_equal(p.data, p0 - dtype(0.1) * g)
+    assert p.data.dtype == dtype
