@@ -50,13 +50,17 @@ def _isolate(iso):
     call(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
     _enter_pid_namespace()
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
-    # A fresh tmpfs over the root of all sandboxes hides the other students' directories; ours is rebuilt in it.
+    # NumPy may live under the directory about to be covered (a venv in /tmp): hold on to it first
+    numpy_fds = {src: os.open(src, os.O_PATH | os.O_DIRECTORY) for src in iso["numpy_dirs"]}
+    # A fresh tmpfs over the temporary directory hides the other students' sandboxes and other runs' files;
+    # ours is rebuilt in it.
     opts = f"size={iso['tmpfs_bytes']},mode=0700".encode()
     call(libc.mount(b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), "tmpfs")
-    for src in iso["numpy_dirs"]:
+    for src, fd in numpy_fds.items():
         dst = os.path.join(own, "site", os.path.basename(src))
         os.makedirs(dst)
-        call(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"bind {src}")
+        call(libc.mount(f"/proc/self/fd/{fd}".encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"bind {src}")
+        os.close(fd)
     with open(os.path.join(own, "inputs.npz"), "wb") as f:
         f.write(inputs)
     os.chdir(own)

@@ -24,6 +24,7 @@ import signal
 import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -277,12 +278,11 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
         safe_hide = [os.path.realpath(h) for h in hide if h]
         safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
         # Cover the whole temporary directory (other runs' outputs, other sandboxes) with the child's own
-        # tmpfs when NumPy does not live there; otherwise cover only the root of the sandboxes.
+        # tmpfs, unless Python's standard library lives there; then cover only the root of the sandboxes.
         tmp = os.path.realpath(tempfile.gettempdir())
-        cover = root
-        if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" and not any(
-                (d + "/").startswith(tmp.rstrip("/") + "/") for d in _numpy_dirs()):
-            cover = tmp
+        stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+        cover = tmp if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" \
+            and not (stdlib + "/").startswith(tmp.rstrip("/") + "/") else root
         extra = [d for d in ("/dev/shm", "/var/tmp", "/proc", "/sys") if os.path.isdir(d) and d != cover]
         payload["isolate"] = {"own": own, "root": cover, "numpy_dirs": _numpy_dirs(),
                               "tmpfs_bytes": 2 * lim["file_size"] + 2**20,

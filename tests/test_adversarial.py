@@ -134,7 +134,10 @@ _seen = 0
 for _top in ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/root"):
     for _d, _dirs, _files in os.walk(_top):
         _dirs[:] = [d for d in _dirs if d not in (".pyenv", ".cache", "site-packages")]
-        _found += [os.path.join(_d, f) for f in _files if f in ("gradebook.db", "A1.py", "grades.csv")]
+        # this grading run's secrets: its repository's checks, its gradebook and grades (other copies of
+        # the course elsewhere on the machine are out of the sandbox's scope; see autograder/README.md)
+        _found += [os.path.join(_d, f) for f in _files if f in ("gradebook.db", "A1.py", "grades.csv")
+                   and (os.path.join(_d, f).startswith({str(ROOT) + "/"!r}) or "adversarial" in _d)]
         _seen += 1
         if _seen > 3000:
             break
@@ -177,9 +180,9 @@ with open("/tmp/deepgrad-pwned.txt", "w") as _f:   # lands in the sandbox's priv
         "def svm_loss_naive(", "def svm_naive_loss(")),
     "numerical_gradient": with_answers(ans_softmax_vectorized=NUMERICAL_SOFTMAX),
     "numerical_via_naive": with_answers(ans_svm_vectorized=NUMERICAL_VIA_NAIVE),
-    "calls_reference": with_answers(ans_svm_naive='''
+    "calls_reference": with_answers(ans_svm_naive=f'''
 import sys
-sys.path.append("/work/main/lib")
+sys.path.append({str(ROOT / "lib")!r})
 def svm_loss_naive(W, X, y, reg):
     from deepgrad.linear import svm_loss_naive as ref
     return ref(W, X, y, reg)
