@@ -29,7 +29,7 @@ def _join_cgroup():
 
 
 # --------------------------------------------------------------------------- namespaces (root only)
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x20000000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
@@ -47,7 +47,14 @@ def _isolate(iso):
     own, root = iso["own"], iso["root"]
     with open(os.path.join(own, "inputs.npz"), "rb") as f:
         inputs = f.read()
-    call(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
+    uid, gid = os.getuid(), os.getgid()
+    # Not root: a user namespace of our own lets us build the others (same user and group ids inside).
+    user = CLONE_NEWUSER if uid != 0 else 0
+    call(libc.unshare(user | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
+    if user:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
     _enter_pid_namespace()
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
     # NumPy may live under the directory about to be covered (a venv in /tmp): hold on to it first
@@ -68,12 +75,24 @@ def _isolate(iso):
         mounts = [line.split()[4].replace("\\040", " ") for line in f]
     for mp in mounts:
         if mp != root:
-            libc.mount(None, mp.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)  # best effort
+            # a user namespace may only add restrictions: keep the mount's own flags, add read-only
+            libc.mount(None, mp.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(mp), None)
     for path in iso["hide"]:
         if os.path.isdir(path):
             call(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                             b"size=4k,mode=0555"), f"hide {path}")
     return libc
+
+
+def _locked_flags(mount_point) -> int:
+    """The mount's nosuid/nodev/noexec/atime flags, as mount(2) wants them back on a remount."""
+    try:
+        st = os.statvfs(mount_point).f_flag
+    except OSError:
+        return 0
+    pairs = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+             (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21))
+    return sum(ms for st_flag, ms in pairs if st & st_flag)
 
 
 def _enter_pid_namespace():

@@ -90,13 +90,15 @@ _ISOLATION_OK: bool | None = None
 
 
 def isolation_available() -> bool:
-    """True where the child can build its own mount, network and PID namespaces (root on Linux)."""
+    """True where the child can build its own mount, network and PID namespaces: as root, or as any user
+    where the kernel allows unprivileged user namespaces (Linux)."""
     global _ISOLATION_OK
     if _ISOLATION_OK is None:
         _ISOLATION_OK = False
-        if _is_root() and sys.platform.startswith("linux"):
-            code = ("import ctypes,sys;l=ctypes.CDLL(None,use_errno=True);"
-                    "import os;sys.exit(0 if l.unshare(0x00020000|0x40000000|0x20000000)==0 and "
+        if sys.platform.startswith("linux"):
+            user = 0 if _is_root() else 0x10000000   # CLONE_NEWUSER
+            code = ("import ctypes,os,sys;l=ctypes.CDLL(None,use_errno=True);"
+                    f"sys.exit(0 if l.unshare({user}|0x00020000|0x40000000|0x20000000)==0 and "
                     "l.mount(b'none',b'/',None,16384|(1<<18),None)==0 and "
                     "os.waitstatus_to_exitcode(os.waitpid(os.fork() or os._exit(0),0)[1])==0 else 1)")
             try:

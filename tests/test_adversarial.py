@@ -11,6 +11,9 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -342,8 +345,9 @@ os.kill(os.getppid(), signal.SIGKILL)   # and an attempt on the grader (the pare
 '''
 
 
-@pytest.mark.skipif(not isolation_available(), reason="without namespaces (not root) a student process can signal "
-                    "any process of the grading user: grade under a separate user (autograder/README.md)")
+@pytest.mark.skipif(not isolation_available(), reason="no namespaces (neither root nor unprivileged user "
+                    "namespaces): a student process can signal any process of the grading user; grade under a "
+                    "separate user (autograder/README.md)")
 def test_no_signal_reaches_the_grader_and_no_daemon_survives(tmp_path):
     (tmp_path / "s" / "killer").mkdir(parents=True)
     (tmp_path / "s" / "killer" / "A1.ipynb").write_text(json.dumps(prepend("ans_svm_naive", KILLER)))
@@ -400,9 +404,79 @@ def test_nothing_left_behind(graded):
     assert not own
 
 
-@pytest.mark.skipif(not isolation_available(), reason="namespaces unavailable (not root): the sandbox can only "
-                    "use rlimits, so a student process could read files this user can read")
+@pytest.mark.skipif(not isolation_available(), reason="no namespaces (neither root nor unprivileged user "
+                    "namespaces): the sandbox can only use rlimits, so a student process could read files this "
+                    "user can read")
 def test_secrets_out_of_reach_under_isolation(graded):
     results, _ = graded
     assert _scores(results["reads_secrets"]) == FULL
     assert _scores(results["writes_outside"]) == FULL
+
+
+NOBODY_SCRIPT = r'''
+import json, os, sys
+from autograder import sandbox
+secret = sys.argv[1]
+code = f"""
+import os, signal
+def probe():
+    try:
+        with open({secret!r}) as f:
+            seen = f.read()
+    except OSError:
+        seen = ""
+    os.kill(os.getppid(), signal.SIGKILL)   # out of sight in the namespace: reaches nobody outside
+    return len(seen)
+"""
+spec = {"call": "probe", "args": [], "kwargs": {}, "returns": "n", "needs": ["probe"], "count_calls": False,
+        "driver_src": None, "helpers_src": []}
+r = sandbox.run_part([code], spec, {}, hide=[os.path.dirname(secret)])
+print(json.dumps({"isolated": sandbox.isolation_available(), "status": r.status,
+                  "n": int(r.outputs["n"]) if "n" in r.outputs else None}))
+'''
+
+
+def _system_python():
+    """The distribution's Python of our version, which an unprivileged user can run (a pyenv one may sit in
+    a home directory no one else can enter)."""
+    path = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    return path if os.access(path, os.X_OK) else None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser") or not _system_python(),
+                    reason="needs root (to become the user 'nobody'), runuser and a system Python of this version")
+def test_an_unprivileged_grader_isolates_with_user_namespaces():
+    """Graders are usually not root: user namespaces give them the same isolation (when the kernel allows)."""
+    import tempfile
+
+    import numpy
+    site = os.path.dirname(os.path.dirname(numpy.__file__))
+    # outside the temporary directory (which the sandbox covers anyway), so that hiding is what is tested;
+    # not in pytest's tmp_path, which is closed to other users
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    tmp_path = Path(tempfile.mkdtemp(prefix="nobody-", dir=ROOT / "test-artifacts"))
+    try:
+        _grade_as_nobody(site, tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _grade_as_nobody(site, tmp_path):
+    secret_dir = tmp_path / "secrets"
+    secret_dir.mkdir()
+    (secret_dir / "answers.txt").write_text("the hidden checks")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(secret_dir, 0o755)
+    os.chmod(secret_dir / "answers.txt", 0o644)   # readable by nobody: only the sandbox may stop it
+    script = tmp_path / "grade_as_nobody.py"
+    script.write_text(NOBODY_SCRIPT)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{site}:{ROOT}"}
+    run = subprocess.run([shutil.which("runuser"), "-u", "nobody", "--", _system_python(), str(script),
+                          str(secret_dir / "answers.txt")], env=env, capture_output=True, text=True, timeout=120)
+    if run.returncode != 0 and ("Permission denied" in run.stderr or "No module named" in run.stderr):
+        pytest.skip(f"the user 'nobody' cannot load this checkout's packages: {run.stderr.strip()[-200:]}")
+    assert run.returncode == 0, run.stderr[-2000:]     # the grader was not killed
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    if not result["isolated"]:
+        pytest.skip("this kernel does not allow unprivileged user namespaces")
+    assert result["status"] == "ok" and result["n"] == 0   # the secret was out of sight
