@@ -28,7 +28,7 @@ def _join_cgroup():
             f.write(str(os.getpid()))
 
 
-# --------------------------------------------------------------------------- namespaces (root only)
+# -------------------------- namespaces (root, or any user through a user namespace)
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x20000000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
