@@ -42,28 +42,16 @@ def fig_graph_xyz():
     return draw_graph(f, title="f = (x + y) z at x = −2, y = 5, z = −4").figure
 
 
-def sigmoid_neuron(w0=-3.0, w1=2.0, w2=-3.0, x1=-1.0, x2=-2.0):
-    """The neuron slides' example as a Tensor graph: L = −log f, f = σ(w0 + w1 x1 + w2 x2) (y = 1)."""
-    from .. import Tensor
-
-    w0, w1, w2 = (Tensor(v, requires_grad=True, label=n) for v, n in ((w0, "w0"), (w1, "w1"), (w2, "w2")))
-    x1, x2 = Tensor(x1, label="x1"), Tensor(x2, label="x2")
-    s = w0 + w1 * x1 + w2 * x2
-    s.label = "s"
-    f = s.sigmoid()
-    f.label = "f"
-    loss = -f.log()
-    loss.label = "L"
-    return loss
-
-
 def fig_graph_sigmoid():
+    from ..widgets.backprop import BackpropController
     from .graph import draw_graph
 
-    loss = sigmoid_neuron()
-    loss.backward(retain_graph_grads=True)
-    return draw_graph(loss, title="The neuron slides' sigmoid neuron with its logistic loss (y = 1): "
-                                  "f = 0.731, ∂L/∂w ≈ (−0.27, 0.27, 0.54)").figure
+    # the backprop explorer's preset: one definition of the slides' neuron, drawn as the lesson shows it
+    c = BackpropController("sigmoid_neuron")
+    f = np.exp(-c.output)  # L = -log f
+    dw = ", ".join(f"{c.grads[k]:.2f}" for k in ("w0", "w1", "w2")).replace("-", "−")
+    return draw_graph(c.graph, title="The neuron slides' sigmoid neuron with its logistic loss (y = 1): "
+                                     f"f = {f:.3f}, ∂L/∂w ≈ ({dw})").figure
 
 
 def fig_graph_mlp():
