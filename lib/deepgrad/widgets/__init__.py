@@ -12,7 +12,7 @@ _WHERE = {
     "gate_explorer": "gates", "backprop_explorer": "backprop", "decision_boundary_explorer": "boundary",
     "optimizer_race": "optimizers", "init_explorer": "initialization",
     "regularization_explorer": "regularization", "gradient_check_explorer": "gradcheck",
-    "linear_classifier_explorer": "linear",
+    "linear_classifier_explorer": "linear", "jacobian_explorer": "jacobians",
 }
 __all__ = [name for name in _WHERE]
 

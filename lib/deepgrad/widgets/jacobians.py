@@ -1,0 +1,147 @@
+"""Jacobian explorer: pick a layer, a batch size and the widths, and see the Jacobian's sparsity.
+
+Lesson 07's point in one picture: the Jacobian of a layer over a batch is mostly zeros (block diagonal
+for the input, one block per example for the weights, a diagonal for elementwise layers), so backprop
+multiplies by it without building it. The controller computes the flattened Jacobian from the
+``layers`` module's one-example Jacobians and counts what building it would cost against the VJP.
+"""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from .. import layers
+from ._common import Explorer
+
+__all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
+
+# One-example Jacobians of the elementwise layers, each (D,) -> (D, D) diagonal.
+ELEMENTWISE = {"relu": layers.relu_jacobian, "sigmoid": layers.sigmoid_jacobian, "tanh": layers.tanh_jacobian}
+LAYERS = ("linear", *ELEMENTWISE)
+WRT = ("input", "weights")
+
+
+class JacobianController:
+    """One layer applied to a batch X of shape (batch, n_in); its Jacobian with everything flattened row-major.
+
+    ``layer="linear"``: Y = X W + b with W of shape (n_in, n_out), so Y has shape (batch, n_out).
+    ``wrt="input"`` gives J of shape (batch·n_out, batch·n_in), block diagonal with one Wᵀ per example;
+    ``wrt="weights"`` gives J of shape (batch·n_out, n_in·n_out), one block per example stacked.
+    An elementwise layer (relu, sigmoid, tanh) has no weights and n_out = n_in: J is diagonal,
+    shape (batch·n_in, batch·n_in).
+
+    After :meth:`run`: ``X``, ``W``, ``J``, ``shape``, ``nonzeros``, ``density`` (non-zeros / entries),
+    ``dense_cost`` (multiply-adds of ȳ @ J with J built) and ``vjp_cost`` (multiply-adds of the VJP that
+    ``*_backward`` computes, which never touches a zero).
+    """
+
+    def __init__(self, layer: str = "linear", wrt: str = "input", batch: int = 2, n_in: int = 4, n_out: int = 3,
+                 seed: int = 0):
+        self.layer, self.wrt, self.batch, self.n_in, self.n_out, self.seed = layer, wrt, batch, n_in, n_out, seed
+        self.run()
+
+    def run(self):
+        if self.layer not in LAYERS:
+            raise ValueError(f"layer must be one of {list(LAYERS)}, got {self.layer!r}")
+        if self.wrt not in WRT:
+            raise ValueError(f"wrt must be one of {list(WRT)}, got {self.wrt!r}")
+        if self.layer != "linear" and self.wrt == "weights":
+            raise ValueError(f"wrt='weights' needs a layer with weights; {self.layer!r} has none (use wrt='input')")
+        for name in ("batch", "n_in", "n_out"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        N, D = int(self.batch), int(self.n_in)
+        M = int(self.n_out) if self.layer == "linear" else D
+        rng = np.random.default_rng(self.seed)
+        # One decimal so that the numbers written in the cells stay readable.
+        self.X = rng.standard_normal((N, D)).round(1)
+        self.W = rng.standard_normal((D, M)).round(1) if self.layer == "linear" else None
+        if self.layer == "linear" and self.wrt == "input":
+            self.J = np.kron(np.eye(N), self.W.T)          # row n of Y sees only row n of X
+            self.vjp_cost = N * M * D                       # dY @ W.T
+        elif self.layer == "linear":
+            b = np.zeros(M)
+            self.J = np.vstack([layers.linear_jacobian(x, self.W, b, wrt="W") for x in self.X])
+            self.vjp_cost = N * D * M                       # X.T @ dY
+        else:
+            self.J = ELEMENTWISE[self.layer](self.X.reshape(-1))
+            self.vjp_cost = N * D                           # dY * local slope, entry by entry
+        self.shape = self.J.shape
+        self.nonzeros = int(np.count_nonzero(self.J))
+        self.density = self.nonzeros / self.J.size
+        self.dense_cost = self.J.size
+        return self
+
+    def forward(self, X=None, W=None):
+        """The layer's output for X (batch, n_in) and, for linear, W (n_in, n_out); for finite differences."""
+        X = self.X if X is None else X
+        if self.layer == "linear":
+            return layers.linear_forward(X, self.W if W is None else W, np.zeros(self.W.shape[1]))[0]
+        return {"relu": layers.relu_forward, "sigmoid": layers.sigmoid_forward,
+                "tanh": layers.tanh_forward}[self.layer](X)[0]
+
+    def title(self) -> str:
+        what = {"input": "∂Y/∂X", "weights": "∂Y/∂W"}[self.wrt]
+        return f"{self.layer}, {what}: shape {self.shape[0]}×{self.shape[1]}, {self.nonzeros} non-zeros"
+
+
+def _draw_jacobian(ax, c: JacobianController):
+    J = c.J
+    lim = float(np.abs(J).max()) or 1.0
+    ax.imshow(np.where(J == 0, np.nan, J), cmap="PuOr", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_facecolor("white")
+    if J.size <= 300:  # the values themselves, so colour is never the only cue
+        for (r, col), v in np.ndenumerate(J):
+            ax.text(col, r, f"{v:g}" if v else "·", ha="center", va="center", fontsize=7,
+                    color="white" if abs(v) > 0.6 * lim else "black")
+    rows_per_example = J.shape[0] // c.batch
+    cols_per_example = J.shape[1] // c.batch if c.wrt == "input" else None
+    for k in range(1, c.batch):  # where one example ends and the next begins
+        ax.axhline(k * rows_per_example - 0.5, color="k", lw=0.8)
+        if cols_per_example:
+            ax.axvline(k * cols_per_example - 0.5, color="k", lw=0.8)
+    ax.set_xlabel({"input": "entry of X (row-major)", "weights": "entry of W (row-major)"}[c.wrt])
+    ax.set_ylabel("entry of Y (row-major)")
+    ax.set_title(f"{c.title()}\nȳ @ J with J built: {c.dense_cost:,} multiply-adds; the VJP: {c.vjp_cost:,} "
+                 f"({c.dense_cost / c.vjp_cost:.0f}× fewer)", fontsize=10)
+    ax.grid(False)
+
+
+def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2, n_in: int = 4,
+                      n_out: int = 3) -> Explorer:
+    """Choose a layer, what to differentiate by, the batch size and widths; watch the Jacobian's zeros grow."""
+    c = JacobianController(layer, wrt, batch, n_in, n_out)
+    style = {"description_width": "initial"}
+    layer_w = W.ToggleButtons(options=list(LAYERS), value=layer, description="layer")
+    wrt_w = W.ToggleButtons(options=list(WRT), value=wrt, description="differentiate by")
+    batch_w = W.IntSlider(value=batch, min=1, max=6, description="batch N", style=style)
+    in_w = W.IntSlider(value=n_in, min=1, max=8, description="inputs D", style=style)
+    out_w = W.IntSlider(value=n_out, min=1, max=8, description="outputs M", style=style)
+    controls = [layer_w, wrt_w, W.HBox([batch_w, in_w, out_w])]
+
+    def draw(new):
+        fig, ax = new(figsize=(8.0, 4.6))
+        _draw_jacobian(ax, c)
+        return fig
+
+    ex = Explorer(c, draw, controls, figsize=(8.0, 4.6), image_width="760px")
+
+    def update():
+        # Elementwise layers have no weights and as many outputs as inputs: grey out what does not apply.
+        elementwise = layer_w.value != "linear"
+        if elementwise and wrt_w.value == "weights":
+            wrt_w.value = "input"  # re-enters update() with a valid state; the latest call draws
+            return
+        wrt_w.disabled = out_w.disabled = elementwise
+        c.layer, c.wrt, c.batch, c.n_in, c.n_out = (layer_w.value, wrt_w.value, batch_w.value, in_w.value,
+                                                    out_w.value)
+        c.run()
+        ex.info.value = (f"J has {c.J.size:,} entries and {c.nonzeros:,} of them are non-zero "
+                         f"(<b>{c.density:.1%}</b>). Building it and multiplying costs {c.dense_cost:,} "
+                         f"multiply-adds; the VJP costs {c.vjp_cost:,}.")
+        ex.refresh()
+
+    ex.on_change([layer_w, wrt_w, batch_w, in_w, out_w], update)
+    ex.controls = dict(layer=layer_w, wrt=wrt_w, batch=batch_w, n_in=in_w, n_out=out_w)
+    ex.guard(update)()
+    return ex
