@@ -75,6 +75,19 @@ def test_predict_then_reveal_checks_the_guess():
     assert len(c.revealed) == 2
 
 
+def test_stepping_and_predicting_hide_the_finite_difference_answers():
+    w = widgets.backprop_explorer()
+    for mode in ("step backward", "predict, then reveal"):
+        w.controls["mode"].value = mode
+        assert "∂f/∂x" not in w.fd.value and "-4.000000" not in w.fd.value  # nothing revealed yet
+    w.controls["mode"].value = "step backward"
+    while not w.controller.done:
+        w.controls["step"].click()
+    assert "∂f/∂x" in w.fd.value and "-4.000000" in w.fd.value  # all revealed: the full check
+    w.controls["mode"].value = "show all"
+    assert w.fd.value.count("✔ agree") == 3
+
+
 def test_sigmoid_neuron_matches_the_slides_and_finite_differences():
     # neuron slides: f = σ(w0 + w1 x1 + w2 x2), w = (−3, 2, −3), (x1, x2, y) = (−1, −2, 1), L = −log f
     w = widgets.backprop_explorer("sigmoid_neuron")

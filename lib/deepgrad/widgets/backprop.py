@@ -322,7 +322,9 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
             f"{'✔' if p['correct'] else '✘'}</li>" for p in c.predictions)
         steps.value = ((f"<b>Backward, step by step</b><ol>{log}</ol>" if log and stepping else "")
                        + (f"<b>Your predictions</b><ul>{preds}</ul>" if preds and stepping else ""))
-        fd.value = _fd_table(c.finite_difference_check(), c.out_name)
+        # while stepping or predicting, the table would give the answers away: only revealed inputs get a row
+        fd.value = _fd_table({k: r for k, r in c.finite_difference_check().items()
+                              if not stepping or c.node_of(k).id in c.revealed}, c.out_name)
         ex.refresh()
 
     def on_slider(name):
