@@ -295,7 +295,7 @@ def _ratio_words(c: float, batch_size: int | None) -> str | None:
     if near(m, 1.0):
         return None if c > 0 else "Your gradient has the opposite sign of the numerical one everywhere " \
             "(analytic ~ -numeric): the loss goes *up* along your gradient. Check the sign of each term, " \
-            "e.g. d(-log p)/ds and (p - 1) versus (1 - p)."
+            "e.g. a residual written (y - f) where (f - y) is meant, or (1 - p) where d(-log p)/ds needs (p - 1)."
     if batch_size and batch_size > 1 and near(m, batch_size):
         return (f"Your gradient {sign}is N = {batch_size} times the numerical one: the loss averages over the "
                 f"batch but your gradient seems to sum; divide it by N.")
