@@ -90,7 +90,7 @@ def _draw_jacobian(ax, c: JacobianController):
     lim = float(np.abs(J).max()) or 1.0
     ax.imshow(np.where(J == 0, np.nan, J), cmap="PuOr", vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_facecolor("white")
-    if J.size <= 300:  # the values themselves, so colour is never the only cue
+    if J.size <= 100:  # the values themselves, so colour is never the only cue (small J: each text costs time)
         for (r, col), v in np.ndenumerate(J):
             ax.text(col, r, f"{v:g}" if v else "·", ha="center", va="center", fontsize=7,
                     color="white" if abs(v) > 0.6 * lim else "black")
