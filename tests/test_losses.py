@@ -77,7 +77,13 @@ def test_softmax_loss_gradient(n, c, seed):
     s, y = rng.standard_normal((n, c)) * 3, rng.integers(0, c, n)
     loss, d = L.softmax_loss(s, y)
     np.testing.assert_allclose(d, numerical_gradient(lambda z: L.softmax_loss(z, y)[0], s), rtol=1e-6, atol=1e-9)
-    assert L.cross_entropy is L.softmax_loss
+
+
+def test_cross_entropy_is_a_deprecated_name_of_softmax_loss():
+    # F.cross_entropy (a Tensor) and losses.cross_entropy (a float and an array) shared one name
+    with pytest.warns(DeprecationWarning, match="losses.cross_entropy is deprecated.*softmax_loss"):
+        assert L.cross_entropy is L.softmax_loss
+    assert "cross_entropy" not in L.__all__
 
 
 # ------------------------------------------------------------------------------------ SVM loss

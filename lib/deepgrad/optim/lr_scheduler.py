@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from ..checks import check_int
+
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "ExponentialLR", "InverseSqrtLR"]
 
 
@@ -66,9 +68,7 @@ class StepLR(LRScheduler):
     """``lr = base_lr · gamma^(epoch // step_size)``: multiply by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size, self.gamma = check_int(step_size, "step_size", minimum=1), gamma
         super().__init__(optimizer, last_epoch)
 
     def factor(self, epoch, base_lr):

@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
+from ..autograd import OPS
 from .style import FORWARD, GRADIENT, HIGHLIGHT, new_axes, styled, summarize
 
 __all__ = ["DrawNode", "DrawGraph", "as_graph", "layout", "draw_graph", "OP_SYMBOLS"]
 
-OP_SYMBOLS = {
-    "add": "+", "sub": "−", "mul": "×", "div": "÷", "truediv": "÷", "neg": "−", "pow": "**",
-    "matmul": "@", "max": "max", "maximum": "max", "min": "min", "sigmoid": "σ", "relu": "ReLU",
-    "tanh": "tanh", "exp": "exp", "log": "log", "sum": "Σ", "mean": "mean", "reshape": "reshape",
-    "transpose": "ᵀ", "leaky_relu": "LReLU", "softmax": "softmax", "square": "x²", "sqrt": "√",
-    "cross_entropy": "CE", "mse": "MSE", "mse_loss": "MSE", "broadcast": "bcast", "abs": "|x|",
-    "inv": "1/x", "reciprocal": "1/x", "dropout": "drop",
-}
+OP_SYMBOLS = {op: symbol for op, (symbol, _rule) in OPS.items()}  # the engine's op names (autograd.OPS)
 
 
 @dataclass
