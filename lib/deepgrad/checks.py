@@ -139,7 +139,8 @@ def check_labels(y, name: str = "y", n: int | None = None, num_classes: int | No
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (N,), one label per row, got shape {y.shape}")
     if n is not None and y.shape[0] != n:
-        raise ValueError(f"{name} must have one label per row of scores: expected length {n}, got {y.shape[0]}")
+        raise ValueError(f"{name} must have one label per row of scores: expected length {n}, got {y.shape[0]} "
+                         f"(shape {y.shape})")
     if y.size and num_classes is not None:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= num_classes:

@@ -259,7 +259,7 @@ def dropout_forward(x, p: float = 0.5, mode: str = "train", seed=None):
     - out: same shape as x
     - cache: (mask, mode); mask has the shape of x and holds 0 or 1 / (1 - p) (None in eval mode)
     """
-    p = check_probability(p, "p", allow_one=False)
+    p = check_probability(p, "p (the drop probability)", allow_one=False)
     check_choice(mode, "mode", ("train", "eval"))
     x = _array(x, "x")
     if mode == "eval":
