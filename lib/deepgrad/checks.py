@@ -30,8 +30,10 @@ __all__ = ["check_array", "check_int", "check_number", "check_probability", "che
 
 
 def _got(value) -> str:
-    if isinstance(value, bool):
-        return f"{value!r} (a bool)"
+    if isinstance(value, (bool, np.bool_)):
+        return f"{bool(value)!r} (a bool)"
+    if isinstance(value, np.generic):  # NumPy 2 writes np.float64(10.0): show the number and its type
+        return f"{value.item()!r} (a numpy.{type(value).__name__})"
     if hasattr(value, "shape") and getattr(value, "ndim", 0):
         return f"an array of shape {tuple(value.shape)}"
     return repr(value)
@@ -77,7 +79,7 @@ def check_int(value, name: str, minimum: int | None = None, maximum: int | None 
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be {expected}, got {_got(value)}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {_got(value)}")
     return int(value)
 
 
@@ -91,7 +93,7 @@ def check_number(value, name: str, minimum: float | None = None, maximum: float 
     below = minimum is not None and (v <= minimum if open_min else v < minimum)
     above = maximum is not None and (v >= maximum if open_max else v > maximum)
     if not math.isfinite(v) or below or above:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {_got(value)}")
     return v
 
 
