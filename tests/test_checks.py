@@ -142,11 +142,13 @@ def test_check_number_refuses_nan_inf_and_ranges():
 
 
 def test_check_shape_and_dtype_name_what_was_expected():
-    assert checks.check_shape(np.zeros((4, 3)), "W", (None, 3)).shape == (4, 3)
+    assert checks.check_shape(np.zeros((4, 3)), "W", ("D", 3)).shape == (4, 3)
     with pytest.raises(ValueError, match=r"^b must have shape \(3,\), got shape \(4,\)$"):
         checks.check_shape(np.zeros(4), "b", (3,))
-    with pytest.raises(ValueError, match=r"^W must have shape \(N, 3\), got shape \(3,\)$"):
-        checks.check_shape(np.zeros(3), "W", (None, 3))
+    with pytest.raises(ValueError, match=r"^W must have shape \(D, 3\), got shape \(3,\)$"):
+        checks.check_shape(np.zeros(3), "W", ("D", 3))
+    with pytest.raises(TypeError, match=r"^x must hold real \(bool, integer or float\) values, got dtype <U1$"):
+        checks.check_array(np.array(["a"]), "x")
     with pytest.raises(TypeError, match="^y must hold integer values, got dtype float64$"):
         checks.check_dtype(np.zeros(3), "y", "iu")
     assert checks.check_dtype(np.zeros(3, np.float32), "x", "f").dtype == np.float32

@@ -179,7 +179,7 @@ def test_integer_scores_are_promoted():
     (np.zeros((2, 3)), np.array([[0], [1]]), ValueError, r"y must be 1-D.*\(2, 1\)"),
     (np.array([[0.0, np.nan, 1.0]]), np.array([0]), ValueError, "scores .*NaN"),
     (np.array([[0.0, np.inf, 1.0]]), np.array([0]), ValueError, "scores .*NaN/inf"),
-    (np.array([["a", "b"]]), np.array([0]), TypeError, "scores must hold real numbers"),
+    (np.array([["a", "b"]]), np.array([0]), TypeError, "scores must hold real \\(bool, integer or float\\) values, got dtype <U1"),
 ])
 def test_bad_inputs_named(loss, scores, y, error, words):
     with pytest.raises(error, match=words):

@@ -60,8 +60,7 @@ def check_array(a, name: str, ndim: int | None = None, finite: bool = True, allo
         a = xp.asarray(a)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of numbers, got {type(a).__name__} ({exc})") from exc
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    check_dtype(a, name, "biuf")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
     if finite and a.dtype.kind == "f":
@@ -110,10 +109,13 @@ def check_choice(value, name: str, choices):
 
 
 def check_shape(array, name: str, expected: tuple):
-    """``array`` if its shape matches ``expected``, where ``None`` stands for any size on that axis."""
+    """``array`` if its shape matches ``expected``: ints are fixed sizes, names (``"N"``, ``"D"``) any size.
+
+    ``check_shape(W, "W", ("D", 3))`` accepts any 2-D W with 3 columns.
+    """
     shape = tuple(getattr(array, "shape", ()))
-    if len(shape) != len(expected) or any(e is not None and s != e for s, e in zip(shape, expected)):
-        want = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+    if len(shape) != len(expected) or any(isinstance(e, int) and s != e for s, e in zip(shape, expected)):
+        want = "(" + ", ".join(map(str, expected)) + ("," if len(expected) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got shape {shape}")
     return array
 
@@ -121,7 +123,7 @@ def check_shape(array, name: str, expected: tuple):
 def check_dtype(array, name: str, kinds: str):
     """``array`` if its dtype is of one of ``kinds`` (NumPy kind letters: ``'f'`` float, ``'iu'`` integer,
     ``'biuf'`` real numbers)."""
-    words = {"f": "floating-point", "iu": "integer", "fc": "floating-point", "biuf": "real-number"}
+    words = {"f": "floating-point", "iu": "integer", "fc": "floating-point", "biuf": "real (bool, integer or float)"}
     dtype = getattr(array, "dtype", None)
     if dtype is None or dtype.kind not in kinds:
         raise TypeError(f"{name} must hold {words.get(kinds, kinds)} values, got dtype {dtype}")

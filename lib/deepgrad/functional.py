@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backend, init, losses
 from .autograd import Tensor, from_op
-from .checks import check_choice, check_labels, check_probability
+from .checks import check_choice, check_labels, check_probability, check_shape
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
@@ -82,8 +82,7 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     out = a @ W
     parents = (x, weight)
     if bias is not None:
-        if bias.shape != (W.shape[1],):
-            raise ValueError(f"bias must have shape (M,) = ({W.shape[1]},), got {bias.shape}")
+        check_shape(bias, "bias", (W.shape[1],))
         out += bias.data
         parents = (x, weight, bias)
     M = W.shape[1]

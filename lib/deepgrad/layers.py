@@ -18,7 +18,7 @@ float32 out).
 from __future__ import annotations
 
 from . import backend, losses
-from .checks import check_array, check_choice, check_number, check_probability
+from .checks import check_array, check_choice, check_number, check_probability, check_shape
 
 __all__ = [
     "linear_forward", "linear_backward",
@@ -73,14 +73,12 @@ def linear_forward(x, W, b):
     if x.ndim < 2:
         raise ValueError(f"x must be a batch of shape (N, D) or (N, d1, ..., dk), got shape {x.shape}; "
                          "use x[None] for a single example")
-    if W.ndim != 2:
-        raise ValueError(f"W must have shape (D, M), got shape {W.shape}")
+    check_shape(W, "W", ("D", "M"))
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != W.shape[0]:
         raise ValueError(f"x and W inner dimensions do not match: x has D = {x2.shape[1]} features "
                          f"(shape {x.shape}) but W has shape {W.shape}, expected ({x2.shape[1]}, M)")
-    if b.shape != (W.shape[1],):
-        raise ValueError(f"b must have shape (M,) = ({W.shape[1]},) to match W {W.shape}, got shape {b.shape}")
+    check_shape(b, "b", (W.shape[1],))
     out = x2 @ W + b
     return out, (x, W, b)
 
