@@ -199,7 +199,7 @@ def test_load_mnist(tmp_path, rng, gz):
         write_idx(tmp_path / name, array, gz)
     Xtr, ytr, Xte, yte = D.load_mnist(tmp_path)
     assert Xtr.dtype == np.uint8 and ytr.dtype == np.int64
-    for got, name in zip((Xtr, ytr, Xte, yte), truth):
+    for got, name in zip((Xtr, ytr, Xte, yte), truth, strict=True):
         np.testing.assert_array_equal(got, truth[name])
 
 
@@ -287,7 +287,7 @@ def test_minibatches_cover_every_example_once(n, batch_size, shuffle, seed):
 
 def test_minibatches_seeded_shuffle():
     X, y = np.zeros((100, 1)), np.arange(100)
-    order = lambda seed: np.concatenate([yb for _, yb in D.minibatches(X, y, 16, seed=seed)])  # noqa: E731
+    order = lambda seed: np.concatenate([yb for _, yb in D.minibatches(X, y, 16, seed=seed)])
     np.testing.assert_array_equal(order(3), order(3))
     assert not np.array_equal(order(3), order(4))
     assert not np.array_equal(order(3), y)
@@ -339,7 +339,7 @@ def test_batches_and_split_on_cupy():
     np.testing.assert_array_equal(cp.asnumpy(parts[0]), D.train_val_test_split(X, y, seed=0)[0])
     for xb, yb in D.minibatches(gX, gy, 32, seed=0):
         assert isinstance(xb, cp.ndarray) and isinstance(yb, cp.ndarray)
-    for xb, yb in D.DataLoader(D.TensorDataset(gX, gy), batch_size=32, shuffle=True, generator=0):
+    for xb, _yb in D.DataLoader(D.TensorDataset(gX, gy), batch_size=32, shuffle=True, generator=0):
         assert isinstance(xb, cp.ndarray)
     Z, mean, std = D.standardize(gX)
     assert isinstance(Z, cp.ndarray) and float(abs(Z.mean())) < 1e-12

@@ -143,7 +143,7 @@ def test_bce_with_logits_target_tangent_in_forward_mode(rng):
     x, y = rng.standard_normal(5), rng.uniform(0, 1, 5)
     dx, dy = rng.standard_normal(5), rng.standard_normal(5)
     _, tangent = autograd.jvp(F.binary_cross_entropy_with_logits, (x, y), (dx, dy))
-    f = lambda v: F.binary_cross_entropy_with_logits(Tensor(v[:5]), v[5:]).item()  # noqa: E731
+    f = lambda v: F.binary_cross_entropy_with_logits(Tensor(v[:5]), v[5:]).item()
     numerical = centred(f, np.concatenate([x, y])) @ np.concatenate([dx, dy])
     assert float(tangent) == pytest.approx(float(numerical), rel=1e-6)
 
@@ -185,7 +185,7 @@ def test_softmax_and_argmax_take_dim_and_axis(rng):
 # --------------------------------------------------------------------------------- seeds and devices
 def test_dataloader_takes_pytorchs_generator_and_seed_is_a_deprecated_alias():
     ds = data.TensorDataset(np.arange(20.0)[:, None], np.arange(20))
-    order = lambda loader: np.concatenate([yb for _, yb in loader])  # noqa: E731
+    order = lambda loader: np.concatenate([yb for _, yb in loader])
     by_generator = order(data.DataLoader(ds, batch_size=6, shuffle=True, generator=3))
     np.testing.assert_array_equal(by_generator, np.random.default_rng(3).permutation(20))
     with pytest.warns(DeprecationWarning, match=r"DataLoader\(seed=...\) is deprecated.*generator="):

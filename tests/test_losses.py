@@ -114,7 +114,7 @@ def test_mse_loss_mean_over_all_elements(shape, seed):
     rng = np.random.default_rng(seed)
     p, t = rng.standard_normal(shape), rng.standard_normal(shape)
     loss, d = L.mse_loss(p, t)
-    assert loss == pytest.approx(sum((a - b) ** 2 for a, b in zip(p.ravel(), t.ravel())) / p.size)
+    assert loss == pytest.approx(sum((a - b) ** 2 for a, b in zip(p.ravel(), t.ravel(), strict=True)) / p.size)
     np.testing.assert_allclose(d, numerical_gradient(lambda z: L.mse_loss(z, t)[0], p), rtol=1e-6, atol=1e-10)
 
 

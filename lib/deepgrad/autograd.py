@@ -333,7 +333,7 @@ class Tensor:
                     node.grad = node.grad + g
             if not node._parents:
                 continue
-            for parent, pg in zip(node._parents, node._vjp(g)):
+            for parent, pg in zip(node._parents, node._vjp(g), strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
                 if pg.shape != parent.data.shape:
@@ -510,7 +510,7 @@ class Tensor:
         parts = index if isinstance(index, tuple) else (index,)
         # Ints, slices and one boolean mask pick each entry at most once: plain assignment scatters back.
         basic = all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in parts) or (
-            len(parts) == 1 and getattr(parts[0], "dtype", None) == bool)
+            len(parts) == 1 and getattr(getattr(parts[0], "dtype", None), "kind", "") == "b")
 
         def vjp(g):
             xp = backend.get_array_module(g)
@@ -784,7 +784,7 @@ def jvp(f, primals, tangents):
     if len(tangents) != len(primals):
         raise ValueError(f"tangents must give one tangent per primal: {len(primals)} primals, {len(tangents)} tangents")
     inputs = []
-    for i, (x, v) in enumerate(zip(primals, tangents)):
+    for i, (x, v) in enumerate(zip(primals, tangents, strict=True)):
         t = Tensor(_float_array(x))
         v = _as_array(v, t.dtype)
         if v.shape != t.shape:

@@ -114,7 +114,7 @@ def check_shape(array, name: str, expected: tuple):
     ``check_shape(W, "W", ("D", 3))`` accepts any 2-D W with 3 columns.
     """
     shape = tuple(getattr(array, "shape", ()))
-    if len(shape) != len(expected) or any(isinstance(e, int) and s != e for s, e in zip(shape, expected)):
+    if len(shape) != len(expected) or any(isinstance(e, int) and s != e for s, e in zip(shape, expected, strict=True)):
         want = "(" + ", ".join(map(str, expected)) + ("," if len(expected) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got shape {shape}")
     return array

@@ -208,7 +208,7 @@ def load_digits(return_images: bool = False, scale: bool = False):
     - X: shape (1797, 64) or (1797, 8, 8), float64
     - y: shape (1797,), int64 in [0, 10)
     """
-    from sklearn.datasets import load_digits as _sk_load_digits  # noqa: PLC0415 (only needed here)
+    from sklearn.datasets import load_digits as _sk_load_digits  # only needed here
 
     bunch = _sk_load_digits()
     X = np.asarray(bunch.images if return_images else bunch.data, dtype=np.float64)

@@ -309,7 +309,7 @@ class MLP(Sequential):
         check_choice(activation, "activation", sorted(_ACTIVATIONS))
         rng = init._rng(generator) if generator is not None else None
         layers = []
-        for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d, m, bias=bias, dtype=dtype, generator=rng))
             if i < len(sizes) - 2:
                 layers.append(_ACTIVATIONS[activation]())

@@ -110,7 +110,7 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict):
         params = [p for g in self.param_groups for p in g["params"]]
-        for g, saved in zip(self.param_groups, state_dict["param_groups"]):
+        for g, saved in zip(self.param_groups, state_dict["param_groups"], strict=True):
             g.update({k: v for k, v in saved.items() if k != "params"})
         self.state = {params[i]: {k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()}
                       for i, s in state_dict["state"].items()}
