@@ -16,8 +16,8 @@ lectures' scalar examples run on the same engine:
     >>> x, y, z = Tensor(-2.0, requires_grad=True), Tensor(5.0, requires_grad=True), Tensor(-4.0, requires_grad=True)
     >>> f = (x + y) * z
     >>> f.backward()
-    >>> f.item(), x.grad, y.grad, z.grad
-    (-12.0, array(-4.), array(-4.), array(3.))
+    >>> f.item(), float(x.grad), float(y.grad), float(z.grad)
+    (-12.0, -4.0, -4.0, 3.0)
 
 Conventions (as in PyTorch):
 

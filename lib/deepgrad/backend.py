@@ -5,6 +5,7 @@ so the same code runs on the CPU and on the GPU (lecture: "why GPUs made deep le
 
     >>> import deepgrad
     >>> deepgrad.use("numpy")          # the default; or set DEEPGRAD_BACKEND=cupy before importing
+    <module 'numpy' ...>
     >>> deepgrad.backend.xp()          # the module now in use
     <module 'numpy' ...>
 

@@ -7,7 +7,10 @@ rows never takes one class only. The same ``seed`` always gives the same set.
     >>> X, y = make_spiral(300, classes=3, seed=0)
     >>> Xtr, ytr, Xval, yval, Xte, yte = train_val_test_split(X, y, val=0.1, test=0.2)
     >>> Xtr, Xval, Xte, mean, std = standardize(Xtr, Xval, Xte)
-    >>> for xb, yb in minibatches(Xtr, ytr, batch_size=32, seed=0): ...
+    >>> Xtr.shape, Xval.shape, Xte.shape
+    ((210, 2), (30, 2), (60, 2))
+    >>> [xb.shape[0] for xb, yb in minibatches(Xtr, ytr, batch_size=64, seed=0)]
+    [64, 64, 64, 18]
 """
 from __future__ import annotations
 
@@ -458,9 +461,10 @@ class DataLoader:
     seed or a ``numpy.random.Generator``, PyTorch's argument name) makes the sequence of epochs
     reproducible. ``seed=`` is the deprecated spelling of ``generator=``.
 
+        >>> X, y = make_spiral(300, classes=3, seed=0)
         >>> loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=0)
-        >>> for epoch in range(10):
-        ...     for xb, yb in loader: ...
+        >>> len(loader), [len(yb) for xb, yb in loader]
+        (5, [64, 64, 64, 64, 44])
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, *,

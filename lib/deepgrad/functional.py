@@ -1,7 +1,13 @@
 """Functions on Tensors: activations, a fused linear layer and losses (PyTorch's ``torch.nn.functional``).
 
+    >>> import numpy as np
     >>> import deepgrad.functional as F
-    >>> loss = F.cross_entropy(model(x), y)
+    >>> from deepgrad import Tensor
+    >>> scores = Tensor(np.array([[2.0, 0.5, -1.0]]), requires_grad=True)
+    >>> loss = F.cross_entropy(scores, np.array([0]))
+    >>> loss.backward()
+    >>> round(loss.item(), 4), scores.grad.round(4).tolist()      # softmax(scores) - onehot(y)
+    (0.2413, [[-0.2144, 0.1753, 0.0391]])
 
 Names, arguments and defaults follow PyTorch, with two course conventions: weights are stored
 ``(in_features, out_features)`` = (D, M), so :func:`linear` computes ``x @ W + b`` (PyTorch stores

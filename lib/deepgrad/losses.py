@@ -4,9 +4,10 @@ Every loss takes arrays and returns ``(loss, dscores)``: the loss as a Python fl
 with respect to the first argument, the same shape and dtype. Classification losses average over
 the N rows of the batch, so ``dscores`` carries a factor ``1/N``.
 
+    >>> import numpy as np
     >>> scores = np.array([[3.2, 5.1, -1.7]])     # the lecture's cat image: cat, car, frog
-    >>> svm_loss(scores, np.array([0]))[0]         # max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1)
-    2.9...
+    >>> round(svm_loss(scores, np.array([0]))[0], 6)  # max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1)
+    2.9
 
 Arrays may be NumPy or CuPy; results follow the inputs. ``check_scores`` and ``check_scores_labels``
 validate a classification batch (with :mod:`deepgrad.checks`) so that ``linear`` gives the same errors.

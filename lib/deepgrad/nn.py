@@ -3,9 +3,13 @@
 A :class:`Module` is a callable holding :class:`Parameter` s and sub-modules; assigning one as an attribute
 registers it, so ``model.parameters()`` finds every weight of a nested network:
 
-    >>> model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-    >>> loss = nn.CrossEntropyLoss()(model(x), y)
+    >>> import numpy as np
+    >>> from deepgrad import nn
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> loss = nn.CrossEntropyLoss()(model(np.ones((5, 4), np.float32)), np.array([0, 1, 2, 0, 1]))
     >>> loss.backward()
+    >>> [(name, p.grad.shape) for name, p in model.named_parameters()]
+    [('0.weight', (4, 8)), ('0.bias', (8,)), ('2.weight', (8, 3)), ('2.bias', (3,))]
 
 Course convention: :class:`Linear` stores its weight as ``(in_features, out_features)`` = (D, M) and computes
 ``x @ W + b``; PyTorch stores the transpose ``(out, in)``. The initial values follow PyTorch's defaults.

@@ -1,8 +1,14 @@
 """The training loop: mini-batch epochs, history, early stopping, a progress bar (lecture: training end to end).
 
-    >>> history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()),
-    ...               (X_train, y_train), val_data=(X_val, y_val), epochs=50, batch_size=64, patience=5)
-    >>> history.val_acc[-1], history.best_epoch
+    >>> from deepgrad import data, nn, optim
+    >>> X, y = data.make_blobs(200, centers=3, seed=0)
+    >>> X_train, y_train, X_val, y_val, _, _ = data.train_val_test_split(X, y)
+    >>> model = nn.MLP([2, 16, 3], generator=0)
+    >>> history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05),
+    ...               (X_train, y_train), val_data=(X_val, y_val), epochs=20, batch_size=32, patience=5,
+    ...               progress=False)
+    >>> history.epochs, history.stop_reason, history.val_acc[-1] > 0.9
+    (20, 'completed', True)
 
 Each step: forward pass, loss, ``zero_grad``, ``backward``, optimiser ``step``. When the loss turns NaN or
 infinite, training stops *before* that step's update (so the parameters stay finite), a

@@ -3,8 +3,14 @@
 Each optimiser holds a list of parameters (any Tensors: a network's weights, or a single 2-D point for
 the optimiser race) and updates them **in place** from their ``.grad``:
 
-    >>> opt = optim.Adam(model.parameters(), lr=1e-3)
+    >>> import numpy as np
+    >>> from deepgrad import Tensor, optim
+    >>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    >>> opt = optim.SGD([w], lr=0.1)
+    >>> loss = (w * w).sum()
     >>> opt.zero_grad(); loss.backward(); opt.step()
+    >>> w.data.tolist()                  # w - 0.1 * 2w
+    [0.8, -1.6]
 
 Parameters whose ``.grad`` is None are skipped. As in PyTorch, ``params`` may also be a list of dicts
 (parameter groups) with their own options, e.g. ``[{'params': body}, {'params': head, 'lr': 1e-2}]``.

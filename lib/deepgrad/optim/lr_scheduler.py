@@ -4,8 +4,14 @@ A scheduler rescales each parameter group's ``lr`` from its initial value; call 
 per epoch (after ``optimizer.step()``). Epochs are counted from 0: at construction the rate is
 ``base_lr · factor(0)``.
 
-    >>> sched = lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)          # ÷10 every 10 epochs
-    >>> sched = lr_scheduler.InverseSqrtLR(opt)                            # the notes' η_t = η_0 / √(t + 1)
+    >>> from deepgrad import Tensor, optim
+    >>> opt = optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+    >>> sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)          # ÷10 every 10 epochs
+    >>> for epoch in range(10):
+    ...     sched.step()
+    >>> round(sched.get_last_lr()[0], 6)
+    0.01
+    >>> sched = optim.lr_scheduler.InverseSqrtLR(opt)        # the notes' η_t = η_0 / √(t + 1)
 """
 from __future__ import annotations
 

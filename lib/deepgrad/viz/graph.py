@@ -6,9 +6,10 @@ the output with respect to it below (vermillion), as in the CS231n backprop note
 as circles with their symbol (+, ×, max, σ, ...), inputs as labelled boxes. Arrays too large to write
 out are summarised: the value by its shape, the gradient by its norm.
 
+    >>> from deepgrad import Tensor
     >>> x, y, z = (Tensor(v, requires_grad=True, label=n) for v, n in ((-2., "x"), (5., "y"), (-4., "z")))
     >>> f = (x + y) * z; f.backward()
-    >>> draw_graph(f)
+    >>> ax = draw_graph(f)
 """
 from __future__ import annotations
 
