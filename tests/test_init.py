@@ -204,7 +204,7 @@ def test_fills_tensor_like_objects_in_place():
 
 # -------------------------------------------------------------------------------------------- errors
 def test_bad_mode():
-    with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out', got 'fan_avg'"):
+    with pytest.raises(ValueError, match=r"mode must be one of \('fan_in', 'fan_out'\), got 'fan_avg'"):
         init.kaiming_normal_(np.empty((3, 3)), mode="fan_avg")
 
 

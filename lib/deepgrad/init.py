@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import backend
-from .checks import check_generator, check_number
+from .checks import check_choice, check_generator, check_number
 
 __all__ = [
     "manual_seed", "calculate_gain", "calculate_fan_in_and_fan_out",
@@ -127,8 +127,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
 
 
 def _kaiming_std(shape, a, mode, nonlinearity) -> float:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    check_choice(mode, "mode", ("fan_in", "fan_out"))
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     # A zero-element weight has fan 0; it has nothing to fill either (PyTorch leaves it alone too).
