@@ -269,22 +269,23 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     a = x.data
     xp = backend.get_array_module(a)
     backend.check_same_device(a, target.data if isinstance(target, Tensor) else target, op="target")
-    t = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=a.dtype))
-    y = t.data.astype(a.dtype, copy=False)
+    y = xp.asarray(target.data if isinstance(target, Tensor) else target, dtype=a.dtype)
     if y.shape != a.shape:
         raise ValueError(f"target must have input's shape {a.shape}, got {y.shape}")
     per_entry = xp.maximum(a, 0) - a * y + xp.log1p(xp.exp(-xp.abs(a)))
     sig = losses.sigmoid(a)
     scale = _scale(a.size, reduction)
     out = per_entry if reduction == "none" else per_entry.sum() * scale
+    # A target Tensor is an input of the graph: PyTorch sends it d/dy = -x when it requires grad.
+    parents = (x, target) if isinstance(target, Tensor) else (x,)
 
     def vjp(g):
         g = g * scale
-        # d/dx = sigma(x) - y; d/dy = -x (a target may require grad, as in PyTorch)
-        return (sig - y) * g, (-a * g if t.requires_grad else None)
+        dx = (sig - y) * g  # d/dx = σ(x) - y
+        return (dx,) if len(parents) == 1 else (dx, -a * g if target.requires_grad else None)
 
-    def jvp(da, dy):
-        t = (sig - y) * da - a * dy
+    def jvp(da, dy=None):
+        t = (sig - y) * da if dy is None else (sig - y) * da - a * dy
         return t if reduction == "none" else t.sum() * scale
 
-    return from_op(xp.asarray(out, dtype=a.dtype), (x, t), "bce_with_logits", vjp, jvp)
+    return from_op(xp.asarray(out, dtype=a.dtype), parents, "bce_with_logits", vjp, jvp)
