@@ -125,7 +125,8 @@ class _NonFiniteLoss(Exception):
 
 def _epoch(model, loss_fn, batches, train_step=None):
     """One pass over ``batches``: the mean loss (weighted by batch size) and the accuracy (None unless
-    every batch is classification). ``train_step(step, loss)``, when given, runs after each forward pass."""
+    every batch is classification). ``train_step(step, loss, value)``, when given, runs after each forward
+    pass (training: the backward pass and the update)."""
     xp, dtype = _param_info(model)
     total, correct, n, classification = 0.0, 0.0, 0, True
     for step, (xb, yb) in enumerate(batches):
