@@ -87,5 +87,6 @@ def test_a_graph_using_every_op_draws_with_known_symbols(rng):
 
 @pytest.mark.parametrize("op", sorted(autograd.OPS))
 def test_symbols_are_short_enough_to_sit_in_a_circle(op):
+    # "softmax" is the widest that fits the drawing's circle (rendered and looked at); longer names break lines
     symbol, _rule = autograd.OPS[op]
-    assert 1 <= len(symbol) <= 11
+    assert symbol and max(len(line) for line in symbol.split("\n")) <= len("softmax")

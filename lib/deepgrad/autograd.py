@@ -82,7 +82,7 @@ OPS = {
     "tanh": ("tanh", "∂{o}/∂{p} = ∂{o}/∂{c} · (1 − tanh²)"),
     "clip": ("clip", "∂{o}/∂{p} = ∂{o}/∂{c} · [min ≤ {p} ≤ max]"),
     "softmax": ("softmax", "∂{o}/∂{p} = s · (∂{o}/∂{c} − Σ s · ∂{o}/∂{c}), s = softmax({p})"),
-    "log_softmax": ("log softmax", "∂{o}/∂{p} = ∂{o}/∂{c} − softmax({p}) · Σ ∂{o}/∂{c}"),
+    "log_softmax": ("log\nsoftmax", "∂{o}/∂{p} = ∂{o}/∂{c} − softmax({p}) · Σ ∂{o}/∂{c}"),
     "to": ("to", "∂{o}/∂{p} = ∂{o}/∂{c}, moved back to {p}'s device"),
     "linear": ("xW+b", "∂{o}/∂x = ∂{o}/∂{c} Wᵀ, ∂{o}/∂W = xᵀ ∂{o}/∂{c}, ∂{o}/∂b = Σ over the batch of ∂{o}/∂{c}"),
     "cross_entropy": ("CE", "∂{o}/∂{p} = ∂{o}/∂{c} · (softmax({p}) − onehot(y)) / N"),
