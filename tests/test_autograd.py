@@ -42,7 +42,7 @@ def check(fn, *arrays, atol=1e-6, rtol=1e-5):
     out = fn(*ts)
     out.backward(w)
     expected = numeric_grads(value, arrays)
-    for t, e in zip(ts, expected):
+    for t, e in zip(ts, expected, strict=True):
         if t.grad is None:  # an input the output does not depend on gets no gradient (as PyTorch)
             np.testing.assert_array_equal(e, 0.0)
             continue
@@ -127,7 +127,7 @@ def test_reductions(shape, data):
     axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)) if shape else st.none())
     keep = data.draw(st.booleans())
     for name in ("sum", "mean", "max", "min"):
-        check(lambda x: getattr(x, name)(axis=axis, keepdims=keep), a)
+        check(lambda x, name=name: getattr(x, name)(axis=axis, keepdims=keep), a)
 
 
 def test_reduction_over_axis_tuple():

@@ -91,17 +91,18 @@ def test_noise_free_geometry():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
-        (lambda: D.make_blobs(0), "n must be an integer >= 1"),
-        (lambda: D.make_xor(10.5), "n must be an integer"),
-        (lambda: D.make_moons(10, noise=-1), "noise must be a number >= 0"),
-        (lambda: D.make_circles(10, factor=1.0), r"factor .* must be in \(0, 1\)"),
-        (lambda: D.make_spiral(10, classes=1), "classes must be an integer >= 2"),
+        (lambda: D.make_blobs(0), ValueError, "n must be an integer >= 1, got 0"),
+        (lambda: D.make_xor(10.5), TypeError, "n must be an integer >= 1, got 10.5"),
+        (lambda: D.make_xor(True), TypeError, r"n must be an integer >= 1, got True \(a bool\)"),
+        (lambda: D.make_moons(10, noise=-1), ValueError, "noise must be a finite number >= 0, got -1"),
+        (lambda: D.make_circles(10, factor=1.0), ValueError, r"factor .* must be a finite number in \(0, 1\)"),
+        (lambda: D.make_spiral(10, classes=1), ValueError, "classes must be an integer >= 2"),
     ],
 )
-def test_toy_errors(call, message):
-    with pytest.raises(ValueError, match=message):
+def test_toy_errors(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 
@@ -198,7 +199,7 @@ def test_load_mnist(tmp_path, rng, gz):
         write_idx(tmp_path / name, array, gz)
     Xtr, ytr, Xte, yte = D.load_mnist(tmp_path)
     assert Xtr.dtype == np.uint8 and ytr.dtype == np.int64
-    for got, name in zip((Xtr, ytr, Xte, yte), truth):
+    for got, name in zip((Xtr, ytr, Xte, yte), truth, strict=True):
         np.testing.assert_array_equal(got, truth[name])
 
 
@@ -240,9 +241,9 @@ def test_split_errors():
     X, y = np.zeros((10, 2)), np.zeros(10, int)
     with pytest.raises(ValueError, match=r"X and y must have the same number.*\(10, 2\).*\(9,\)"):
         D.train_val_test_split(X, y[:9])
-    with pytest.raises(ValueError, match="val must be a fraction"):
+    with pytest.raises(ValueError, match=r"val must be a finite number in \[0, 1\), got -0.1"):
         D.train_val_test_split(X, y, val=-0.1)
-    with pytest.raises(ValueError, match="test must be a fraction"):
+    with pytest.raises(ValueError, match=r"test must be a finite number in \[0, 1\), got 1.0"):
         D.train_val_test_split(X, y, test=1.0)
     with pytest.raises(ValueError, match="val \\+ test must be < 1"):
         D.train_val_test_split(X, y, val=0.5, test=0.5)
@@ -286,7 +287,7 @@ def test_minibatches_cover_every_example_once(n, batch_size, shuffle, seed):
 
 def test_minibatches_seeded_shuffle():
     X, y = np.zeros((100, 1)), np.arange(100)
-    order = lambda seed: np.concatenate([yb for _, yb in D.minibatches(X, y, 16, seed=seed)])  # noqa: E731
+    order = lambda seed: np.concatenate([yb for _, yb in D.minibatches(X, y, 16, seed=seed)])
     np.testing.assert_array_equal(order(3), order(3))
     assert not np.array_equal(order(3), order(4))
     assert not np.array_equal(order(3), y)
@@ -312,13 +313,13 @@ def test_dataloader():
     xi, yi = ds[3]
     np.testing.assert_array_equal(xi, [6.0, 7.0])
     assert yi == 3
-    loader = D.DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    loader = D.DataLoader(ds, batch_size=4, shuffle=True, generator=0)
     assert len(loader) == 3
     epochs = [np.concatenate([yb for _, yb in loader]) for _ in range(2)]
     for seen in epochs:
         np.testing.assert_array_equal(np.sort(seen), y)
     assert not np.array_equal(epochs[0], epochs[1])  # a new order each epoch
-    again = D.DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    again = D.DataLoader(ds, batch_size=4, shuffle=True, generator=0)
     np.testing.assert_array_equal(np.concatenate([yb for _, yb in again]), epochs[0])
     plain = D.DataLoader(ds, batch_size=4, drop_last=True)
     assert len(plain) == 2
@@ -338,7 +339,7 @@ def test_batches_and_split_on_cupy():
     np.testing.assert_array_equal(cp.asnumpy(parts[0]), D.train_val_test_split(X, y, seed=0)[0])
     for xb, yb in D.minibatches(gX, gy, 32, seed=0):
         assert isinstance(xb, cp.ndarray) and isinstance(yb, cp.ndarray)
-    for xb, yb in D.DataLoader(D.TensorDataset(gX, gy), batch_size=32, shuffle=True, seed=0):
+    for xb, _yb in D.DataLoader(D.TensorDataset(gX, gy), batch_size=32, shuffle=True, generator=0):
         assert isinstance(xb, cp.ndarray)
     Z, mean, std = D.standardize(gX)
     assert isinstance(Z, cp.ndarray) and float(abs(Z.mean())) < 1e-12

@@ -168,7 +168,7 @@ def test_layers_run_on_device_arrays_and_keep_them_there(cp, rng):
     grads_h = layers.linear_relu_backward(dout, cache_h)
     grads_d = layers.linear_relu_backward(cp.asarray(dout), cache_d)
     fake_cuda.reset_transfers()
-    for h, d in zip((out_h, *grads_h), (out_d, *grads_d)):
+    for h, d in zip((out_h, *grads_h), (out_d, *grads_d), strict=True):
         assert backend.device_of(d) == "cuda"
         np.testing.assert_allclose(d.get(), h, rtol=1e-12, atol=1e-12)
 
@@ -346,7 +346,7 @@ def test_module_to_moves_every_parameter_and_training_keeps_them_there(cp, Tenso
         batches += 1
     assert fake_cuda.transfers["to_device"] == 2 * batches
     assert all(p.device == "cuda" and backend.device_of(p.grad) == "cuda" for p in model.parameters())
-    assert all(p is q for p, q in zip(model.parameters(), params))  # the optimiser updated them in place
+    assert all(p is q for p, q in zip(model.parameters(), params, strict=True))  # the optimiser updated them in place
     model.to("cpu")
     assert all(p.device == "cpu" and isinstance(p.data, np.ndarray) for p in model.parameters())
 

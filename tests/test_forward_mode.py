@@ -59,7 +59,7 @@ def test_dot_product_identity_two_inputs(n, d, seed):
     rng = np.random.default_rng(seed)
     x, b = rng.normal(size=(n, d)), rng.normal(size=(d,))
     vx, vb = rng.normal(size=(n, d)), rng.normal(size=(d,))
-    f = lambda x, b: (x * b + b).tanh() * x.sigmoid()  # noqa: E731
+    f = lambda x, b: (x * b + b).tanh() * x.sigmoid()
     out, t = jvp(f, (x, b), (vx, vb))
     u = rng.normal(size=out.shape)
     _, (gx, gb) = vjp(f, (x, b), (u,))
@@ -98,7 +98,7 @@ def test_jvp_shape_errors():
 
 
 def test_grad_and_value_and_grad():
-    f = lambda x, y: (x * x * y).sum()  # noqa: E731
+    f = lambda x, y: (x * x * y).sum()
     x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
     np.testing.assert_allclose(grad(f)(x, y), 2 * x * y)
     gx, gy = grad(f, argnums=(0, 1))(x, y)

@@ -31,7 +31,7 @@ RTOL, ATOL = 1e-10, 1e-12
 def dev(request):
     """The device under test: ``put`` copies host data to it, ``get`` brings an array back."""
     if request.param == "cuda":
-        import cupy  # noqa: PLC0415 (only on GPU machines; conftest skips this parameter elsewhere)
+        import cupy
         yield SimpleNamespace(name="cuda", xp=cupy, put=cupy.asarray, get=cupy.asnumpy)
     else:
         with fake_cuda.installed() as module:
@@ -116,7 +116,7 @@ def test_tensor_op_forward_and_backward_match_the_cpu(dev, engine, rng, name):
     out_h, grads_h = run(lambda a: a)
     out_d, grads_d = run(dev.put)
     assert_same(out_h, out_d)
-    for gh, gd in zip(grads_h, grads_d):
+    for gh, gd in zip(grads_h, grads_d, strict=True):
         assert_same(gh, gd)
 
 
@@ -247,7 +247,7 @@ def test_minibatches_on_the_device_match_the_cpu(dev, rng):
     host = list(data.minibatches(X, y, batch_size=5, seed=np.random.default_rng(2)))
     device = list(data.minibatches(dev.put(X), dev.put(y), batch_size=5, seed=np.random.default_rng(2)))
     assert len(host) == len(device) == 5
-    for (xh, yh), (xd, yd) in zip(host, device):
+    for (xh, yh), (xd, yd) in zip(host, device, strict=True):
         assert_same(xh, xd, rtol=0, atol=0)
         assert_same(yh, yd, rtol=0, atol=0)
 
@@ -264,7 +264,7 @@ def nn_optim(engine):
 def _mlp(lib, sizes=(6, 8, 3), seed=0):
     deepgrad.init.manual_seed(seed)
     mods = []
-    for d, m in zip(sizes[:-1], sizes[1:]):
+    for d, m in zip(sizes[:-1], sizes[1:], strict=True):
         mods += [lib.nn.Linear(d, m, dtype=np.float64), lib.nn.Tanh()]
     return lib.nn.Sequential(*mods[:-1])
 
@@ -335,7 +335,7 @@ def test_module_to_cuda_and_minibatches_one_at_a_time(dev, nn_optim, rng):
         opt.zero_grad()
         lib.F.cross_entropy(model(xb), yb).backward()
         opt.step()
-    assert all(p is q and p.device == "cuda" for p, q in zip(model.parameters(), params))
+    assert all(p is q and p.device == "cuda" for p, q in zip(model.parameters(), params, strict=True))
 
 
 def _digits_run(lib, device, epochs=8):
@@ -374,7 +374,7 @@ def test_environment_variable_selects_cupy():
 
 @pytest.mark.gpu
 def test_cupy_arrays_are_recognised_and_synchronised():
-    import cupy  # noqa: PLC0415
+    import cupy
 
     a = cupy.arange(6.0).reshape(2, 3)
     assert backend.device_of(a) == "cuda" and backend.get_array_module(a) is cupy

@@ -39,5 +39,5 @@ def test_two_layer_net_same_gradients(activation, loss):
     auto.backward()
 
     assert auto.item() == pytest.approx(value, rel=1e-12)
-    for got, want in zip([x.grad, *(p.grad for p in model.parameters())], [dX, dW1, db1, dW2, db2]):
+    for got, want in zip([x.grad, *(p.grad for p in model.parameters())], [dX, dW1, db1, dW2, db2], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

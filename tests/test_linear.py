@@ -64,7 +64,7 @@ def test_loss_values_by_hand():
 
 def test_bias_row_is_regularised_too(rng):
     W, X, y = _problem(1, 4, 3, 3)
-    for naive, vec in PAIRS.values():
+    for _naive, vec in PAIRS.values():
         (l0, g0), (l1, g1) = vec(W, X, y, 0.0), vec(W, X, y, 0.5)
         assert l1 - l0 == pytest.approx(0.5 * np.sum(W ** 2))
         np.testing.assert_allclose(g1 - g0, 2 * 0.5 * W)     # including the last (bias) row
@@ -78,7 +78,7 @@ def test_svm_kink_is_recognised_by_the_checker():
     for fn in PAIRS["svm"]:
         loss, dW = fn(W, X, y, 0.1)
         assert loss == pytest.approx(0.1 * np.sum(W ** 2))     # no margin is positive
-        report = check_gradient(lambda _: fn(W, X, y, 0.1)[0], W, dW, name="W")
+        report = check_gradient(lambda _, fn=fn: fn(W, X, y, 0.1)[0], W, dW, name="W")
         assert report.kinks == 2 and report.ok, str(report)
         assert "kink" in str(report)
 

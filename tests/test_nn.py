@@ -97,7 +97,7 @@ def test_linear_default_init_matches_pytorch_bounds():
 
 def test_seeding_reproduces_parameters():
     a, b = nn.MLP([5, 7, 2], generator=3), nn.MLP([5, 7, 2], generator=3)
-    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         np.testing.assert_array_equal(pa.data, pb.data)
     init.manual_seed(11)
     c = nn.Linear(4, 4)
@@ -135,7 +135,7 @@ def test_fused_linear_gradients_all_inputs():
 
 def test_mlp_structure_and_activations():
     m = nn.MLP([4, 8, 8, 3], activation="tanh", dropout=0.2)
-    kinds = [type(l).__name__ for l in m]
+    kinds = [type(layer).__name__ for layer in m]
     assert kinds == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
     assert len(m) == 7 and isinstance(m[0], nn.Linear)
     with pytest.raises(ValueError, match="activation"):
@@ -178,7 +178,7 @@ def test_state_dict_roundtrip_and_errors():
     w_obj = b[0].weight.data
     b.load_state_dict(a.state_dict())
     assert b[0].weight.data is w_obj  # loaded in place
-    for (_, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         np.testing.assert_array_equal(pa.data, pb.data)
     with pytest.raises(KeyError, match="missing"):
         b.load_state_dict({"0.weight": sd["0.weight"]})
@@ -279,10 +279,10 @@ def test_functional_forward_mode_through_fused_ops():
     from deepgrad.autograd import jvp, vjp
     rng = np.random.default_rng(6)
     x, W, b, y = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=5), rng.integers(0, 5, 4)
-    f = lambda x, W, b: F.cross_entropy(F.linear(x, W, b), y)  # noqa: E731
+    f = lambda x, W, b: F.cross_entropy(F.linear(x, W, b), y)
     v = tuple(rng.normal(size=a.shape) for a in (x, W, b))
     _, t = jvp(f, (x, W, b), v)
     _, gs = vjp(f, (x, W, b), np.array(1.0))
-    assert float(t) == pytest.approx(sum(float((g * vi).sum()) for g, vi in zip(gs, v)), rel=1e-10)
+    assert float(t) == pytest.approx(sum(float((g * vi).sum()) for g, vi in zip(gs, v, strict=True)), rel=1e-10)
     with no_grad():
         assert not F.linear(Tensor(x), Tensor(W, requires_grad=True)).requires_grad

@@ -33,7 +33,7 @@ def by_hand(update, steps=3):
     p, states = list(P0), [{} for _ in P0]
     for t in range(1, steps + 1):
         g = loss_grad(p)
-        p = [update(pi, gi, st, t) for pi, gi, st in zip(p, g, states)]
+        p = [update(pi, gi, st, t) for pi, gi, st in zip(p, g, states, strict=True)]
     return p
 
 

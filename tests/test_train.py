@@ -46,7 +46,7 @@ def test_fit_regression_without_accuracy_and_with_dataloader():
     X = rng.normal(size=(64, 3))
     Y = X @ np.array([[1.0], [-2.0], [0.5]])
     model = nn.Linear(3, 1, dtype=np.float64, generator=0)
-    loader = data.DataLoader(data.TensorDataset(X, Y), batch_size=16, shuffle=True, seed=0)
+    loader = data.DataLoader(data.TensorDataset(X, Y), batch_size=16, shuffle=True, generator=0)
     h = train.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=30, progress=False)
     assert h.train_acc[-1] is None and h.loss[-1] < 1e-3
     np.testing.assert_allclose(model.weight.data.ravel(), [1.0, -2.0, 0.5], atol=0.02)

@@ -2,12 +2,13 @@
 
 The package is layered as the lectures are; lower layers never import higher ones:
 
-1. ``backend``   NumPy or CuPy arrays (``deepgrad.use("cupy")``)
+1. ``backend``   NumPy or CuPy arrays (``deepgrad.use("cupy")``); ``checks``, the argument checks every
+   module uses
 2. ``gradcheck`` numerical gradients and a checker that explains mistakes
 3. ``losses``, ``linear``  scores, losses and linear classifiers "by hand"
 4. ``layers``    functional forward/backward pairs (the modular API of backprop)
 5. ``autograd``  the Tensor and its reverse- and forward-mode engine
-6. ``nn``, ``optim``, ``init``, ``data``, ``train``  PyTorch-shaped building blocks
+6. ``functional``, ``nn``, ``optim``, ``init``, ``data``, ``train``  PyTorch-shaped building blocks
 7. ``viz``, ``widgets``  pictures and interactive explorers
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 # Higher layers are imported on first use so that `import deepgrad` stays fast and a lesson that never
 # draws anything never imports matplotlib.
 _LAZY = {
-    "gradcheck", "losses", "linear", "layers", "init", "data", "autograd", "nn", "optim", "train",
+    "checks", "gradcheck", "losses", "linear", "layers", "init", "data", "autograd", "nn", "optim", "train",
     "viz", "widgets", "functional",
 }
 _LAZY_ATTRS = {"Tensor": "autograd", "no_grad": "autograd", "tensor": "autograd"}

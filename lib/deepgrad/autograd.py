@@ -16,8 +16,8 @@ lectures' scalar examples run on the same engine:
     >>> x, y, z = Tensor(-2.0, requires_grad=True), Tensor(5.0, requires_grad=True), Tensor(-4.0, requires_grad=True)
     >>> f = (x + y) * z
     >>> f.backward()
-    >>> f.item(), x.grad, y.grad, z.grad
-    (-12.0, array(-4.), array(-4.), array(3.))
+    >>> f.item(), float(x.grad), float(y.grad), float(z.grad)
+    (-12.0, -4.0, -4.0, 3.0)
 
 Conventions (as in PyTorch):
 
@@ -31,11 +31,9 @@ Conventions (as in PyTorch):
 * ``max``/``min`` send the gradient to the arg-max; ties share it evenly (PyTorch's ``amax`` rule).
 * The dtype is kept: float32 in gives float32 values and gradients.
 
-Op names (``Tensor.op``, shown by graph drawings): add, sub, mul, div, neg, pow, matmul, sum, mean, max,
-min, reshape, transpose, getitem, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, clip, softmax,
-log_softmax, to; and from :mod:`deepgrad.functional`: linear, cross_entropy, bce_with_logits.
-
 Arrays may be NumPy or CuPy (``Tensor.to("cuda")``); the array module always follows the data.
+
+The names an op records in ``Tensor.op`` are the keys of :data:`OPS`, listed at the end.
 """
 from __future__ import annotations
 
@@ -45,14 +43,51 @@ from numbers import Number
 
 import numpy as np
 
-from . import backend
+from . import backend, losses
+from .checks import check_int
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "from_op",
-    "trace", "Graph", "GraphNode", "jvp", "vjp", "grad", "value_and_grad",
+    "trace", "Graph", "GraphNode", "jvp", "vjp", "grad", "value_and_grad", "OPS",
 ]
 
 _state = {"grad_enabled": True, "forward_mode": 0}
+
+# Every op the engine records (``Tensor.op``): the symbol graph drawings show, and its local gradient rule
+# in words, where {c} is the op's result, {p} the input the gradient is sent to and {o} the final output.
+# Graph drawings (viz.graph) and the backprop explorer (widgets.backprop) take their symbols and rules
+# from here; a test checks that every op named in a from_op call has an entry.
+OPS = {
+    "add": ("+", "∂{o}/∂{p} = ∂{o}/∂{c} · 1"),
+    "sub": ("−", "∂{o}/∂{p} = ∂{o}/∂{c} · (±1)"),
+    "mul": ("×", "∂{o}/∂{p} = ∂{o}/∂{c} · {other}"),
+    "div": ("÷", "∂{o}/∂{p} = ∂{o}/∂{c} · {divrule}"),
+    "neg": ("−", "∂{o}/∂{p} = ∂{o}/∂{c} · (−1)"),
+    "pow": ("**", "∂{o}/∂{p} = ∂{o}/∂{c} · n·{p}ⁿ⁻¹"),
+    "matmul": ("@", "∂{o}/∂{p} = ∂{o}/∂{c} times the other factor, transposed (G Bᵀ for A, Aᵀ G for B)"),
+    "sum": ("Σ", "∂{o}/∂{p} = ∂{o}/∂{c}, copied to every summand"),
+    "mean": ("mean", "∂{o}/∂{p} = ∂{o}/∂{c} / n, for each of the n averaged entries"),
+    "max": ("max", "the gradient goes to the largest input"),
+    "min": ("min", "the gradient goes to the smallest input"),
+    "reshape": ("reshape", "∂{o}/∂{p} = ∂{o}/∂{c}, reshaped back to {p}'s shape"),
+    "transpose": ("ᵀ", "∂{o}/∂{p} = ∂{o}/∂{c}, transposed back"),
+    "getitem": ("[ ]", "∂{o}/∂{p} = ∂{o}/∂{c} at the picked entries, 0 elsewhere"),
+    "exp": ("exp", "∂{o}/∂{p} = ∂{o}/∂{c} · exp({p}) = ∂{o}/∂{c} · {c}"),
+    "log": ("log", "∂{o}/∂{p} = ∂{o}/∂{c} / {p}"),
+    "sqrt": ("√", "∂{o}/∂{p} = ∂{o}/∂{c} / (2√{p})"),
+    "abs": ("|x|", "∂{o}/∂{p} = ∂{o}/∂{c} · sign({p})"),
+    "relu": ("ReLU", "∂{o}/∂{p} = ∂{o}/∂{c} · [{p} > 0]"),
+    "leaky_relu": ("LReLU", "∂{o}/∂{p} = ∂{o}/∂{c} · (1 where {p} > 0, else the negative slope)"),
+    "sigmoid": ("σ", "∂{o}/∂{p} = ∂{o}/∂{c} · σ(1 − σ)"),
+    "tanh": ("tanh", "∂{o}/∂{p} = ∂{o}/∂{c} · (1 − tanh²)"),
+    "clip": ("clip", "∂{o}/∂{p} = ∂{o}/∂{c} · [min ≤ {p} ≤ max]"),
+    "softmax": ("softmax", "∂{o}/∂{p} = s · (∂{o}/∂{c} − Σ s · ∂{o}/∂{c}), s = softmax({p})"),
+    "log_softmax": ("log\nsoftmax", "∂{o}/∂{p} = ∂{o}/∂{c} − softmax({p}) · Σ ∂{o}/∂{c}"),
+    "to": ("to", "∂{o}/∂{p} = ∂{o}/∂{c}, moved back to {p}'s device"),
+    "linear": ("xW+b", "∂{o}/∂x = ∂{o}/∂{c} Wᵀ, ∂{o}/∂W = xᵀ ∂{o}/∂{c}, ∂{o}/∂b = Σ over the batch of ∂{o}/∂{c}"),
+    "cross_entropy": ("CE", "∂{o}/∂{p} = ∂{o}/∂{c} · (softmax({p}) − onehot(y)) / N"),
+    "bce_with_logits": ("BCE", "∂{o}/∂x = ∂{o}/∂{c} · (σ(x) − y), ∂{o}/∂y = ∂{o}/∂{c} · (−x) (÷ N for the mean)"),
+}
 
 
 # ------------------------------------------------------------------------------------------ grad mode
@@ -105,6 +140,17 @@ def _expand(g, shape, axis, keepdims):
     elif axis is None and not keepdims:
         g = g.reshape((1,) * len(shape))
     return g
+
+
+def _axis(axis, dim, default=None):
+    """The axis of a reduction given as NumPy's ``axis`` or PyTorch's ``dim`` (not both)."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"give the axis once, as axis= or as dim=, got axis={axis!r} and dim={dim!r}")
+    return default if axis is None and dim is None else (dim if axis is None else axis)
+
+
+def _keepdims(keepdims, keepdim):
+    return keepdims if keepdim is None else bool(keepdim)
 
 
 def _check_devices(a, b, op=None):
@@ -223,9 +269,9 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def argmax(self, axis=None):
+    def argmax(self, axis=None, *, dim=None):
         """Index of the largest entry (a plain array; not differentiable)."""
-        return self.data.argmax(axis=axis)
+        return self.data.argmax(axis=_axis(axis, dim))
 
     # --------------------------------------------------------------------------------------- devices
     def to(self, device) -> Tensor:
@@ -287,7 +333,7 @@ class Tensor:
                     node.grad = node.grad + g
             if not node._parents:
                 continue
-            for parent, pg in zip(node._parents, node._vjp(g)):
+            for parent, pg in zip(node._parents, node._vjp(g), strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
                 if pg.shape != parent.data.shape:
@@ -341,7 +387,10 @@ class Tensor:
             raise TypeError(f"exponent must be a Python number, got {type(exponent).__name__}; "
                             "for a tensor exponent write (b * x.log()).exp()")
         a, p = self.data, exponent
-        slope = 2 * a if p == 2 else p * a ** (p - 1)  # d(a^p)/da
+        if p == 0:  # x**0 is the constant 1: slope 0, also at a = 0 where p * a**(p-1) would be 0 * inf
+            slope = backend.get_array_module(a).zeros_like(a)
+        else:
+            slope = 2 * a if p == 2 else p * a ** (p - 1)  # d(a^p)/da
         return from_op(a ** p, (self,), "pow", lambda g: (g * slope,), lambda da: slope * da)
 
     def __matmul__(self, other):
@@ -385,33 +434,39 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims: bool = False):
-        """Sum over ``axis`` (int, tuple or None for all); the gradient copies ``g`` to every summand."""
+    def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+        """Sum over ``axis`` (int, tuple or None for all); the gradient copies ``g`` to every summand.
+
+        Every reduction takes NumPy's names (``axis``, ``keepdims``) or PyTorch's (``dim``, ``keepdim``).
+        """
+        axis, keepdims = _axis(axis, dim), _keepdims(keepdims, keepdim)
         shape = self.shape
         xp = backend.get_array_module(self.data)
         return from_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum",
                        lambda g: (xp.broadcast_to(_expand(g, shape, axis, keepdims), shape),),
                        lambda da: da.sum(axis=axis, keepdims=keepdims))
 
-    def mean(self, axis=None, keepdims: bool = False):
+    def mean(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Mean over ``axis``; the gradient is ``g / n`` for each of the n averaged entries."""
+        axis, keepdims = _axis(axis, dim), _keepdims(keepdims, keepdim)
         shape = self.shape
         if axis is None:
             n = self.size
         else:
             n = int(np.prod([shape[ax] for ax in ((axis,) if isinstance(axis, int) else axis)]))
         xp = backend.get_array_module(self.data)
+        scale = 1.0 / n if n else float("nan")  # the mean of nothing is NaN (and its gradient is empty)
         return from_op(self.data.mean(axis=axis, keepdims=keepdims), (self,), "mean",
-                       lambda g: (xp.broadcast_to(_expand(g, shape, axis, keepdims) * (1.0 / n), shape),),
+                       lambda g: (xp.broadcast_to(_expand(g, shape, axis, keepdims) * scale, shape),),
                        lambda da: da.mean(axis=axis, keepdims=keepdims))
 
-    def max(self, axis=None, keepdims: bool = False):
+    def max(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Largest entry over ``axis``; the gradient goes to the arg-max, shared evenly between ties."""
-        return self._extreme("max", axis, keepdims)
+        return self._extreme("max", _axis(axis, dim), _keepdims(keepdims, keepdim))
 
-    def min(self, axis=None, keepdims: bool = False):
+    def min(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Smallest entry over ``axis``; gradient rule as :meth:`max`."""
-        return self._extreme("min", axis, keepdims)
+        return self._extreme("min", _axis(axis, dim), _keepdims(keepdims, keepdim))
 
     def _extreme(self, kind, axis, keepdims):
         a = self.data
@@ -455,7 +510,7 @@ class Tensor:
         parts = index if isinstance(index, tuple) else (index,)
         # Ints, slices and one boolean mask pick each entry at most once: plain assignment scatters back.
         basic = all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in parts) or (
-            len(parts) == 1 and getattr(parts[0], "dtype", None) == bool)
+            len(parts) == 1 and getattr(getattr(parts[0], "dtype", None), "kind", "") == "b")
 
         def vjp(g):
             xp = backend.get_array_module(g)
@@ -501,9 +556,7 @@ class Tensor:
         return from_op(a * slope, (self,), "leaky_relu", lambda g: (g * slope,), lambda da: da * slope)
 
     def sigmoid(self):
-        a = self.data
-        # 1/(1+e^-a) overflows for very negative a; the tanh form never does.
-        out = 0.5 * (1 + backend.get_array_module(a).tanh(0.5 * a))
+        out = losses.sigmoid(self.data)  # accurate far below 0, as layers.sigmoid_forward (the same code)
         local = out * (1 - out)
         return from_op(out, (self,), "sigmoid", lambda g: (g * local,), lambda da: da * local)
 
@@ -525,8 +578,9 @@ class Tensor:
 
     clamp = clip
 
-    def softmax(self, axis: int = -1):
-        """Softmax along ``axis``, computed after subtracting the max (no overflow)."""
+    def softmax(self, axis: int | None = None, *, dim=None):
+        """Softmax along ``axis`` (or ``dim``; the last by default), computed after subtracting the max."""
+        axis = _axis(axis, dim, default=-1)
         a = self.data
         xp = backend.get_array_module(a)
         e = xp.exp(a - a.max(axis=axis, keepdims=True))
@@ -535,8 +589,9 @@ class Tensor:
                        lambda g: (p * (g - (g * p).sum(axis=axis, keepdims=True)),),
                        lambda da: p * (da - (da * p).sum(axis=axis, keepdims=True)))
 
-    def log_softmax(self, axis: int = -1):
-        """``log(softmax(x))`` along ``axis`` as ``x - logsumexp(x)`` (stable)."""
+    def log_softmax(self, axis: int | None = None, *, dim=None):
+        """``log(softmax(x))`` along ``axis`` (or ``dim``; the last by default) as ``x - logsumexp(x)``."""
+        axis = _axis(axis, dim, default=-1)
         a = self.data
         xp = backend.get_array_module(a)
         shifted = a - a.max(axis=axis, keepdims=True)
@@ -729,7 +784,7 @@ def jvp(f, primals, tangents):
     if len(tangents) != len(primals):
         raise ValueError(f"tangents must give one tangent per primal: {len(primals)} primals, {len(tangents)} tangents")
     inputs = []
-    for i, (x, v) in enumerate(zip(primals, tangents)):
+    for i, (x, v) in enumerate(zip(primals, tangents, strict=True)):
         t = Tensor(_float_array(x))
         v = _as_array(v, t.dtype)
         if v.shape != t.shape:
@@ -791,9 +846,14 @@ def vjp(f, primals, cotangents=None):
 
 def value_and_grad(f, argnums=0):
     """Like :func:`grad`, but the function returns ``(value, gradient)``."""
+    single = not isinstance(argnums, (tuple, list))
+    nums = tuple(check_int(i, "argnums", minimum=0) for i in ((argnums,) if single else argnums))
+
     def wrapped(*args):
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        inputs = [Tensor(_float_array(a), requires_grad=i in nums) if i in nums else a for i, a in enumerate(args)]
+        if nums and max(nums) >= len(args):
+            raise TypeError(f"argnums={argnums!r} requires at least {max(nums) + 1} positional argument(s), "
+                            f"got {len(args)}")
+        inputs = [Tensor(_float_array(a), requires_grad=True) if i in nums else a for i, a in enumerate(args)]
         with enable_grad():
             out = f(*inputs)
         if not isinstance(out, Tensor) or out.size != 1:
@@ -803,7 +863,7 @@ def value_and_grad(f, argnums=0):
             out.backward()
         xp = backend.get_array_module(out.data)
         gs = tuple(inputs[i].grad if inputs[i].grad is not None else xp.zeros_like(inputs[i].data) for i in nums)
-        return out.data, (gs[0] if isinstance(argnums, int) else gs)
+        return out.data, (gs[0] if single else gs)
     return wrapped
 
 
@@ -815,3 +875,6 @@ def grad(f, argnums=0):
     """
     vg = value_and_grad(f, argnums)
     return lambda *args: vg(*args)[1]
+
+
+__doc__ += "\nOp names: " + ", ".join(OPS) + ".\n"

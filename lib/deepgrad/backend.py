@@ -5,6 +5,7 @@ so the same code runs on the CPU and on the GPU (lecture: "why GPUs made deep le
 
     >>> import deepgrad
     >>> deepgrad.use("numpy")          # the default; or set DEEPGRAD_BACKEND=cupy before importing
+    <module 'numpy' ...>
     >>> deepgrad.backend.xp()          # the module now in use
     <module 'numpy' ...>
 
@@ -51,7 +52,7 @@ _device_arrays: dict[type, types.ModuleType] = {}
 def _import_cupy() -> types.ModuleType:
     """Import CuPy and make sure a GPU is there, or say exactly which of the two is missing."""
     try:
-        import cupy  # noqa: PLC0415 (optional dependency)
+        import cupy  # optional: imported only when the GPU backend is asked for
     except ImportError as exc:
         raise BackendError(
             "backend 'cupy' needs the CuPy package, which is not installed: "
@@ -104,7 +105,7 @@ def _device_module_of(x) -> types.ModuleType | None:
             if isinstance(x, array_type):
                 return module
     if _is_cupy_array(x):
-        import cupy  # noqa: PLC0415 (already imported: x is one of its arrays)
+        import cupy  # already imported: x is one of its arrays
         return cupy
     return None
 
@@ -150,7 +151,7 @@ def asarray(x, dtype=None):
 def cupy_available() -> bool:
     """True when CuPy imports (whether or not a GPU is present)."""
     try:
-        import cupy  # noqa: F401, PLC0415
+        import cupy  # noqa: F401 (imported to see whether it can be)
     except ImportError:
         return False
     return True

@@ -7,7 +7,10 @@ rows never takes one class only. The same ``seed`` always gives the same set.
     >>> X, y = make_spiral(300, classes=3, seed=0)
     >>> Xtr, ytr, Xval, yval, Xte, yte = train_val_test_split(X, y, val=0.1, test=0.2)
     >>> Xtr, Xval, Xte, mean, std = standardize(Xtr, Xval, Xte)
-    >>> for xb, yb in minibatches(Xtr, ytr, batch_size=32, seed=0): ...
+    >>> Xtr.shape, Xval.shape, Xte.shape
+    ((210, 2), (30, 2), (60, 2))
+    >>> [xb.shape[0] for xb, yb in minibatches(Xtr, ytr, batch_size=64, seed=0)]
+    [64, 64, 64, 18]
 """
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ import gzip
 import math
 import os
 import pickle
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
 from . import backend
+from .checks import check_generator, check_int, check_number, check_probability, deprecated
 
 __all__ = [
     "make_blobs", "make_xor", "make_circles", "make_bullseye", "make_spiral", "make_moons",
@@ -29,18 +33,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------- validation
-def _check_int(value, name: str, minimum: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_nonneg(value, name: str) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
 def _check_pair(X, y):
     """X and y must have the same number of rows (examples)."""
     if not hasattr(X, "shape"):
@@ -78,10 +70,10 @@ def make_blobs(n: int = 300, centers=3, std: float = 1.0, seed: int | None = 0):
     - X: shape (n, 2), float64
     - y: shape (n,), int64 in [0, K)
     """
-    n = _check_int(n, "n", 1)
-    std = _check_nonneg(std, "std")
+    n = check_int(n, "n", minimum=1)
+    std = check_number(std, "std", minimum=0)
     if isinstance(centers, Integral) and not isinstance(centers, bool):
-        k = _check_int(centers, "centers", 1)
+        k = check_int(centers, "centers", minimum=1)
         angle = 2 * np.pi * np.arange(k) / k + np.pi / 2
         centres = 4.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     else:
@@ -109,8 +101,8 @@ def make_xor(n: int = 200, noise: float = 0.25, seed: int | None = 0):
     - X: shape (n, 2), float64
     - y: shape (n,), int64 in {0, 1}
     """
-    n = _check_int(n, "n", 1)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", minimum=1)
+    noise = check_number(noise, "noise", minimum=0)
     rng = np.random.default_rng(seed)
     corners = np.array([[1.0, 1.0], [-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]])
     q = _balanced_labels(n, 4)
@@ -135,10 +127,9 @@ def make_circles(n: int = 300, noise: float = 0.1, factor: float = 0.5, seed: in
     - X: shape (n, 2), float64
     - y: shape (n,), int64 in {0, 1}
     """
-    n = _check_int(n, "n", 1)
-    noise = _check_nonneg(noise, "noise")
-    if not isinstance(factor, Real) or isinstance(factor, bool) or not 0 < factor < 1:
-        raise ValueError(f"factor (inner radius / outer radius) must be in (0, 1), got {factor!r}")
+    n = check_int(n, "n", minimum=1)
+    noise = check_number(noise, "noise", minimum=0)
+    factor = check_number(factor, "factor (inner radius / outer radius)", 0, 1, open_min=True, open_max=True)
     rng = np.random.default_rng(seed)
     y = _balanced_labels(n, 2)
     angle = rng.uniform(0, 2 * np.pi, size=n)
@@ -166,9 +157,9 @@ def make_spiral(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int | 
     - X: shape (n, 2), float64
     - y: shape (n,), int64 in [0, classes)
     """
-    n = _check_int(n, "n", 1)
-    classes = _check_int(classes, "classes", 2)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", minimum=1)
+    classes = check_int(classes, "classes", minimum=2)
+    noise = check_number(noise, "noise", minimum=0)
     rng = np.random.default_rng(seed)
     y = np.sort(_balanced_labels(n, classes))
     X = np.empty((n, 2))
@@ -194,8 +185,8 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = 0):
     - X: shape (n, 2), float64
     - y: shape (n,), int64 in {0, 1}
     """
-    n = _check_int(n, "n", 1)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int(n, "n", minimum=1)
+    noise = check_number(noise, "noise", minimum=0)
     rng = np.random.default_rng(seed)
     y = _balanced_labels(n, 2)
     t = rng.uniform(0, np.pi, size=n)
@@ -220,7 +211,7 @@ def load_digits(return_images: bool = False, scale: bool = False):
     - X: shape (1797, 64) or (1797, 8, 8), float64
     - y: shape (1797,), int64 in [0, 10)
     """
-    from sklearn.datasets import load_digits as _sk_load_digits  # noqa: PLC0415 (only needed here)
+    from sklearn.datasets import load_digits as _sk_load_digits  # only needed here
 
     bunch = _sk_load_digits()
     X = np.asarray(bunch.images if return_images else bunch.data, dtype=np.float64)
@@ -334,12 +325,6 @@ def load_mnist(path):
 
 
 # ------------------------------------------------------------------------------------ splits, scaling
-def _check_fraction(value, name: str) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
-    return float(value)
-
-
 def train_val_test_split(X, y, val: float = 0.1, test: float = 0.2, seed: int | None = 0, stratify: bool = True):
     """Split examples at random into training, validation and test sets.
 
@@ -357,7 +342,7 @@ def train_val_test_split(X, y, val: float = 0.1, test: float = 0.2, seed: int | 
     - X_train, y_train, X_val, y_val, X_test, y_test (rows of X and y; the order within each is random)
     """
     X, y = _check_pair(X, y)
-    val, test = _check_fraction(val, "val"), _check_fraction(test, "test")
+    val, test = check_probability(val, "val", allow_one=False), check_probability(test, "test", allow_one=False)
     if val + test >= 1:
         raise ValueError(f"val + test must be < 1 to leave training examples, got val={val} + test={test}")
     rng = np.random.default_rng(seed)
@@ -432,10 +417,10 @@ def minibatches(X, y, batch_size: int, shuffle: bool = True, seed: int | None = 
     - xb: shape (B, ...), yb: shape (B,), with B = batch_size except perhaps for the last batch
     """
     X, y = _check_pair(X, y)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     n = X.shape[0]
     xp = backend.get_array_module(X, y)
-    order = xp.asarray(_rng(seed).permutation(n)) if shuffle else None
+    order = xp.asarray(check_generator(seed, "seed").permutation(n)) if shuffle else None
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         if order is None:  # contiguous slices are views: no copying
@@ -443,10 +428,6 @@ def minibatches(X, y, batch_size: int, shuffle: bool = True, seed: int | None = 
         else:
             idx = order[start:start + batch_size]
             yield X[idx], y[idx]
-
-
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 class TensorDataset:
@@ -476,21 +457,26 @@ class DataLoader:
     """Iterate over a data set in mini-batches, one epoch per ``for`` loop (PyTorch's ``DataLoader``).
 
     ``dataset`` is a :class:`TensorDataset` (or any object whose ``__getitem__`` accepts an index array
-    and returns a tuple of arrays). With ``shuffle`` every epoch gets a new order; ``seed`` makes the
-    sequence of epochs reproducible.
+    and returns a tuple of arrays). With ``shuffle`` every epoch gets a new order; ``generator`` (an int
+    seed or a ``numpy.random.Generator``, PyTorch's argument name) makes the sequence of epochs
+    reproducible. ``seed=`` is the deprecated spelling of ``generator=``.
 
-        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, seed=0)
-        >>> for epoch in range(10):
-        ...     for xb, yb in loader: ...
+        >>> X, y = make_spiral(300, classes=3, seed=0)
+        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=0)
+        >>> len(loader), [len(yb) for xb, yb in loader]
+        (5, [64, 64, 64, 64, 44])
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, seed: int | None = None,
-                 drop_last: bool = False):
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, *,
+                 generator=None, seed=None):
+        if seed is not None:
+            deprecated("DataLoader(seed=...)", "DataLoader(generator=...)")
+            generator = seed if generator is None else generator
         self.dataset = dataset
-        self.batch_size = _check_int(batch_size, "batch_size", 1)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self._rng = np.random.default_rng(seed)
+        self._rng = check_generator(generator)
 
     def __len__(self) -> int:
         n = len(self.dataset)

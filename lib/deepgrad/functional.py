@@ -1,7 +1,13 @@
 """Functions on Tensors: activations, a fused linear layer and losses (PyTorch's ``torch.nn.functional``).
 
+    >>> import numpy as np
     >>> import deepgrad.functional as F
-    >>> loss = F.cross_entropy(model(x), y)
+    >>> from deepgrad import Tensor
+    >>> scores = Tensor(np.array([[2.0, 0.5, -1.0]]), requires_grad=True)
+    >>> loss = F.cross_entropy(scores, np.array([0]))
+    >>> loss.backward()
+    >>> round(loss.item(), 4), scores.grad.round(4).tolist()      # softmax(scores) - onehot(y)
+    (0.2413, [[-0.2144, 0.1753, 0.0391]])
 
 Names, arguments and defaults follow PyTorch, with two course conventions: weights are stored
 ``(in_features, out_features)`` = (D, M), so :func:`linear` computes ``x @ W + b`` (PyTorch stores
@@ -15,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, init
+from . import backend, init, losses
 from .autograd import Tensor, from_op
+from .checks import check_choice, check_labels, check_probability, check_shape
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
@@ -42,9 +49,12 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
     return losses
 
 
-def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+def _scale(n: int, reduction: str) -> float:
+    """The factor a summed loss is multiplied by: 1/n for ``'mean'`` (NaN for an empty batch, whose mean
+    is undefined: PyTorch's answer), else 1."""
+    if reduction != "mean":
+        return 1.0
+    return 1.0 / n if n else float("nan")
 
 
 def _labels(target, logits, name="target"):
@@ -55,14 +65,7 @@ def _labels(target, logits, name="target"):
     y = xp.asarray(y)
     if logits.ndim != 2:
         raise ValueError(f"input must be scores of shape (N, C), got shape {logits.shape}")
-    if y.ndim != 1 or y.shape[0] != logits.shape[0]:
-        raise ValueError(f"{name} must be class labels of shape (N,) = ({logits.shape[0]},), got shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if y.size and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
-        raise ValueError(f"{name} labels must lie in [0, {logits.shape[1]}), got values from "
-                         f"{int(y.min())} to {int(y.max())}")
-    return y
+    return check_labels(y, name, logits.shape[0], logits.shape[1])
 
 
 # --------------------------------------------------------------------------------------- layers
@@ -85,8 +88,7 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     out = a @ W
     parents = (x, weight)
     if bias is not None:
-        if bias.shape != (W.shape[1],):
-            raise ValueError(f"bias must have shape (M,) = ({W.shape[1]},), got {bias.shape}")
+        check_shape(bias, "bias", (W.shape[1],))
         out += bias.data
         parents = (x, weight, bias)
     M = W.shape[1]
@@ -134,18 +136,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
     ``1/(1-p)`` so the expected activation is unchanged; at evaluation (``training=False``) the identity.
 
     ``generator``: an int seed or ``numpy.random.Generator``; default, the one seeded by
-    ``deepgrad.init.manual_seed``.
+    ``deepgrad.init.manual_seed``. The mask is drawn where the data is: for data on the GPU the host
+    generator only gives a seed (one number) to the device's generator, so no mask crosses the bus.
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
+    p = check_probability(p, "p")
     if not training or p == 0:
         return input
     if p == 1:
         return input * 0.0
-    keep = init._rng(generator).random(input.shape) >= p
+    rng = init._rng(generator)
     xp = backend.get_array_module(input.data)
-    mask = xp.asarray(keep, dtype=input.dtype) * (1.0 / (1 - p))
-    return input * mask.astype(input.dtype, copy=False)
+    if xp is not np:
+        rng = xp.random.default_rng(int(rng.integers(2**63)))
+    keep = rng.random(input.shape) >= p
+    return input * (keep / (1 - p)).astype(input.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------------------- losses
@@ -162,7 +166,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     Returns:
     - loss: a 0-d Tensor (or shape (N,) for ``'none'``)
     """
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x = _tensor(input, "input")
     y = _labels(target, x)
     a = x.data
@@ -172,10 +176,10 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     shifted = a - a.max(axis=1, keepdims=True)
     e = xp.exp(shifted)
     s = e.sum(axis=1)
-    losses = xp.log(s) - shifted[rows, y]
+    per_example = xp.log(s) - shifted[rows, y]
     p = e / s[:, None]
-    scale = 1.0 / N if reduction == "mean" else 1.0
-    out = losses.sum() * scale if reduction != "none" else losses
+    scale = _scale(N, reduction)
+    out = per_example.sum() * scale if reduction != "none" else per_example
 
     def vjp(g):
         d = p.copy()
@@ -191,7 +195,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C) at the labels (N,): ``-input[i, y_i]``."""
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x = _tensor(input, "input")
     y = _labels(target, x)
     xp = backend.get_array_module(x.data)
@@ -200,7 +204,7 @@ def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)^2)`` over all entries (PyTorch's definition)."""
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x = _tensor(input, "input")
     backend.check_same_device(x.data, target.data if isinstance(target, Tensor) else target, op="target")
     t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
@@ -212,7 +216,7 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``mean(|input - target|)``."""
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x = _tensor(input, "input")
     backend.check_same_device(x.data, target.data if isinstance(target, Tensor) else target, op="target")
     t = target if isinstance(target, Tensor) else backend.get_array_module(x.data).asarray(target)
@@ -235,7 +239,7 @@ def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, re
     - p: 1 or 2 (squared hinge)
     - margin: the margin Δ
     """
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     if p not in (1, 2):
         raise ValueError(f"p must be 1 or 2, got {p!r}")
     x = _tensor(input, "input")
@@ -260,19 +264,28 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     - input: logits, any shape
     - target: same shape, floats in [0, 1]
     """
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x = _tensor(input, "input")
     a = x.data
     xp = backend.get_array_module(a)
-    target = target.data if isinstance(target, Tensor) else target
-    backend.check_same_device(a, target, op="target")
-    y = xp.asarray(target, dtype=a.dtype)
+    backend.check_same_device(a, target.data if isinstance(target, Tensor) else target, op="target")
+    y = xp.asarray(target.data if isinstance(target, Tensor) else target, dtype=a.dtype)
     if y.shape != a.shape:
         raise ValueError(f"target must have input's shape {a.shape}, got {y.shape}")
-    losses = xp.maximum(a, 0) - a * y + xp.log1p(xp.exp(-xp.abs(a)))
-    sig = 0.5 * (1 + xp.tanh(0.5 * a))
-    scale = 1.0 / max(a.size, 1) if reduction == "mean" else 1.0
-    out = losses if reduction == "none" else losses.sum() * scale
-    return from_op(xp.asarray(out, dtype=a.dtype), (x,), "bce_with_logits",
-                   lambda g: ((sig - y) * (g * scale),),
-                   lambda da: ((sig - y) * da) if reduction == "none" else ((sig - y) * da).sum() * scale)
+    per_entry = xp.maximum(a, 0) - a * y + xp.log1p(xp.exp(-xp.abs(a)))
+    sig = losses.sigmoid(a)
+    scale = _scale(a.size, reduction)
+    out = per_entry if reduction == "none" else per_entry.sum() * scale
+    # A target Tensor is an input of the graph: PyTorch sends it d/dy = -x when it requires grad.
+    parents = (x, target) if isinstance(target, Tensor) else (x,)
+
+    def vjp(g):
+        g = g * scale
+        dx = (sig - y) * g  # d/dx = σ(x) - y
+        return (dx,) if len(parents) == 1 else (dx, -a * g if target.requires_grad else None)
+
+    def jvp(da, dy=None):
+        t = (sig - y) * da if dy is None else (sig - y) * da - a * dy
+        return t if reduction == "none" else t.sum() * scale
+
+    return from_op(xp.asarray(out, dtype=a.dtype), parents, "bce_with_logits", vjp, jvp)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from . import backend
+from .checks import check_choice, check_generator, check_number
 
 __all__ = [
     "manual_seed", "calculate_gain", "calculate_fan_in_and_fan_out",
@@ -32,13 +33,7 @@ def manual_seed(seed: int) -> None:
 
 
 def _rng(generator) -> np.random.Generator:
-    if generator is None:
-        return _default_rng
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)):
-        return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+    return check_generator(generator, default=_default_rng)
 
 
 def _array(tensor):
@@ -70,8 +65,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        if not isinstance(slope, (int, float)) or isinstance(slope, bool):
-            raise ValueError(f"param (negative slope) must be a number, got {param!r}")
+        slope = check_number(slope, "param (the negative slope)")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4.0
@@ -112,8 +106,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with draws from N(mean, std²)."""
-    if std < 0:
-        raise ValueError(f"std must be non-negative, got {std}")
+    std = check_number(std, "std", minimum=0)
     return _fill(tensor, _rng(generator).normal(mean, std, size=_array(tensor).shape))
 
 
@@ -134,8 +127,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
 
 
 def _kaiming_std(shape, a, mode, nonlinearity) -> float:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    check_choice(mode, "mode", ("fan_in", "fan_out"))
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     # A zero-element weight has fan 0; it has nothing to fill either (PyTorch leaves it alone too).

@@ -17,9 +17,8 @@ float32 out).
 """
 from __future__ import annotations
 
-from numbers import Real
-
-from . import backend
+from . import backend, losses
+from .checks import check_array, check_choice, check_number, check_probability, check_shape
 
 __all__ = [
     "linear_forward", "linear_backward",
@@ -35,14 +34,8 @@ __all__ = [
 
 # ----------------------------------------------------------------------------------------- validation
 def _array(x, name: str):
-    """``x`` as an array of its own module (lists become NumPy arrays), refusing NaN."""
-    xp = backend.get_array_module(x)
-    x = xp.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
-    if x.dtype.kind == "f" and bool(xp.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN (shape {x.shape}); check the previous layer or the learning rate")
-    return x
+    """``x`` as an array of its own module (lists become NumPy arrays), refusing NaN (inf may be an input)."""
+    return check_array(x, name, allow_inf=True)
 
 
 def _check_dout(dout, shape, layer: str):
@@ -80,14 +73,12 @@ def linear_forward(x, W, b):
     if x.ndim < 2:
         raise ValueError(f"x must be a batch of shape (N, D) or (N, d1, ..., dk), got shape {x.shape}; "
                          "use x[None] for a single example")
-    if W.ndim != 2:
-        raise ValueError(f"W must have shape (D, M), got shape {W.shape}")
+    check_shape(W, "W", ("D", "M"))
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != W.shape[0]:
         raise ValueError(f"x and W inner dimensions do not match: x has D = {x2.shape[1]} features "
                          f"(shape {x.shape}) but W has shape {W.shape}, expected ({x2.shape[1]}, M)")
-    if b.shape != (W.shape[1],):
-        raise ValueError(f"b must have shape (M,) = ({W.shape[1]},) to match W {W.shape}, got shape {b.shape}")
+    check_shape(b, "b", (W.shape[1],))
     out = x2 @ W + b
     return out, (x, W, b)
 
@@ -157,9 +148,8 @@ def leaky_relu_forward(x, negative_slope: float = 0.01):
     - out: same shape as x
     - cache: (x, negative_slope)
     """
-    if not isinstance(negative_slope, Real) or isinstance(negative_slope, bool):
-        raise TypeError(f"negative_slope must be a real number, got {negative_slope!r}")
-    negative_slope = float(negative_slope)  # a Python float keeps x's dtype (NumPy 2 promotion rules)
+    # a Python float keeps x's dtype (NumPy 2 promotion rules)
+    negative_slope = check_number(negative_slope, "negative_slope")
     x = _array(x, "x")
     xp = backend.get_array_module(x)
     out = xp.where(x > 0, x, x * negative_slope)
@@ -194,11 +184,7 @@ def sigmoid_forward(x):
     - out: same shape as x, values in (0, 1)
     - cache: out (the derivative is out * (1 - out), so the output is all we keep)
     """
-    x = _array(x, "x")
-    xp = backend.get_array_module(x)
-    # exp(-|x|) never overflows; the two branches are the same function written two ways
-    z = xp.exp(-xp.abs(x))
-    out = xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    out = losses.sigmoid(_array(x, "x"))
     return out, out
 
 
@@ -271,10 +257,8 @@ def dropout_forward(x, p: float = 0.5, mode: str = "train", seed=None):
     - out: same shape as x
     - cache: (mask, mode); mask has the shape of x and holds 0 or 1 / (1 - p) (None in eval mode)
     """
-    if not isinstance(p, Real) or isinstance(p, bool) or not 0 <= p < 1:
-        raise ValueError(f"p (the drop probability) must be a number in [0, 1), got {p!r}")
-    if mode not in ("train", "eval"):
-        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+    p = check_probability(p, "p (the drop probability)", allow_one=False)
+    check_choice(mode, "mode", ("train", "eval"))
     x = _array(x, "x")
     if mode == "eval":
         return x, (None, mode)
@@ -360,8 +344,7 @@ def linear_jacobian(x, W, b, wrt: str = "x"):
     Returns:
     - J: shape (M, D), (M, D*M) or (M, M)
     """
-    if wrt not in ("x", "W", "b"):
-        raise ValueError(f"wrt must be 'x', 'W' or 'b', got {wrt!r}")
+    check_choice(wrt, "wrt", ("x", "W", "b"))
     x = _check_vector(x, "x")
     linear_forward(x[None], W, b)  # same shape checks as the layer itself
     W = backend.get_array_module(W).asarray(W)

@@ -18,12 +18,12 @@ bench/bench_linear.py). Both return ``(loss, dW)``.
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 
 from . import backend
-from .losses import check_array, check_labels, check_reg, softmax_loss, svm_loss
+from .checks import check_array, check_choice, check_int, check_labels, check_number
+from .losses import softmax_loss, svm_loss
 
 __all__ = [
     "add_bias_column",
@@ -60,10 +60,10 @@ def _check_problem(W, X, y, reg, scan: bool = True):
                 if W.shape[0] == X.shape[1] + 1 else "")
         raise ValueError(f"X must have one column per row of W: X has shape {X.shape}, W has shape {W.shape}, "
                          f"expected X of shape (N, {W.shape[0]}){hint}")
-    y = check_labels(y, X.shape[0], W.shape[1])
+    y = check_labels(y, "y", X.shape[0], W.shape[1])
     if X.shape[0] == 0:
         raise ValueError(f"X must hold at least one example (row), got shape {X.shape}")
-    return W, X, y, check_reg(reg)
+    return W, X, y, check_number(reg, "reg", minimum=0)
 
 
 def _scores(W, X):
@@ -192,10 +192,8 @@ class LinearClassifier:
 
     def __init__(self, loss: str = "softmax", reg: float = 1e-5, seed: int | None = None, bias: bool = True,
                  num_classes: int | None = None):
-        if loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
-        self.loss_name = loss
-        self.reg = check_reg(reg)
+        self.loss_name = check_choice(loss, "loss", sorted(_LOSSES))
+        self.reg = check_number(reg, "reg", minimum=0)
         self.bias = bool(bias)
         self.num_classes = num_classes
         self.rng = np.random.default_rng(seed)
@@ -227,13 +225,10 @@ class LinearClassifier:
         - loss_history: the loss at every iteration (list of floats)
         """
         Xb = self._inputs(X)
-        y = check_labels(y, Xb.shape[0])
-        if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not (isinstance(num_iters, (int, np.integer)) and num_iters >= 0):
-            raise ValueError(f"num_iters must be an int >= 0, got {num_iters!r}")
-        if isinstance(learning_rate, bool) or not (isinstance(learning_rate, Real) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        y = check_labels(y, "y", Xb.shape[0])
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        num_iters = check_int(num_iters, "num_iters", minimum=0)
+        learning_rate = check_number(learning_rate, "learning_rate", minimum=0)
         xp = backend.get_array_module(Xb)
         num_train, dim = Xb.shape
         if self.W is None:

@@ -4,49 +4,27 @@ Every loss takes arrays and returns ``(loss, dscores)``: the loss as a Python fl
 with respect to the first argument, the same shape and dtype. Classification losses average over
 the N rows of the batch, so ``dscores`` carries a factor ``1/N``.
 
+    >>> import numpy as np
     >>> scores = np.array([[3.2, 5.1, -1.7]])     # the lecture's cat image: cat, car, frog
-    >>> svm_loss(scores, np.array([0]))[0]         # max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1)
-    2.9...
+    >>> round(svm_loss(scores, np.array([0]))[0], 6)  # max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1)
+    2.9
 
-Arrays may be NumPy or CuPy; results follow the inputs. Validation helpers (``check_scores_labels``
-and friends) are public so that ``linear`` and ``layers`` give the same clear errors.
+Arrays may be NumPy or CuPy; results follow the inputs. ``check_scores`` and ``check_scores_labels``
+validate a classification batch (with :mod:`deepgrad.checks`) so that ``linear`` gives the same errors.
 """
 from __future__ import annotations
 
-from numbers import Real
-
 from . import backend
+from .checks import check_array, check_labels, check_number, deprecated
 
 __all__ = [
-    "softmax", "log_softmax", "svm_loss", "softmax_loss", "cross_entropy", "mse_loss", "logistic_loss",
+    "sigmoid", "softmax", "log_softmax", "svm_loss", "softmax_loss", "mse_loss", "logistic_loss",
     "l2_penalty", "l1_penalty",
-    "check_array", "check_scores", "check_labels", "check_scores_labels", "check_reg",
+    "check_scores", "check_scores_labels",
 ]
 
 
 # ---------------------------------------------------------------------------------------- validation
-def check_array(a, name: str, ndim: int | None = None, finite: bool = True):
-    """``a`` as a real float-or-int array of its own module, with ``ndim`` dimensions and no NaN/inf.
-
-    Raises TypeError for non-numeric data and ValueError for a wrong number of dimensions or NaN/inf,
-    naming ``name`` and showing the shape.
-    """
-    xp = backend.get_array_module(a)
-    try:
-        a = xp.asarray(a)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers, got {type(a).__name__} ({exc})") from exc
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    if finite and a.dtype.kind == "f" and not bool(xp.isfinite(a).all()):
-        bad = int((~xp.isfinite(a)).sum())
-        raise ValueError(f"{name} (shape {a.shape}) contains {bad} NaN/inf value(s); expected finite numbers "
-                         "(a learning rate too large often causes this)")
-    return a
-
-
 def check_scores(scores, name: str = "scores"):
     """Class scores: a finite 2-D array ``(N, C)`` with at least one class."""
     scores = check_array(scores, name, ndim=2)
@@ -55,41 +33,14 @@ def check_scores(scores, name: str = "scores"):
     return scores
 
 
-def check_labels(y, n: int | None = None, num_classes: int | None = None, name: str = "y"):
-    """Class labels: a 1-D integer array of length ``n`` with values in ``[0, num_classes)``."""
-    xp = backend.get_array_module(y)
-    y = xp.asarray(y)
-    if y.dtype.kind not in "iu":
-        hint = f"; convert with {name}.astype(int)" if y.dtype.kind in "fb" else ""
-        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}{hint}")
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (N,), one label per row, got shape {y.shape}")
-    if n is not None and y.shape[0] != n:
-        raise ValueError(f"{name} must have one label per row of scores: expected length {n}, got {y.shape[0]}")
-    if y.size and num_classes is not None:
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= num_classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"{name} must hold labels in [0, {num_classes}) (one per class column), "
-                             f"found {bad}")
-    return y
-
-
 def check_scores_labels(scores, y, scores_name: str = "scores", y_name: str = "y"):
     """Validate a classification batch: scores ``(N, C)`` finite, y ``(N,)`` integers in ``[0, C)``."""
     scores = check_scores(scores, scores_name)
     backend.check_same_device(scores, y, op=f"{scores_name} and {y_name}")  # never upload host labels silently
-    y = check_labels(y, scores.shape[0], scores.shape[1], y_name)
+    y = check_labels(y, y_name, scores.shape[0], scores.shape[1])
     if scores.shape[0] == 0:
         raise ValueError(f"{scores_name} must hold at least one example (row), got shape {scores.shape}")
     return scores, y
-
-
-def check_reg(reg, name: str = "reg") -> float:
-    """A regularisation strength: a finite number >= 0."""
-    if isinstance(reg, bool) or not isinstance(reg, Real) or not (0 <= float(reg) < float("inf")):
-        raise ValueError(f"{name} must be a finite number >= 0, got {reg!r}")
-    return float(reg)
 
 
 def _float(a):
@@ -98,6 +49,30 @@ def _float(a):
 
 
 # ------------------------------------------------------------------------------------ probabilities
+def sigmoid(scores):
+    """Probabilities ``1 / (1 + exp(-s))``, elementwise: the logistic function of a binary score.
+
+    Written as ``1 / (1 + e)`` for s >= 0 and ``e / (1 + e)`` for s < 0 with ``e = exp(-|s|)``: the two
+    are the same function, but ``exp`` never overflows and far below 0 the result keeps its full relative
+    accuracy (``sigmoid(-40)`` is 4.25e-18, not 0), so ``log(sigmoid(s))`` stays finite. The layers and
+    the Tensor engine use this one formula, so they agree to the last digit.
+
+    >>> float(sigmoid(-40.0))
+    4.248354255291589e-18
+
+    Inputs:
+    - scores: array of any shape (NaN passes through as NaN)
+
+    Returns:
+    - probs: same shape, values in [0, 1]
+    """
+    scores = _float(check_array(scores, "scores", finite=False))
+    xp = backend.get_array_module(scores)
+    e = xp.exp(-xp.abs(scores))
+    # the numerator is 1 for s >= 0 and e below: max(e, [s >= 0]) picks it without where(), 5x faster
+    return xp.maximum(e, scores >= 0) / (1 + e)
+
+
 def softmax(scores, axis: int = -1):
     """Probabilities ``exp(s_k) / sum_j exp(s_j)`` along ``axis`` (the classes, last by default).
 
@@ -189,7 +164,13 @@ def softmax_loss(scores, y):
     return loss, dscores / n
 
 
-cross_entropy = softmax_loss  # PyTorch's name (F.cross_entropy takes logits too)
+def __getattr__(name):
+    # losses.cross_entropy was softmax_loss under PyTorch's name, which functional.cross_entropy (a Tensor
+    # loss) also has: one name, two kinds of result. Kept for one release for notebooks that use it.
+    if name == "cross_entropy":
+        deprecated("deepgrad.losses.cross_entropy", "deepgrad.losses.softmax_loss")
+        return softmax_loss
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------- regression and binary losses
@@ -243,10 +224,7 @@ def logistic_loss(scores, y):
     y = y.astype(scores.dtype)
     n = scores.shape[0]
     loss = float((xp.logaddexp(0, scores) - y * scores).sum()) / n
-    # sigmoid without overflow: exp of a non-positive number only
-    e = xp.exp(-xp.abs(scores))
-    p = xp.where(scores >= 0, 1 / (1 + e), e / (1 + e))
-    return loss, (p - y) / n
+    return loss, (sigmoid(scores) - y) / n
 
 
 # ---------------------------------------------------------------------------------- regularisation
@@ -261,7 +239,7 @@ def l2_penalty(W, reg: float):
     - dW: same shape as ``W``
     """
     W = _float(check_array(W, "W"))
-    reg = check_reg(reg)
+    reg = check_number(reg, "reg", minimum=0)
     return reg * float((W * W).sum()), 2 * reg * W
 
 
@@ -273,6 +251,6 @@ def l1_penalty(W, reg: float):
     - dW: same shape as ``W``
     """
     W = _float(check_array(W, "W"))
-    reg = check_reg(reg)
+    reg = check_number(reg, "reg", minimum=0)
     xp = backend.get_array_module(W)
     return reg * float(xp.abs(W).sum()), reg * xp.sign(W)

@@ -3,9 +3,13 @@
 A :class:`Module` is a callable holding :class:`Parameter` s and sub-modules; assigning one as an attribute
 registers it, so ``model.parameters()`` finds every weight of a nested network:
 
-    >>> model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-    >>> loss = nn.CrossEntropyLoss()(model(x), y)
+    >>> import numpy as np
+    >>> from deepgrad import nn
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> loss = nn.CrossEntropyLoss()(model(np.ones((5, 4), np.float32)), np.array([0, 1, 2, 0, 1]))
     >>> loss.backward()
+    >>> [(name, p.grad.shape) for name, p in model.named_parameters()]
+    [('0.weight', (4, 8)), ('0.bias', (8,)), ('2.weight', (8, 3)), ('2.bias', (3,))]
 
 Course convention: :class:`Linear` stores its weight as ``(in_features, out_features)`` = (D, M) and computes
 ``x @ W + b``; PyTorch stores the transpose ``(out, in)``. The initial values follow PyTorch's defaults.
@@ -21,6 +25,7 @@ import numpy as np
 from . import backend, init
 from . import functional as F
 from .autograd import Tensor
+from .checks import check_choice, check_int, check_probability
 
 __all__ = [
     "Parameter", "Module", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
@@ -174,12 +179,10 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, generator=None):
         super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_int(in_features, "in_features", minimum=1)
+        self.out_features = check_int(out_features, "out_features", minimum=1)
         xp = backend.xp()
-        self.weight = Parameter(xp.empty((in_features, out_features), dtype=dtype))
+        self.weight = Parameter(xp.empty((self.in_features, self.out_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         if bias:
             bound = 1 / math.sqrt(in_features)
@@ -254,9 +257,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, generator=None):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = check_probability(p, "p")
         self.generator = init._rng(generator) if generator is not None else None
 
     def forward(self, x):
@@ -309,11 +310,10 @@ class MLP(Sequential):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        check_choice(activation, "activation", sorted(_ACTIVATIONS))
         rng = init._rng(generator) if generator is not None else None
         layers = []
-        for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d, m, bias=bias, dtype=dtype, generator=rng))
             if i < len(sizes) - 2:
                 layers.append(_ACTIVATIONS[activation]())

@@ -1,8 +1,14 @@
 """The training loop: mini-batch epochs, history, early stopping, a progress bar (lecture: training end to end).
 
-    >>> history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()),
-    ...               (X_train, y_train), val_data=(X_val, y_val), epochs=50, batch_size=64, patience=5)
-    >>> history.val_acc[-1], history.best_epoch
+    >>> from deepgrad import data, nn, optim
+    >>> X, y = data.make_blobs(200, centers=3, seed=0)
+    >>> X_train, y_train, X_val, y_val, _, _ = data.train_val_test_split(X, y)
+    >>> model = nn.MLP([2, 16, 3], generator=0)
+    >>> history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05),
+    ...               (X_train, y_train), val_data=(X_val, y_val), epochs=20, batch_size=32, patience=5,
+    ...               progress=False)
+    >>> history.epochs, history.stop_reason, history.val_acc[-1] > 0.9
+    (20, 'completed', True)
 
 Each step: forward pass, loss, ``zero_grad``, ``backward``, optimiser ``step``. When the loss turns NaN or
 infinite, training stops *before* that step's update (so the parameters stay finite), a
@@ -15,10 +21,10 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import backend
 from .autograd import Tensor, no_grad
+from .checks import check_choice, check_generator, check_int
+from .data import minibatches
 
 __all__ = ["History", "TrainingWarning", "accuracy", "evaluate", "fit", "Trainer"]
 
@@ -72,29 +78,19 @@ def _is_classification(out, y) -> bool:
 
 
 def _batches(data, batch_size, shuffle, rng):
-    """Mini-batches from an (X, y) pair or from any iterable of (xb, yb) such as a DataLoader."""
-    if isinstance(data, tuple) and len(data) == 2:
-        X, y = data
-        n = X.shape[0]
-        xp = backend.get_array_module(X)
-        order = xp.asarray(rng.permutation(n)) if shuffle else None
-        for start in range(0, n, batch_size):
-            if order is None:
-                yield X[start:start + batch_size], y[start:start + batch_size]
-            else:
-                idx = order[start:start + batch_size]
-                yield X[idx], y[idx]
-    else:
-        yield from data
+    """Mini-batches from an (X, y) pair (:func:`data.minibatches`) or from any iterable of (xb, yb) such as
+    a DataLoader."""
+    if isinstance(data, tuple):
+        return minibatches(*data, batch_size=batch_size, shuffle=shuffle, seed=rng)
+    return data
 
 
 def _check_data(data, name):
-    if isinstance(data, tuple):
-        if len(data) != 2:
-            raise ValueError(f"{name} must be a pair (X, y) or an iterable of batches, got a tuple of {len(data)}")
-        X, y = data
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"{name}: X and y must have the same number of examples, got shapes {X.shape} and {y.shape}")
+    if isinstance(data, tuple) and len(data) != 2:
+        raise ValueError(f"{name} must be a pair (X, y) or an iterable of batches, got a tuple of {len(data)}")
+    if isinstance(data, tuple) and data[0].shape[0] != data[1].shape[0]:
+        raise ValueError(f"{name}: X and y must have the same number of examples, got shapes "
+                         f"{data[0].shape} and {data[1].shape}")
 
 
 def _param_info(model):
@@ -121,28 +117,46 @@ def _labels_like(yb, xp):
     return xp.asarray(yb)
 
 
+class _NonFiniteLoss(Exception):
+    def __init__(self, step: int, value: float):
+        super().__init__(step, value)
+        self.step, self.value = step, value
+
+
+def _epoch(model, loss_fn, batches, train_step=None):
+    """One pass over ``batches``: the mean loss (weighted by batch size) and the accuracy (None unless
+    every batch is classification). ``train_step(step, loss, value)``, when given, runs after each forward
+    pass (training: the backward pass and the update)."""
+    xp, dtype = _param_info(model)
+    total, correct, n, classification = 0.0, 0.0, 0, True
+    for step, (xb, yb) in enumerate(batches):
+        out = model(_prepare(xb, xp, dtype))
+        yb = _labels_like(yb, xp)
+        loss = loss_fn(out, yb)
+        value = float(loss.item())
+        if train_step is not None:
+            train_step(step, loss, value)
+        b = out.shape[0]
+        total += value * b
+        classification = classification and _is_classification(out, yb)
+        if classification:
+            correct += accuracy(out, yb) * b
+        n += b
+    return total / max(n, 1), (correct / n if classification and n else None)
+
+
 def evaluate(model, loss_fn, data, batch_size: int = 1024):
     """Mean loss and accuracy (None when not classification) of ``model`` on ``data`` = (X, y), in eval
     mode and without recording a graph; the model's previous mode is restored."""
     _check_data(data, "data")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     was_training = model.training
     model.eval()
-    xp, dtype = _param_info(model)
-    total, correct, n, classification = 0.0, 0.0, 0, True
     try:
         with no_grad():
-            for xb, yb in _batches(data, batch_size, False, None):
-                out = model(_prepare(xb, xp, dtype))
-                yb = _labels_like(yb, xp)
-                b = out.shape[0]
-                total += float(loss_fn(out, yb).item()) * b
-                classification = classification and _is_classification(out, yb)
-                if classification:
-                    correct += accuracy(out, yb) * b
-                n += b
+            return _epoch(model, loss_fn, _batches(data, batch_size, False, None))
     finally:
         model.train(was_training)
-    return total / max(n, 1), (correct / n if classification and n else None)
 
 
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
@@ -157,7 +171,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, 
     - optimizer: e.g. ``optim.SGD(model.parameters(), lr=0.1)``
     - train_data, val_data: pairs ``(X, y)`` of arrays (X of shape (N, ...), y of shape (N,)), or for
       train_data any iterable of batches such as a ``data.DataLoader``
-    - epochs, batch_size, shuffle, seed: passes over the data, examples per step, order (seeded)
+    - epochs, batch_size, shuffle, seed: passes over the data, examples per step, order (an int seed or
+      a ``numpy.random.Generator``)
     - scheduler: an ``optim.lr_scheduler`` object, stepped after every epoch
     - patience: stop when the monitored loss (validation loss, else training loss) has not improved by
       more than ``min_delta`` for this many epochs; ``restore_best`` then reloads the best parameters
@@ -165,70 +180,56 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, 
     - progress: show a tqdm progress bar (notebook-aware)
     - on_nonfinite: ``'warn'`` (stop with a TrainingWarning) or ``'raise'`` (FloatingPointError)
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415 (only the training loop needs it)
+    from tqdm.auto import tqdm  # only the training loop needs it
 
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"patience must be a positive int or None, got {patience!r}")
-    if on_nonfinite not in ("warn", "raise"):
-        raise ValueError(f"on_nonfinite must be 'warn' or 'raise', got {on_nonfinite!r}")
+    epochs = check_int(epochs, "epochs", minimum=0)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if patience is not None:
+        patience = check_int(patience, "patience", minimum=1)
+    check_choice(on_nonfinite, "on_nonfinite", ("warn", "raise"))
     _check_data(train_data, "train_data")
     if val_data is not None:
         _check_data(val_data, "val_data")
 
+    def train_step(step, loss, value):
+        if not math.isfinite(value):
+            raise _NonFiniteLoss(step, value)  # before the update, so the parameters stay finite
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.step_loss.append(value)
+
     history = History()
-    rng = np.random.default_rng(seed)
-    xp, dtype = _param_info(model)
+    rng = check_generator(seed, "seed")
     best_loss, best_state, waited = math.inf, None, 0
     bar = tqdm(range(epochs), disable=not progress, desc="training", unit="epoch")
     for epoch in bar:
         model.train()
-        total, correct, n, classification = 0.0, 0.0, 0, True
-        for step, (xb, yb) in enumerate(_batches(train_data, batch_size, shuffle, rng)):
-            out = model(_prepare(xb, xp, dtype))
-            yb = _labels_like(yb, xp)
-            loss = loss_fn(out, yb)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                message = (f"the training loss became {value} at epoch {epoch}, step {step}; training stopped "
-                           "before that update (try a smaller learning rate, or check the data for NaN)")
-                if on_nonfinite == "raise":
-                    bar.close()
-                    raise FloatingPointError(message)
-                warnings.warn(message, TrainingWarning, stacklevel=2)
-                history.stop_reason = "nonfinite_loss"
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            b = out.shape[0]
-            history.step_loss.append(value)
-            total += value * b
-            classification = classification and _is_classification(out, yb)
-            if classification:
-                correct += accuracy(out, yb) * b
-            n += b
-        if history.stop_reason == "nonfinite_loss":
+        try:
+            loss, acc = _epoch(model, loss_fn, _batches(train_data, batch_size, shuffle, rng), train_step)
+        except _NonFiniteLoss as stop:
+            message = (f"the training loss became {stop.value} at epoch {epoch}, step {stop.step}; training "
+                       "stopped before that update (try a smaller learning rate, or check the data for NaN)")
+            if on_nonfinite == "raise":
+                bar.close()
+                raise FloatingPointError(message) from None
+            warnings.warn(message, TrainingWarning, stacklevel=2)
+            history.stop_reason = "nonfinite_loss"
             break
-        history.loss.append(total / max(n, 1))
-        history.train_acc.append(correct / n if classification and n else None)
+        history.loss.append(loss)
+        history.train_acc.append(acc)
         history.lr.append(optimizer.param_groups[0]["lr"])
-        monitored = history.loss[-1]
+        postfix = {"loss": f"{loss:.4f}"}
+        monitored = loss
         if val_data is not None:
-            vloss, vacc = evaluate(model, loss_fn, val_data, max(batch_size, 1024))
-            history.val_loss.append(vloss)
+            monitored, vacc = evaluate(model, loss_fn, val_data, max(batch_size, 1024))
+            history.val_loss.append(monitored)
             history.val_acc.append(vacc)
-            monitored = vloss
+            postfix["val_loss"] = f"{monitored:.4f}"
+            if vacc is not None:
+                postfix["val_acc"] = f"{vacc:.3f}"
         if scheduler is not None:
             scheduler.step()
-        postfix = {"loss": f"{history.loss[-1]:.4f}"}
-        if val_data is not None:
-            postfix["val_loss"] = f"{history.val_loss[-1]:.4f}"
-            if history.val_acc[-1] is not None:
-                postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
         bar.set_postfix(postfix)
         if monitored < best_loss - min_delta:
             best_loss, history.best_epoch, waited = monitored, epoch, 0

@@ -3,8 +3,14 @@
 Each optimiser holds a list of parameters (any Tensors: a network's weights, or a single 2-D point for
 the optimiser race) and updates them **in place** from their ``.grad``:
 
-    >>> opt = optim.Adam(model.parameters(), lr=1e-3)
+    >>> import numpy as np
+    >>> from deepgrad import Tensor, optim
+    >>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    >>> opt = optim.SGD([w], lr=0.1)
+    >>> loss = (w * w).sum()
     >>> opt.zero_grad(); loss.backward(); opt.step()
+    >>> w.data.tolist()                  # w - 0.1 * 2w
+    [0.8, -1.6]
 
 Parameters whose ``.grad`` is None are skipped. As in PyTorch, ``params`` may also be a list of dicts
 (parameter groups) with their own options, e.g. ``[{'params': body}, {'params': head, 'lr': 1e-2}]``.
@@ -18,6 +24,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, no_grad
+from ..checks import check_number
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
 
@@ -67,11 +74,15 @@ class Optimizer:
         for group in self.param_groups:
             self._check(group)
 
+    _NONNEGATIVE = ("lr", "momentum", "dampening", "alpha", "eps", "lr_decay", "weight_decay")
+
     def _check(self, group):
-        if group["lr"] < 0:
-            raise ValueError(f"learning rate lr must be >= 0, got {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        """Every hyperparameter of a group, in one style (as PyTorch's optimisers do)."""
+        for key in self._NONNEGATIVE:
+            if key in group:
+                check_number(group[key], key, minimum=0)
+        for i, beta in enumerate(group.get("betas", ())):
+            check_number(beta, f"betas[{i}]", 0, 1, open_max=True)
 
     def zero_grad(self, set_to_none: bool = True):
         """Clear gradients before the next backward pass (they accumulate otherwise)."""
@@ -105,7 +116,7 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict):
         params = [p for g in self.param_groups for p in g["params"]]
-        for g, saved in zip(self.param_groups, state_dict["param_groups"]):
+        for g, saved in zip(self.param_groups, state_dict["param_groups"], strict=True):
             g.update({k: v for k, v in saved.items() if k != "params"})
         self.state = {params[i]: {k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()}
                       for i, s in state_dict["state"].items()}
@@ -205,8 +216,6 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"betas must lie in [0, 1), got {betas}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _update(self, p, grad, state, group):

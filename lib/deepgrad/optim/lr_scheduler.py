@@ -4,12 +4,20 @@ A scheduler rescales each parameter group's ``lr`` from its initial value; call 
 per epoch (after ``optimizer.step()``). Epochs are counted from 0: at construction the rate is
 ``base_lr · factor(0)``.
 
-    >>> sched = lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)          # ÷10 every 10 epochs
-    >>> sched = lr_scheduler.InverseSqrtLR(opt)                            # the notes' η_t = η_0 / √(t + 1)
+    >>> from deepgrad import Tensor, optim
+    >>> opt = optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+    >>> sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)          # ÷10 every 10 epochs
+    >>> for epoch in range(10):
+    ...     sched.step()
+    >>> round(sched.get_last_lr()[0], 6)
+    0.01
+    >>> sched = optim.lr_scheduler.InverseSqrtLR(opt)        # the notes' η_t = η_0 / √(t + 1)
 """
 from __future__ import annotations
 
 import math
+
+from ..checks import check_int
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "ExponentialLR", "InverseSqrtLR"]
 
@@ -34,7 +42,7 @@ class LRScheduler:
     def step(self):
         """Advance one epoch and set the new learning rates."""
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
             group["lr"] = lr
 
     def get_last_lr(self) -> list[float]:
@@ -59,16 +67,14 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas, strict=True)]
 
 
 class StepLR(LRScheduler):
     """``lr = base_lr · gamma^(epoch // step_size)``: multiply by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size, self.gamma = check_int(step_size, "step_size", minimum=1), gamma
         super().__init__(optimizer, last_epoch)
 
     def factor(self, epoch, base_lr):

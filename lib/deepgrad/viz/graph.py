@@ -6,9 +6,10 @@ the output with respect to it below (vermillion), as in the CS231n backprop note
 as circles with their symbol (+, ×, max, σ, ...), inputs as labelled boxes. Arrays too large to write
 out are summarised: the value by its shape, the gradient by its norm.
 
+    >>> from deepgrad import Tensor
     >>> x, y, z = (Tensor(v, requires_grad=True, label=n) for v, n in ((-2., "x"), (5., "y"), (-4., "z")))
     >>> f = (x + y) * z; f.backward()
-    >>> draw_graph(f)
+    >>> ax = draw_graph(f)
 """
 from __future__ import annotations
 
@@ -17,18 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
+from ..autograd import OPS
 from .style import FORWARD, GRADIENT, HIGHLIGHT, new_axes, styled, summarize
 
 __all__ = ["DrawNode", "DrawGraph", "as_graph", "layout", "draw_graph", "OP_SYMBOLS"]
 
-OP_SYMBOLS = {
-    "add": "+", "sub": "−", "mul": "×", "div": "÷", "truediv": "÷", "neg": "−", "pow": "**",
-    "matmul": "@", "max": "max", "maximum": "max", "min": "min", "sigmoid": "σ", "relu": "ReLU",
-    "tanh": "tanh", "exp": "exp", "log": "log", "sum": "Σ", "mean": "mean", "reshape": "reshape",
-    "transpose": "ᵀ", "leaky_relu": "LReLU", "softmax": "softmax", "square": "x²", "sqrt": "√",
-    "cross_entropy": "CE", "mse": "MSE", "mse_loss": "MSE", "broadcast": "bcast", "abs": "|x|",
-    "inv": "1/x", "reciprocal": "1/x", "dropout": "drop",
-}
+OP_SYMBOLS = {op: symbol for op, (symbol, _rule) in OPS.items()}  # the engine's op names (autograd.OPS)
 
 
 @dataclass

@@ -42,21 +42,21 @@ EXPRESSIONS = {
                        "L = −log f,  f = σ(w0 + w1 x1 + w2 x2)  (logistic loss, y = 1)"),
 }
 
-# The local rule each op applies to send the gradient g of its output to its i-th input.
-_RULES = {
-    "add": ("add: ∂{o}/∂{p} = ∂{o}/∂{c} · 1", lambda i, a, out: 1.0),
-    "sub": ("sub: ∂{o}/∂{p} = ∂{o}/∂{c} · (±1)", lambda i, a, out: 1.0 if i == 0 else -1.0),
-    "mul": ("mul: ∂{o}/∂{p} = ∂{o}/∂{c} · {other}", lambda i, a, out: a[1 - i]),
-    "div": ("div: ∂{o}/∂{p} = ∂{o}/∂{c} · {divrule}", lambda i, a, out: 1 / a[1] if i == 0 else -a[0] / a[1] ** 2),
-    "neg": ("neg: ∂{o}/∂{p} = ∂{o}/∂{c} · (−1)", lambda i, a, out: -1.0),
-    "exp": ("exp: ∂{o}/∂{p} = ∂{o}/∂{c} · exp({p}) = ∂{o}/∂{c} · {c}", lambda i, a, out: out),
-    "log": ("log: ∂{o}/∂{p} = ∂{o}/∂{c} / {p}", lambda i, a, out: 1 / a[0]),
-    "sigmoid": ("sigmoid: ∂{o}/∂{p} = ∂{o}/∂{c} · σ(1 − σ)", lambda i, a, out: out * (1 - out)),
-    "tanh": ("tanh: ∂{o}/∂{p} = ∂{o}/∂{c} · (1 − tanh²)", lambda i, a, out: 1 - out ** 2),
-    "relu": ("relu: ∂{o}/∂{p} = ∂{o}/∂{c} · [{p} > 0]", lambda i, a, out: float(a[0] > 0)),
-    "pow": ("pow: ∂{o}/∂{p} = ∂{o}/∂{c} · n·{p}ⁿ⁻¹", None),
-    "max": ("max: the gradient goes to the largest input", None),
+# The local gradient each op sends to its i-th input, as a number, for the scalar graphs shown here.
+_LOCAL = {
+    "add": lambda i, a, out: 1.0,
+    "sub": lambda i, a, out: 1.0 if i == 0 else -1.0,
+    "mul": lambda i, a, out: a[1 - i],
+    "div": lambda i, a, out: 1 / a[1] if i == 0 else -a[0] / a[1] ** 2,
+    "neg": lambda i, a, out: -1.0,
+    "exp": lambda i, a, out: out,
+    "log": lambda i, a, out: 1 / a[0],
+    "sigmoid": lambda i, a, out: out * (1 - out),
+    "tanh": lambda i, a, out: 1 - out ** 2,
+    "relu": lambda i, a, out: float(a[0] > 0),
 }
+# The rule in words comes from the engine's table of ops (autograd.OPS), so every op has one.
+_RULES = {op: (f"{op}: {rule}", _LOCAL.get(op)) for op, (_symbol, rule) in autograd.OPS.items()}
 
 
 def _signature_defaults(fn) -> dict[str, float]:
