@@ -372,8 +372,8 @@ def fit_inputs(rng):
     X, y = draw(int(rng.integers(25, 40)))            # few noisy examples: the validation loss turns up
     X_val, y_val = draw(60)
     return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "W": 0.01 * rng.standard_normal((D, C)),
-            "b": np.zeros(C), "lr": float(rng.uniform(0.2, 0.6)), "batch_size": int(rng.integers(4, 9)),
-            "patience": int(rng.integers(2, 5)), "seed": int(rng.integers(0, 2**31)), "long": 200, "short": 3}
+            "b": np.zeros(C), "lr": float(rng.uniform(0.05, 0.15)), "batch_size": int(rng.integers(4, 9)),
+            "patience": int(rng.integers(2, 5)), "seed": int(rng.integers(0, 2**31)), "long": 300, "short": 3}
 
 
 def drive_fit(ns, inp, out):
@@ -424,7 +424,7 @@ def check_fit(inp, out, fb):
             fb.note("Return copies of the parameters as they were after the best epoch: not the last epoch's, and "
                     "not the arrays themselves, which the (in-place) update keeps changing.")
         results.append(ok and params_ok)
-    return _fraction(results)
+    return all(results)       # a loop that keeps the wrong parameters misses the point of the part
 
 
 PARTS += [
