@@ -251,10 +251,7 @@ PARTS = [
 
 # ------------------------------------------------------------------------------- Adam, the notes' form
 def drive_adam_notes(ns, inp, out):
-    config = {"lr": inp["lr"], "betas": (inp["beta1"], inp["beta2"]), "eps": inp["eps"]}
-    ws, config = run_updates(ns["adam_notes"], inp, config)
-    out["ws"], out["m"], out["v"], out["t"] = ws, config["m"], config["v"], config["t"]
-    out["default_step"] = ns["adam_notes"](np.array(inp["w0"]), np.array(inp["grads"][0]))[0]
+    drive_adam({"adam": ns["adam_notes"]}, inp, out)      # the same calls as for adam, on the notes' version
 
 
 def check_adam_notes(inp, out, fb):
@@ -429,7 +426,7 @@ def check_fit(inp, out, fb):
 
 PARTS += [
     Part("adam_notes", points=2, inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
-         helpers=(run_updates,), needs=("adam_notes",),
+         helpers=(run_updates, drive_adam), needs=("adam_notes",),
          description="Adam as the deep-nets notes write it (the correction folded into the recursions)"),
     Part("layer_statistics", points=2, inputs=statistics_inputs, check=check_statistics, driver=drive_statistics,
          needs=("layer_statistics",), description="activation and gradient statistics, layer by layer"),
