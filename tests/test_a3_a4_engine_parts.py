@@ -55,6 +55,12 @@ A3_BUGS = {
                                                 "    loss.backward()\n    optimizer.zero_grad()\n    optimizer.step()\n"),
         "step climbs the gradient": ("p.data = p.data - self.lr * p.grad", "p.data = p.data + self.lr * p.grad"),
     },
+    "digits": {   # the same slips, judged by what they do to a real training run
+        "zero_grad missing: gradients accumulate": ("    optimizer.zero_grad()\n    loss = cross_entropy",
+                                                    "    loss = cross_entropy"),
+        "forward leaves the bias out": ("        return x @ self.weight + self.bias\n",
+                                        "        return x @ self.weight\n"),
+    },
 }
 
 
@@ -85,7 +91,6 @@ def test_a3_modules_feedback_names_the_duplicate(monkeypatch):
 
 def test_a3_training_cell_reaches_95_percent_in_fast_mode():
     """The notebook's digits run, with the solution engine, exactly as its locked cell does it."""
-    import re
     import nbformat
     from test_assignment_content import ROOT
     nb = nbformat.read(f"{ROOT}/solutions/A3/A3.ipynb", as_version=4)
@@ -93,10 +98,13 @@ def test_a3_training_cell_reaches_95_percent_in_fast_mode():
     for source in _answers("A3"):
         exec(source, ns)
     cell = next(c.source for c in nb.cells if c.id == "a3-code-37")
-    cell = re.sub(r"(?ms)^fig, .*?^plt.show\(\)\n", "", cell)       # no figure needed here
     cell = cell.replace("from tqdm.auto import tqdm\n", "tqdm = lambda it, **_: it\n")
-    ns.update(FAST=True, time=__import__("time"))
-    exec(cell, ns)                                                 # ends with assert test_acc >= 0.95
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ns.update(FAST=True, time=__import__("time"), plt=plt)
+    exec(cell, ns)
+    plt.close("all")
     assert ns["test_acc"] >= 0.95 and ns["epochs"] == 10
 
 
@@ -147,6 +155,8 @@ BUGS = {"A3": A3_BUGS, "A4": A4_BUGS}
 PARTIAL = {
     # Either slip is right on the cases that need no length-1 axis kept (3 of 8) and wrong on the 5 others.
     ("A3", "unbroadcast", "leading axes only"): 3 / 8, ("A3", "unbroadcast", "forgets keepdims"): 3 / 8,
+    # A network without biases still reads standardised digits: "modules" catches that slip, "digits" need not.
+    ("A3", "digits", "forward leaves the bias out"): 1.0,
     # relu and sigmoid stay right: that slip costs the tanh third only.
     ("A4", "layer_statistics", "tanh slope from the pre-activation"): 2 / 3,
     # Plain SGD keeps no state, so sharing its config is harmless here: full marks are deserved.

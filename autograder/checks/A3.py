@@ -548,6 +548,48 @@ def check_sgd(inp, out, fb):
     return ok
 
 
+# ------------------------------------------------------------------------------ Part 10: the digits
+def _digits_split(split):
+    """Training (the lessons' training and validation images) and test images of the digits, standardised."""
+    from deepgrad.data import load_digits, standardize, train_val_test_split
+    X, y = load_digits(scale=True)
+    X_tr, y_tr, X_va, y_va, X_te, y_te = train_val_test_split(X, y, val=0.1, test=0.2, seed=split)
+    X_train, X_test, _, _ = standardize(np.concatenate([X_tr, X_va]), X_te)
+    return X_train, np.concatenate([y_tr, y_va]), X_test, y_te
+
+
+def digits_inputs(rng):
+    """A fresh split of the digits for every student; the test labels stay with the grader."""
+    split = int(rng.integers(0, 2**31))
+    X_train, y_train, X_test, _ = _digits_split(split)
+    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "split": split, "epochs": 10,
+            "seed": int(rng.integers(0, 2**31))}
+
+
+def drive_digits(ns, inp, out):
+    rng = np.random.default_rng(int(inp["seed"]))
+    model = ns["Sequential"](ns["Linear"](64, 256, rng), ns["ReLU"](), ns["Linear"](256, 10, rng))
+    optimizer = ns["SGD"](model.parameters(), 0.1)
+    X, y, X_test = np.array(inp["X_train"]), np.array(inp["y_train"]), np.array(inp["X_test"])
+    for _ in range(int(inp["epochs"])):
+        order = rng.permutation(len(y))
+        for first in range(0, len(y), 32):
+            batch = order[first:first + 32]
+            ns["train_step"](model, optimizer, X[batch], y[batch])
+        out["predictions"] = model(X_test).data.argmax(axis=1)     # after every epoch: a timeout keeps the last
+
+
+def check_digits(inp, out, fb):
+    y_test = _digits_split(int(inp["split"]))[3]
+    predictions = out.get("predictions")
+    if predictions is None or np.shape(predictions) != y_test.shape:
+        return fb.check(False, "", "no predictions for the test images came back (see the error above)")
+    accuracy = float(np.mean(np.asarray(predictions) == y_test))
+    return fb.check(accuracy >= 0.95, f"test accuracy {accuracy:.3f} after {inp['epochs']} epochs (at least 0.95)",
+                    f"test accuracy {accuracy:.3f} after {inp['epochs']} epochs; at least 0.95 is expected "
+                    f"(Linear(64, 256), ReLU, Linear(256, 10), SGD with lr 0.1, batches of 32)")
+
+
 PARTS += [
     Part("unbroadcast", points=2, inputs=unbroadcast_inputs, check=check_unbroadcast, driver=drive_unbroadcast,
          needs=("unbroadcast",), description="unbroadcast: the gradient of a broadcast operand, summed back"),
@@ -559,6 +601,9 @@ PARTS += [
          description="softmax cross-entropy from Tensor operations, stable for large scores"),
     Part("sgd_training", points=2, inputs=sgd_inputs, check=check_sgd, driver=drive_sgd,
          needs=("Tensor", "SGD", "train_step"), description="the SGD optimiser and one training step"),
+    Part("digits", points=2, inputs=digits_inputs, check=check_digits, driver=drive_digits, timeout=60,
+         needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"),
+         description="your engine trains a network on the digits to at least 95 % test accuracy"),
 ]
 
 # Written answers, graded by hand in formgrader.
