@@ -263,12 +263,13 @@ def check_adam_notes(inp, out, fb):
         w = w - lr * m / (np.sqrt(v) + eps)
         ws.append(w)
     g0 = inp["grads"][0]
-    ok = fb.close("ws", np.array(ws), what="the weights after each step of the notes' recursion")
-    ok &= fb.close("m", m, what='the stored first moment config["m"] (divided by 1 - beta1^t at every step)')
-    ok &= fb.close("v", v, what='the stored second moment config["v"] (divided by 1 - beta2^t at every step)')
+    expected = (("ws", np.array(ws), 1e-9, "the weights after each step of the notes' recursion"),
+                ("m", m, 1e-9, 'the stored first moment config["m"] (divided by 1 - beta1^t at every step)'),
+                ("v", v, 1e-9, 'the stored second moment config["v"] (divided by 1 - beta2^t at every step)'),
+                ("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), 1e-7,   # one step: no compounding yet
+                 "one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)"))
+    ok = all([fb.close(key, value, tol=tol, what=words) for key, value, tol, words in expected])
     ok &= fb.equal("t", len(inp["grads"]), what='the step count config["t"]')
-    ok &= fb.close("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), tol=1e-7,
-                   what="one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)")
     if not ok:
         fb.note("Both moments are divided by their own 1 - beta^t, and the divided values are what is stored "
                 "and fed into the next step.")
