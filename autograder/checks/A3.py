@@ -359,3 +359,252 @@ PARTS = [
     Part("forward_mode", points=3, inputs=forward_inputs, check=check_forward, driver=drive_forward,
          needs=("Dual", "jvp"), description="forward mode: dual numbers and jvp"),
 ]
+
+
+# ---------------------------------------------------------------------------- Part 6: unbroadcast
+# Each case: a gradient of the broadcast shape and the operand's shape before broadcasting (-1 ends a shape).
+UNBROADCAST_CASES = (((4, 3), (3,)), ((4, 3), (1, 3)), ((4, 3), (4, 1)), ((2, 4, 3), (4, 1)),
+                     ((2, 4, 3), (2, 1, 3)), ((4, 3), ()), ((2, 4, 3), (2, 4, 3)), ((4, 3), (1, 1)))
+
+
+def unbroadcast_inputs(rng):
+    inp = {}
+    for k, (big, small) in enumerate(UNBROADCAST_CASES):
+        stretch = tuple(int(rng.integers(2, 6)) if n != 3 else n for n in big)   # random sizes, same pattern
+        small = tuple(stretch[len(stretch) - len(small) + i] if n != 1 else 1 for i, n in enumerate(small))
+        inp[f"grad{k}"] = _multiscale(rng, stretch)
+        inp[f"shape{k}"] = np.array(small, dtype=np.int64)
+    return inp
+
+
+def drive_unbroadcast(ns, inp, out):
+    k = 0
+    while f"grad{k}" in inp:
+        try:
+            out[f"case{k}"] = ns["unbroadcast"](np.array(inp[f"grad{k}"]), tuple(int(n) for n in inp[f"shape{k}"]))
+        except Exception:      # one failing case costs only its own share
+            pass
+        k += 1
+
+
+def check_unbroadcast(inp, out, fb):
+    from deepgrad.autograd import _unbroadcast as reference
+    results = []
+    for k in range(len(UNBROADCAST_CASES)):
+        grad, shape = inp[f"grad{k}"], tuple(int(n) for n in inp[f"shape{k}"])
+        results.append(fb.gradient(f"case{k}", reference(grad, shape),
+                                   what=f"unbroadcast of a {grad.shape} gradient to shape {shape}"))
+    return _fraction(results)
+
+
+# ------------------------------------------------------------------------- Part 7: Module, Linear
+def modules_inputs(rng):
+    D, H, C = (int(v) for v in rng.integers(3, 9, 3))
+    N = int(rng.integers(3, 8))
+    return {"sizes": np.array([D, H, C]), "seed": int(rng.integers(0, 2**31)), "X": rng.standard_normal((N, D)),
+            "W1": rng.standard_normal((D, H)), "b1": rng.standard_normal(H), "W2": rng.standard_normal((H, C)),
+            "b2": rng.standard_normal(C), "G": rng.standard_normal((N, C))}
+
+
+def drive_modules(ns, inp, out):
+    Tensor, Parameter, Module, Linear, ReLU, Sequential = (ns[k] for k in ("Tensor", "Parameter", "Module", "Linear",
+                                                                         "ReLU", "Sequential"))
+    D, H, C = (int(v) for v in inp["sizes"])
+    first = Linear(D, H, np.random.default_rng(int(inp["seed"])))
+    out["W_init"], out["b_init"] = first.weight.data, first.bias.data
+    out["are_parameters"] = isinstance(first.weight, Parameter) and isinstance(first.bias, Parameter)
+    second = Linear(H, C, np.random.default_rng(0))
+    model = Sequential(first, ReLU(), second)
+    mine = [first.weight, first.bias, second.weight, second.bias]
+    out["order"] = [next((k for k, q in enumerate(mine) if q is p), -1) for p in model.parameters()]
+    out["nested_count"] = len(Sequential(Sequential(first, ReLU()), second).parameters())
+
+    class Tied(Module):                      # the same layer reached three ways, plus a parameter of its own
+        def __init__(self):
+            super().__init__()
+            self.encoder = first
+            self.blocks = [first, (ReLU(), second)]
+            self.scale = Parameter(np.ones(1))
+    out["tied_count"] = len(Tied().parameters())
+
+    for p, key in zip(mine, ("W1", "b1", "W2", "b2")):
+        p.data = np.array(inp[key])
+    out["scores"] = model(np.array(inp["X"])).data
+    for attempt in ("first", "second"):
+        model.zero_grad()
+        out["zeroed"] = [float(np.abs(p.grad).max()) for p in mine]
+        (model(Tensor(inp["X"])) * inp["G"]).sum().backward()
+        out[attempt] = np.concatenate([np.ravel(p.grad) for p in mine])
+
+
+def check_modules(inp, out, fb):
+    from deepgrad import layers
+    D, H, C = (int(v) for v in inp["sizes"])
+    ok = fb.close("W_init", np.random.default_rng(inp["seed"]).standard_normal((D, H)) * np.sqrt(2.0 / D),
+                  what="Linear's initial weight, rng.standard_normal((in, out)) * sqrt(2 / in)")
+    ok &= fb.close("b_init", np.zeros(H), tol=0.0, what="Linear's initial bias (zeros)")
+    ok &= fb.check(bool(out.get("are_parameters")), "weight and bias are Parameters",
+                   "Linear's weight and bias must be Parameters, or Module.parameters() cannot find them")
+    ok &= fb.equal("order", np.arange(4), what="Sequential(Linear, ReLU, Linear).parameters(): "
+                                              "[weight, bias, weight, bias], in order")
+    ok &= fb.equal("nested_count", 4, what="the number of parameters of a Sequential inside a Sequential")
+    if not fb.equal("tied_count", 5, what="the number of parameters of a module that reaches one layer three ways"):
+        fb.note("A parameter reached twice must be listed once (remember what you have seen, by identity), "
+                "and parameters inside lists and tuples count too.")
+        ok = False
+    h, lin1 = layers.linear_forward(inp["X"], inp["W1"], inp["b1"])
+    a, act = layers.relu_forward(h)
+    scores, lin2 = layers.linear_forward(a, inp["W2"], inp["b2"])
+    ok &= fb.close("scores", scores, what="the scores of Sequential(Linear, ReLU, Linear)")
+    da, dW2, db2 = layers.linear_backward(inp["G"], lin2)
+    _, dW1, db1 = layers.linear_backward(layers.relu_backward(da, act), lin1)
+    grads = np.concatenate([np.ravel(g) for g in (dW1, db1, dW2, db2)])
+    ok &= fb.close("zeroed", np.zeros(4), tol=0.0, what="every gradient after model.zero_grad()")
+    ok &= fb.gradient("first", grads, what="the parameters' gradients after one backward pass")
+    if not fb.gradient("second", grads, what="the gradients after zero_grad() and a second backward pass"):
+        fb.note("If they are twice the right ones, zero_grad() did not clear the gradients of every parameter.")
+        ok = False
+    return ok
+
+
+# ---------------------------------------------------------------------------- Part 8: cross-entropy
+def cross_entropy_inputs(rng):
+    N, C = int(rng.integers(4, 10)), int(rng.integers(3, 7))
+    return {"scores": _multiscale(rng, (N, C)) * 0.1, "big": rng.uniform(-1000, 1000, (N, C)),
+            "y": rng.integers(0, C, N)}
+
+
+def drive_cross_entropy(ns, inp, out):
+    Tensor = ns["Tensor"]
+    for key in ("scores", "big"):
+        scores = Tensor(inp[key])
+        loss = ns["cross_entropy"](scores, np.array(inp["y"]))
+        out[key + "_loss"] = loss.data
+        loss.backward()
+        out[key + "_grad"] = scores.grad
+
+
+def check_cross_entropy(inp, out, fb):
+    from deepgrad.losses import softmax_loss
+    ok = True
+    for key, words in (("scores", "ordinary scores"), ("big", "scores as large as +-1000")):
+        loss, dscores = softmax_loss(inp[key], inp["y"])
+        ok &= fb.close(key + "_loss", loss, what=f"the loss for {words}")
+        ok &= fb.gradient(key + "_grad", dscores, what=f"d loss / d scores for {words}", N=len(inp["y"]))
+    return ok
+
+
+# ------------------------------------------------------------------------- Part 9: SGD, train_step
+def sgd_inputs(rng):
+    N, D, H, C, K = 40, int(rng.integers(4, 9)), int(rng.integers(5, 12)), int(rng.integers(3, 6)), 5
+    B = int(rng.integers(6, 14))
+    return {"X": rng.standard_normal((N, D)), "y": rng.integers(0, C, N), "lr": float(rng.uniform(0.05, 0.5)),
+            "W1": rng.standard_normal((D, H)) / np.sqrt(D), "b1": 0.1 * rng.standard_normal(H),
+            "W2": rng.standard_normal((H, C)) / np.sqrt(H), "b2": 0.1 * rng.standard_normal(C),
+            "batches": np.array([rng.choice(N, B, replace=False) for _ in range(K)])}
+
+
+def drive_sgd(ns, inp, out):
+    Tensor = ns["Tensor"]
+    params = [Tensor(np.array(inp[k])) for k in ("W1", "b1", "W2", "b2")]
+    W1, b1, W2, b2 = params
+    model = lambda X: (Tensor(X) @ W1 + b1).relu() @ W2 + b2     # plain Tensors: no Module needed here
+    optimizer = ns["SGD"](params, inp["lr"])
+    losses, after = [], []
+    for batch in inp["batches"]:
+        losses.append(ns["train_step"](model, optimizer, np.array(inp["X"])[batch], np.array(inp["y"])[batch]))
+        after.append(np.concatenate([np.ravel(p.data) for p in params]))
+        out["losses"], out["params"] = losses, after
+    optimizer.zero_grad()
+    out["zeroed"] = [float(np.abs(p.grad).max()) for p in params]
+
+
+def reference_sgd_steps(inp):
+    """Losses before each step and parameters after it, by deepgrad's Tensor, cross_entropy and optim.SGD."""
+    from deepgrad import Tensor, optim
+    from deepgrad.functional import cross_entropy
+    params = [Tensor(np.array(inp[k], dtype=np.float64), requires_grad=True) for k in ("W1", "b1", "W2", "b2")]
+    W1, b1, W2, b2 = params
+    optimizer = optim.SGD(params, lr=inp["lr"])
+    losses, after = [], []
+    for batch in inp["batches"]:
+        optimizer.zero_grad()
+        loss = cross_entropy((Tensor(inp["X"][batch]) @ W1 + b1).relu() @ W2 + b2, inp["y"][batch])
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.data))
+        after.append(np.concatenate([np.ravel(p.data) for p in params]))
+    return np.array(losses), np.array(after)
+
+
+def check_sgd(inp, out, fb):
+    losses, after = reference_sgd_steps(inp)
+    ok = fb.close("losses", losses, what="the loss train_step returns at each of 5 steps (before the step)")
+    if not fb.close("params", after, what="the parameters after each of 5 steps of SGD"):
+        fb.note("Each step must start from zeroed gradients (optimizer.zero_grad() before backward()), "
+                "and move every parameter by -lr * grad.")
+        ok = False
+    ok &= fb.close("zeroed", np.zeros(4), tol=0.0, what="every gradient after optimizer.zero_grad()")
+    return ok
+
+
+# ------------------------------------------------------------------------------ Part 10: the digits
+def _digits_split(split):
+    """Training (the lessons' training and validation images) and test images of the digits, standardised."""
+    from deepgrad.data import load_digits, standardize, train_val_test_split
+    X, y = load_digits(scale=True)
+    X_tr, y_tr, X_va, y_va, X_te, y_te = train_val_test_split(X, y, val=0.1, test=0.2, seed=split)
+    X_train, X_test, _, _ = standardize(np.concatenate([X_tr, X_va]), X_te)
+    return X_train, np.concatenate([y_tr, y_va]), X_test, y_te
+
+
+def digits_inputs(rng):
+    """A fresh split of the digits for every student; the test labels stay with the grader."""
+    split = int(rng.integers(0, 2**31))
+    X_train, y_train, X_test, _ = _digits_split(split)
+    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "split": split, "epochs": 10,
+            "seed": int(rng.integers(0, 2**31))}
+
+
+def drive_digits(ns, inp, out):
+    rng = np.random.default_rng(int(inp["seed"]))
+    model = ns["Sequential"](ns["Linear"](64, 256, rng), ns["ReLU"](), ns["Linear"](256, 10, rng))
+    optimizer = ns["SGD"](model.parameters(), 0.1)
+    X, y, X_test = np.array(inp["X_train"]), np.array(inp["y_train"]), np.array(inp["X_test"])
+    for _ in range(int(inp["epochs"])):
+        order = rng.permutation(len(y))
+        for first in range(0, len(y), 32):
+            batch = order[first:first + 32]
+            ns["train_step"](model, optimizer, X[batch], y[batch])
+        out["predictions"] = model(X_test).data.argmax(axis=1)     # after every epoch: a timeout keeps the last
+
+
+def check_digits(inp, out, fb):
+    y_test = _digits_split(int(inp["split"]))[3]
+    predictions = out.get("predictions")
+    if predictions is None or np.shape(predictions) != y_test.shape:
+        return fb.check(False, "", "no predictions for the test images came back (see the error above)")
+    accuracy = float(np.mean(np.asarray(predictions) == y_test))
+    return fb.check(accuracy >= 0.95, f"test accuracy {accuracy:.3f} after {inp['epochs']} epochs (at least 0.95)",
+                    f"test accuracy {accuracy:.3f} after {inp['epochs']} epochs; at least 0.95 is expected "
+                    f"(Linear(64, 256), ReLU, Linear(256, 10), SGD with lr 0.1, batches of 32)")
+
+
+PARTS += [
+    Part("unbroadcast", points=2, inputs=unbroadcast_inputs, check=check_unbroadcast, driver=drive_unbroadcast,
+         needs=("unbroadcast",), description="unbroadcast: the gradient of a broadcast operand, summed back"),
+    Part("modules", points=3, inputs=modules_inputs, check=check_modules, driver=drive_modules,
+         needs=("Tensor", "Parameter", "Module", "Linear", "ReLU", "Sequential"),
+         description="Parameter, Module.parameters() and zero_grad(), Linear, Sequential"),
+    Part("cross_entropy", points=2, inputs=cross_entropy_inputs, check=check_cross_entropy,
+         driver=drive_cross_entropy, needs=("Tensor", "cross_entropy"),
+         description="softmax cross-entropy from Tensor operations, stable for large scores"),
+    Part("sgd_training", points=2, inputs=sgd_inputs, check=check_sgd, driver=drive_sgd,
+         needs=("Tensor", "SGD", "train_step"), description="the SGD optimiser and one training step"),
+    Part("digits", points=2, inputs=digits_inputs, check=check_digits, driver=drive_digits, timeout=60,
+         needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"),
+         description="your engine trains a network on the digits to at least 95 % test accuracy"),
+]
+
+# Written answers, graded by hand in formgrader.
+MANUAL_PARTS = {"written_engine": 2}

@@ -247,3 +247,194 @@ PARTS = [
     Part("early_stopping", points=2, inputs=early_stopping_inputs, check=check_early_stopping,
          driver=drive_early_stopping, needs=("early_stopping",), description="early stopping rule"),
 ]
+
+
+# ------------------------------------------------------------------------------- Adam, the notes' form
+def drive_adam_notes(ns, inp, out):
+    drive_adam({"adam": ns["adam_notes"]}, inp, out)      # the same calls as for adam, on the notes' version
+
+
+def check_adam_notes(inp, out, fb):
+    b1, b2, lr, eps = inp["beta1"], inp["beta2"], inp["lr"], inp["eps"]
+    w, m, v, ws = inp["w0"].copy(), np.zeros_like(inp["w0"]), np.zeros_like(inp["w0"]), []
+    for t, g in enumerate(inp["grads"], start=1):       # the deep-nets notes' recursion, written out
+        m = (b1 * m + (1 - b1) * g) / (1 - b1 ** t)
+        v = (b2 * v + (1 - b2) * g * g) / (1 - b2 ** t)
+        w = w - lr * m / (np.sqrt(v) + eps)
+        ws.append(w)
+    g0 = inp["grads"][0]
+    expected = (("ws", np.array(ws), 1e-9, "the weights after each step of the notes' recursion"),
+                ("m", m, 1e-9, 'the stored first moment config["m"] (divided by 1 - beta1^t at every step)'),
+                ("v", v, 1e-9, 'the stored second moment config["v"] (divided by 1 - beta2^t at every step)'),
+                ("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), 1e-7,   # one step: no compounding yet
+                 "one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)"))
+    ok = all([fb.close(key, value, tol=tol, what=words) for key, value, tol, words in expected])
+    ok &= fb.equal("t", len(inp["grads"]), what='the step count config["t"]')
+    if not ok:
+        fb.note("Both moments are divided by their own 1 - beta^t, and the divided values are what is stored "
+                "and fed into the next step.")
+    return ok
+
+
+# ------------------------------------------------------------------------------ activation statistics
+def _fraction(results):
+    return sum(bool(r) for r in results) / len(results)
+
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+
+
+def statistics_inputs(rng):
+    L, N = int(rng.integers(4, 9)), int(rng.integers(40, 90))
+    widths = [int(v) for v in rng.integers(20, 60, L + 1)]
+    inp = {"depth": L, "X": rng.standard_normal((N, widths[0])), "dout": rng.standard_normal((N, widths[-1]))}
+    scale = float(rng.uniform(0.8, 1.6))                 # some layers shrink the signal, some grow it
+    for l in range(L):
+        inp[f"W{l}"] = rng.standard_normal((widths[l], widths[l + 1])) * scale / np.sqrt(widths[l])
+    return inp
+
+
+def drive_statistics(ns, inp, out):
+    weights = [np.array(inp[f"W{l}"]) for l in range(int(inp["depth"]))]
+    for name in ("tanh", "relu", "sigmoid"):
+        try:
+            stats = ns["layer_statistics"](np.array(inp["X"]), weights, name, np.array(inp["dout"]))
+            for key in ("act_mean", "act_std", "grad_std"):
+                out[f"{name}/{key}"] = stats[key]
+        except Exception:      # one failing activation costs only its own share
+            pass
+
+
+def reference_statistics(X, weights, activation, dout):
+    """Per-layer statistics by deepgrad.layers' forward and backward passes (no biases)."""
+    from deepgrad import layers
+    forward, backward = {"tanh": (layers.tanh_forward, layers.tanh_backward),
+                         "relu": (layers.relu_forward, layers.relu_backward),
+                         "sigmoid": (layers.sigmoid_forward, layers.sigmoid_backward)}[activation]
+    hs, caches = [X], []
+    for W in weights:
+        h, cache = forward(hs[-1] @ W)
+        hs.append(h)
+        caches.append(cache)
+    grads, g = [], dout
+    for W, cache in zip(weights[::-1], caches[::-1]):
+        grads.append(g)
+        g = backward(g, cache) @ W.T
+    return {"act_mean": np.array([h.mean() for h in hs[1:]]), "act_std": np.array([h.std() for h in hs[1:]]),
+            "grad_std": np.array([d.std() for d in grads[::-1]])}
+
+
+def check_statistics(inp, out, fb):
+    weights = [inp[f"W{l}"] for l in range(int(inp["depth"]))]
+    results = []
+    for name in ACTIVATIONS:
+        expected = reference_statistics(inp["X"], weights, name, inp["dout"])
+        ok = fb.close(f"{name}/act_mean", expected["act_mean"], what=f"{name}: the mean of each layer's activations")
+        ok &= fb.close(f"{name}/act_std", expected["act_std"], what=f"{name}: the std of each layer's activations")
+        ok &= fb.close(f"{name}/grad_std", expected["grad_std"],
+                       what=f"{name}: the std of dLoss/dh_l, the gradient at each layer's output")
+        results.append(ok)
+    if not all(results):
+        fb.note("Statistics are of the activations h_l = f(h_(l-1) W), after the nonlinearity; the gradients are "
+                "with respect to those h_l, before going back through f.")
+    return _fraction(results)
+
+
+# ------------------------------------------------------------------------ training with early stopping
+def softmax_regression_loss(params, X, y):
+    """Mean softmax cross-entropy of X @ W + b and its gradients (trusted; shipped to the sandbox)."""
+    scores = X @ params["W"] + params["b"]
+    scores = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores)
+    probs /= probs.sum(axis=1, keepdims=True)
+    N = len(y)
+    loss = -np.mean(np.log(probs[np.arange(N), y]))
+    dscores = probs.copy()
+    dscores[np.arange(N), y] -= 1
+    dscores /= N
+    return float(loss), {"W": X.T @ dscores, "b": dscores.sum(axis=0)}
+
+
+def sgd_in_place(w, dw, config):
+    """Plain SGD that updates w in place, as PyTorch's optimisers do (trusted; shipped to the sandbox)."""
+    w -= config["lr"] * dw
+    return w, config
+
+
+def fit_inputs(rng):
+    D, C = int(rng.integers(15, 25)), int(rng.integers(3, 5))
+    centres = rng.standard_normal((C, D)) * 0.6
+    def draw(n):
+        y = rng.integers(0, C, n)
+        return centres[y] + rng.standard_normal((n, D)), y
+    X, y = draw(int(rng.integers(25, 40)))            # few noisy examples: the validation loss turns up
+    X_val, y_val = draw(60)
+    return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "W": 0.01 * rng.standard_normal((D, C)),
+            "b": np.zeros(C), "lr": float(rng.uniform(0.05, 0.15)), "batch_size": int(rng.integers(4, 9)),
+            "patience": int(rng.integers(2, 5)), "seed": int(rng.integers(0, 2**31)), "long": 300, "short": 3}
+
+
+def drive_fit(ns, inp, out):
+    data = tuple(np.array(inp[k]) for k in ("X", "y", "X_val", "y_val"))
+    for run in ("long", "short"):          # long: early stopping fires; short: the epoch limit comes first
+        params = {"W": np.array(inp["W"]), "b": np.array(inp["b"])}
+        best, history, best_epoch = ns["fit_early_stopping"](
+            params, softmax_regression_loss, sgd_in_place, {"lr": inp["lr"]}, data, int(inp[run]),
+            int(inp["batch_size"]), int(inp["patience"]), np.random.default_rng(int(inp["seed"])))
+        out[f"{run}/W"], out[f"{run}/b"], out[f"{run}/best_epoch"] = best["W"], best["b"], best_epoch
+        out[f"{run}/train_loss"], out[f"{run}/val_loss"] = history["train_loss"], history["val_loss"]
+
+
+def reference_fit(inp, epochs):
+    """Trusted training run: the same batches, losses and stopping rule (early_stopping's, min_delta 0)."""
+    X, y, X_val, y_val = inp["X"], inp["y"], inp["X_val"], inp["y_val"]
+    params = {"W": inp["W"].copy(), "b": inp["b"].copy()}
+    rng = np.random.default_rng(inp["seed"])
+    train_loss, val_loss, best, best_loss, best_epoch = [], [], None, np.inf, -1
+    for epoch in range(epochs):
+        order, losses = rng.permutation(len(y)), []
+        for start in range(0, len(y), inp["batch_size"]):
+            batch = order[start:start + inp["batch_size"]]
+            loss, grads = softmax_regression_loss(params, X[batch], y[batch])
+            for name in params:
+                params[name], _ = sgd_in_place(params[name], grads[name], {"lr": inp["lr"]})
+            losses.append(loss)
+        train_loss.append(float(np.mean(losses)))
+        val_loss.append(softmax_regression_loss(params, X_val, y_val)[0])
+        if val_loss[-1] < best_loss:
+            best, best_loss, best_epoch = {name: value.copy() for name, value in params.items()}, val_loss[-1], epoch
+        elif epoch - best_epoch >= inp["patience"]:
+            break
+    return best, train_loss, val_loss, best_epoch
+
+
+def check_fit(inp, out, fb):
+    results = []
+    for run, words in (("long", "a run that early stopping ends"), ("short", "a run of at most 3 epochs")):
+        best, train_loss, val_loss, best_epoch = reference_fit(inp, int(inp[run]))
+        ok = fb.close(f"{run}/val_loss", val_loss, what=f"{words}: the validation loss of each epoch run "
+                                                       f"({len(val_loss)} epochs)")
+        ok &= fb.close(f"{run}/train_loss", train_loss, what=f"{words}: the mean training loss of each epoch")
+        ok &= fb.equal(f"{run}/best_epoch", best_epoch, what=f"{words}: the best epoch")
+        params_ok = fb.close(f"{run}/W", best["W"], what=f"{words}: the returned W (the best epoch's)")
+        params_ok &= fb.close(f"{run}/b", best["b"], what=f"{words}: the returned b (the best epoch's)")
+        if not params_ok and run == "long":
+            fb.note("Return copies of the parameters as they were after the best epoch: not the last epoch's, and "
+                    "not the arrays themselves, which the (in-place) update keeps changing.")
+        results.append(ok and params_ok)
+    return all(results)       # a loop that keeps the wrong parameters misses the point of the part
+
+
+PARTS += [
+    Part("adam_notes", points=2, inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
+         helpers=(run_updates, drive_adam), needs=("adam_notes",),
+         description="Adam as the deep-nets notes write it (the correction folded into the recursions)"),
+    Part("layer_statistics", points=2, inputs=statistics_inputs, check=check_statistics, driver=drive_statistics,
+         needs=("layer_statistics",), description="activation and gradient statistics, layer by layer"),
+    Part("fit_early_stopping", points=3, inputs=fit_inputs, check=check_fit, driver=drive_fit,
+         helpers=(softmax_regression_loss, sgd_in_place), needs=("fit_early_stopping",),
+         description="a training loop with early stopping that keeps the best parameters"),
+]
+
+# Written answers, graded by hand in formgrader.
+MANUAL_PARTS = {"written_initialisation": 3}
