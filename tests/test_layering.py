@@ -19,7 +19,7 @@ LAYERS = {
     "losses": 3, "linear": 3,
     "layers": 4,
     "autograd": 5,
-    "functional": 6, "nn": 6, "optim": 6, "init": 6, "data": 6, "train": 6,
+    "functional": 6, "nn": 6, "optim": 6, "init": 6, "data": 6, "train": 6, "generalization": 6,
     "viz": 7,
     "widgets": 8,
 }
