@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import checks, notebook, release
+from . import checks, manual, notebook, release
 
 
 def graded_assignments() -> list[str]:
@@ -64,7 +64,7 @@ def consistency(assignment: str) -> list[str]:
             problems.append(f"part {name!r} has no graded cell (grade_id) in the notebook")
         elif cells[name] != parts[name]:
             problems.append(f"part {name!r}: {parts[name]:g} points in the check module, {cells[name]:g} in the notebook")
-    return problems
+    return problems + manual.consistency(module, src, assignment)
 
 
 def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks as checks_mod
+from . import manual
 from . import notebook as nbmod
 from .checks import Feedback, Line, Outputs
 from .sandbox import Limits, isolation_available, run_part
@@ -239,11 +240,13 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     if bar:
         bar.close()
     results.sort(key=lambda r: r.student)
-    write_csv(output / "grades.csv", module, results)
     for r in results:
         report.write_feedback(output / "feedback" / r.student / f"{assignment}.html", r)
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
+    # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
+    by_hand = manual.keep(db, assignment, module, [r.student for r in results])
+    write_csv(output / "grades.csv", module, results, by_hand)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
     names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
@@ -254,15 +257,19 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     return results
 
 
-def write_csv(path: Path, module, results) -> None:
-    names = [p.name for p in module.PARTS]
+def write_csv(path: Path, module, results, manual_scores=None) -> None:
+    """One row per student; the manual parts' columns hold a grader's score, blank while ungraded."""
+    names, by_hand = [p.name for p in module.PARTS], manual.parts(module)
+    manual_scores = manual_scores or {}
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student_id", "assignment", "score", "max_score", *names])
+        w.writerow(["student_id", "assignment", "score", "max_score", *names, *by_hand])
         for r in results:
             by = {p.name: p.score for p in r.parts}
-            w.writerow([r.student, r.assignment, _num(r.score), _num(r.max_score),
-                        *[_num(by[n]) for n in names]])
+            written = [manual_scores.get(r.student, {}).get(n) for n in by_hand]
+            w.writerow([r.student, r.assignment, _num(r.score + sum(s or 0.0 for s in written)),
+                        _num(r.max_score + sum(by_hand.values())), *[_num(by[n]) for n in names],
+                        *["" if s is None else _num(s) for s in written]])
 
 
 def _num(x: float) -> str:
