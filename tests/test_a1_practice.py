@@ -47,3 +47,55 @@ def test_solution_earns_the_new_parts_and_the_stub_nothing(seed):
 def test_classic_slips_get_what_they_deserve(part):
     got = {name: grade("A1", sources, seed=5, only=(part,))[part] for name, (sources, _) in BUGS[part].items()}
     assert got == {name: expected for name, (_, expected) in BUGS[part].items()}
+
+
+def _fake_cifar(folder, per_batch=520, seed=0):
+    """Files in the official "python version" layout, with random images (only the format matters here)."""
+    import pickle
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = rng.integers(0, 10, per_batch)
+        data = np.clip(rng.normal(100 + 10 * labels[:, None], 40, (per_batch, 3072)), 0, 255).astype(np.uint8)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": labels.tolist()}, f)
+
+
+def _cifar_cell():
+    from tests.test_assignment_content import _notebook
+    return next(c for c in _notebook("A1").cells if c.cell_type == "code" and "DEEPGRAD_CIFAR10" in c.source)
+
+
+def test_without_cifar_the_optional_part_says_how_to_get_it(monkeypatch, capsys):
+    import os
+
+    import numpy as np
+
+    from deepgrad.data import CIFAR10_HELP
+    monkeypatch.delenv("DEEPGRAD_CIFAR10", raising=False)
+    exec(_cifar_cell().source, {"np": np, "os": os, "FAST": True})
+    text = capsys.readouterr().out
+    assert text.startswith("Part 10 is skipped") and CIFAR10_HELP in text, text
+
+
+@pytest.mark.notebooks
+def test_with_cifar_the_optional_part_runs_the_students_search(tmp_path, monkeypatch):
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from tests.test_assignment_content import ROOT, _notebook
+    monkeypatch.setenv("DEEPGRAD_FAST", "1")
+    _fake_cifar(tmp_path / "cifar-10-batches-py")
+    monkeypatch.setenv("DEEPGRAD_CIFAR10", str(tmp_path / "cifar-10-batches-py"))
+    nb = _notebook("A1")
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": os.path.join(ROOT, "solutions", "A1")}}).execute()
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "DEEPGRAD_CIFAR10" in c.source)
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+    assert "CIFAR-10 initial loss" in text and "chosen learning_rate=" in text and "test" in text, text
+    assert any("image/png" in o.get("data", {}) for o in cell.outputs), "the grid is drawn"
+    nbformat.validate(nb)
