@@ -245,8 +245,10 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
     # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
-    by_hand = manual.keep(db, assignment, module, [r.student for r in results])
+    by_hand = manual.keep(db, assignment, module, [r.student for r in results], source_nb)
     write_csv(output / "grades.csv", module, results, by_hand)
+    manual.formgrader_notebooks(output / "autograded", assignment, module,
+                                SOURCE_DIR.parent / "assignments" / assignment / module.NOTEBOOK, students)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
     names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""

@@ -1,4 +1,4 @@
-"""A2-A4: the source notebooks run, their parts match their check modules, solutions earn full marks, stubs zero.
+"""A1-A4: the source notebooks run, their parts match their check modules, solutions earn full marks, stubs zero.
 
 Grading is simulated in-process here (answer cells exec'd into a namespace, drivers shipped by source as the
 sandbox does, checks judged through a small stand-in for the pipeline's feedback object), so these tests
@@ -17,7 +17,7 @@ import pytest
 from deepgrad.gradcheck import rel_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASSIGNMENTS = ["A2", "A3", "A4"]
+ASSIGNMENTS = ["A1", "A2", "A3", "A4"]
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
 
 

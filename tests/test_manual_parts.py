@@ -13,19 +13,21 @@ from autograder import grading, manual
 from autograder.checks import Part
 
 
-def _notebook(points=2):
+def _notebook(points=2, answer="Doubling is linear because ...", code="def f(x):\n    return 2 * x\n"):
     def cell(kind, src, **nbg):
         return {"cell_type": kind, "id": f"c{len(cells)}", "source": src, "outputs": [] if kind == "code" else None,
                 "metadata": {"nbgrader": {"schema_version": 3, "locked": False, **nbg}}}
     cells = []
-    cells.append(cell("code", "def f(x):\n    return 2 * x\n", solution=True, grade=False, grade_id="ans_f"))
+    cells.append(cell("code", code, solution=True, grade=False, grade_id="ans_f"))
     cells.append(cell("code", "assert f(1) == 2\n", solution=False, grade=True, grade_id="double", points=1,
                       locked=True))
-    cells.append(cell("markdown", "Doubling is linear because ...", solution=True, grade=True,
+    cells.append(cell("markdown", answer, solution=True, grade=True,
                       grade_id="why_linear", points=points))
     for c in cells:
         if c["outputs"] is None:
             del c["outputs"]
+        else:
+            c["execution_count"] = None
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -40,13 +42,16 @@ def course(tmp_path, monkeypatch):
     """A one-part assignment W1 with one written question, and a folder of submissions."""
     (tmp_path / "solutions" / "W1").mkdir(parents=True)
     (tmp_path / "solutions" / "W1" / "W1.ipynb").write_text(json.dumps(_notebook()))
+    (tmp_path / "assignments" / "W1").mkdir(parents=True)           # the released copy, as nbgrader writes it
+    released = _notebook(answer="YOUR ANSWER HERE", code="def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+    (tmp_path / "assignments" / "W1" / "W1.ipynb").write_text(json.dumps(released))
     module = _module({"why_linear": 2})
     monkeypatch.setattr(grading, "SOURCE_DIR", tmp_path / "solutions")
     monkeypatch.setattr(grading.checks_mod, "load", lambda a: module)
     subs = tmp_path / "subs"
     for student in ("alice", "bob"):
         (subs / student).mkdir(parents=True)
-        (subs / student / "W1.ipynb").write_text(json.dumps(_notebook()))
+        (subs / student / "W1.ipynb").write_text(json.dumps(_notebook(answer=f"{student} says: f(a+b) = f(a)+f(b)")))
     return tmp_path, subs
 
 
@@ -113,3 +118,25 @@ def test_consistency_names_each_disagreement():
     problems = manual.consistency(_module({"why_linear": 2, "double": 1}), nb, "W1")
     assert any("'double' has no manually graded cell" in p for p in problems)
     assert any("both automatic and manual" in p for p in problems)
+
+
+def test_the_formgrader_gets_each_students_answers_and_scores(course):
+    """The notebook formgrader shows: the released copy with the student's answers, readable by its GetGrades."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import GetGrades
+
+    tmp_path, subs = course
+    (subs / "bob" / "W1.ipynb").write_text('{"cells": [')              # unreadable: no copy, no crash
+    _, db = _grade(tmp_path, subs)
+    with Gradebook(db) as gb:
+        gb.find_grade("why_linear", "W1", "W1", "alice").manual_score = 2.0
+        gb.db.commit()
+    path = tmp_path / "out" / "autograded" / "alice" / "W1" / "W1.ipynb"
+    assert not (tmp_path / "out" / "autograded" / "bob").exists()
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].source == "def f(x):\n    return 2 * x\n" and nb.cells[2].source.startswith("alice says")
+    assert "Doubling is linear" not in path.read_text(), "never the solution's text"
+    who = {"notebook": "W1", "assignment": "W1", "student": "alice", "db_url": db}
+    nb, _ = GetGrades().preprocess(nb, {"nbgrader": who})
+    assert nb.cells[2].metadata.nbgrader["score"] == 2.0 and nb.cells[1].metadata.nbgrader["score"] == 1.0
