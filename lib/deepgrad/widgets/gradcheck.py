@@ -5,7 +5,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..viz.gradients import fd_errors, plot_fd_error
-from ._common import Explorer, slider
+from ._common import Explorer, Redraw, slider
 
 __all__ = ["GradCheckController", "gradient_check_explorer", "FUNCTIONS"]
 
@@ -49,21 +49,19 @@ def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
     """Move x and switch methods and precisions; see where each difference quotient is most accurate."""
     c = GradCheckController(function, x0)
     fn_w = W.ToggleButtons(options=list(FUNCTIONS), value=function, description="f(x)")
-    x_w = slider("x", x0, -3.0, 3.0, step=0.1, continuous=False)
+    x_w = slider("x", x0, -3.0, 3.0, step=0.1)
     meth_w = W.SelectMultiple(options=["forward", "centred"], value=("forward", "centred"), description="method",
                               rows=2)
     dt_w = W.SelectMultiple(options=["float32", "float64"], value=("float32", "float64"), description="precision",
                             rows=2)
     controls = [fn_w, x_w, W.HBox([meth_w, dt_w])]
 
-    def draw(new):
-        fig, ax = new(figsize=(8.2, 4.6))
+    def draw(ax):
         f, df = FUNCTIONS[c.function]
         plot_fd_error(f, df, c.x0, c.hs, methods=c.methods, dtypes=[np.dtype(d) for d in c.dtypes], ax=ax,
-                      function_name=c.function if c.function != "x³" else "x³")
-        return fig
+                      function_name=c.function)
 
-    ex = Explorer(c, draw, controls, figsize=(8.2, 4.6), image_width="800px")
+    ex = Explorer(c, Redraw(draw, figsize=(8.2, 4.6)), controls, image_width="800px")
 
     def update():
         c.function, c.x0 = fn_w.value, x_w.value
@@ -77,5 +75,5 @@ def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
 
     ex.on_change([fn_w, x_w, meth_w, dt_w], update)
     ex.controls = dict(function=fn_w, x=x_w, methods=meth_w, dtypes=dt_w)
-    ex.guard(update)()
+    ex.request(update)
     return ex
