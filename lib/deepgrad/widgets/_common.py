@@ -170,10 +170,15 @@ class Explorer(W.VBox):
         self.image.value = self.figure_png()
         self.frames += 1
 
+    @property
+    def superseded(self) -> bool:
+        """True when a newer change waits: a background handler should give up (raise :class:`Superseded`)."""
+        return bool(self._pending)
+
     def stream(self):
         """From a background handler: show the frame so far, or raise :class:`Superseded` if a newer change
         waits (checked first, so that no frame of an abandoned run is drawn)."""
-        if self._pending:
+        if self.superseded:
             raise Superseded
         self.refresh()
 
