@@ -28,7 +28,7 @@ import PIL.Image
 
 from ..viz.style import figure_to_png, new_figure, style
 
-__all__ = ["Explorer", "Redraw", "Blit", "Superseded", "slider", "log_slider", "int_slider", "fmt", "label_style"]
+__all__ = ["Explorer", "Redraw", "Blit", "controls_of", "moves", "Superseded", "slider", "log_slider", "int_slider", "fmt", "label_style"]
 
 
 def fmt(v: float, digits: int = 3) -> str:
@@ -116,6 +116,51 @@ class Blit:
         return buf.getvalue()
 
 
+class _Rebuilt:
+    """A ``draw(new) -> Figure`` function as a view: a new figure for every update (the slow way, for explorers
+    written before views; ``new(**subplots)`` makes ``(fig, axes)``)."""
+
+    def __init__(self, draw, figsize):
+        self._draw, self.figsize, self.figure = draw, figsize, None
+
+    def update(self):
+        self.figure = self._draw(lambda **kw: new_figure(**{"figsize": self.figsize, **kw}))
+
+
+def controls_of(explorer) -> dict:
+    """The explorer's value controls by name, nested groups flattened (``sliders.x``); buttons and free text
+    left out (they have no range to move through)."""
+    def flat(controls, prefix=""):
+        for name, ctl in controls.items():
+            if isinstance(ctl, dict):
+                yield from flat(ctl, f"{prefix}{name}.")
+            elif hasattr(ctl, "value") and not isinstance(ctl, (W.Text, W.FloatText, W.Button)):
+                yield prefix + name, ctl
+    return dict(flat(explorer.controls))
+
+
+def moves(ctl, rng, n: int = 6) -> list:
+    """``n`` values a person could give a control in a quick gesture: a drag of a slider through neighbouring
+    values (within a tenth of its range), clicks through a dropdown's or toggle's options."""
+    if isinstance(ctl, W.SelectMultiple):
+        opts = list(ctl.options)
+        return [tuple(o for o in opts if rng.random() < 0.6) or (opts[0],) for _ in range(n)]
+    if hasattr(ctl, "options"):
+        return [ctl.options[int(rng.integers(len(ctl.options)))] for _ in range(n)]
+    if isinstance(ctl.value, bool):
+        return [bool(rng.integers(2)) for _ in range(n)]
+    log = isinstance(ctl, W.FloatLogSlider)
+    lo, hi = ctl.min, ctl.max
+    here = np.log10(ctl.value) / np.log10(ctl.base) if log else ctl.value
+    target = np.clip(here + (hi - lo) * rng.uniform(-0.1, 0.1), lo, hi)
+    path = np.linspace(here, target, n + 1)[1:]
+    if log:
+        return [float(ctl.base ** v) for v in path]
+    if isinstance(ctl, W.IntSlider):
+        return [int(lo + round((v - lo) / ctl.step) * ctl.step) for v in path]
+    return [float(v) for v in path]
+
+
 class Superseded(Exception):
     """Raised inside a background handler when a newer change is waiting: the run is abandoned."""
 
@@ -142,6 +187,9 @@ class Explorer(W.VBox):
         self.image.add_class("dg-figure")
         self.output = W.Output(layout=W.Layout(max_height="180px", overflow="auto"))
         self.info = info if info is not None else W.HTML()
+        if not hasattr(view, "update") and callable(view):
+            view = _Rebuilt(view, kwargs.pop("figsize", (7.0, 4.2)))
+            self.view = view
         super().__init__(children=[*controls, self.info, self.image, self.output], **kwargs)
         self.add_class("dg-explorer")
         self._lock = threading.Condition()

@@ -63,10 +63,16 @@ class RaceController:
             raise ValueError(f"surface must be one of {list(SURFACES)}, got {self.surface_name!r}")
         return SURFACES[self.surface_name]
 
+    @staticmethod
+    def defaults(surface: str) -> tuple[float, float]:
+        """The learning rates (SGD's, the adaptive methods') that suit a surface."""
+        if surface not in SURFACES:
+            raise ValueError(f"surface must be one of {list(SURFACES)}, got {surface!r}")
+        return SURFACES[surface].lr, ADAPTIVE_LR.get(surface, 0.05)
+
     def use_defaults(self):
         """Set both learning rates to the surface's defaults."""
-        self.lr = self.surface.lr
-        self.adaptive_lr = ADAPTIVE_LR.get(self.surface_name, 0.05)
+        self.lr, self.adaptive_lr = self.defaults(self.surface_name)
 
     def run(self):
         for _ in self.race():
@@ -183,15 +189,13 @@ def optimizer_race(surface: str = "ill-conditioned bowl", steps: int = 150) -> E
         ex.info.value = f"{c.surface.note}<br>Final loss after {c.steps} steps, best first: {board}."
         ex.refresh()
 
-    def on_surface():
-        # a new surface comes with learning rates that suit it; the race itself runs once, after
-        c.surface_name = surf_w.value
-        c.use_defaults()
-        lr_w.value, alr_w.value = c.lr, c.adaptive_lr
-        ex.request(update)
+    def on_surface(change):
+        # a new surface comes with learning rates that suit it: set here, at once, so that a learning rate
+        # moved just after the surface is not overwritten later; the race itself runs once, after
+        lr_w.value, alr_w.value = c.defaults(change["new"])
 
-    ex.on_change([lr_w, alr_w, mom_w, steps_w], update)
-    ex.on_change([surf_w], on_surface)
+    surf_w.observe(on_surface, names="value")  # observed first: its sliders are set before the race starts
+    ex.on_change([surf_w, lr_w, alr_w, mom_w, steps_w], update)
     ex.controls = dict(surface=surf_w, lr=lr_w, adaptive_lr=alr_w, momentum=mom_w, steps=steps_w)
     ex.request(update)
     return ex
