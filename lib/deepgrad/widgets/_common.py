@@ -40,7 +40,7 @@ def fmt(v: float, digits: int = 3) -> str:
 
 # A slider's track gets at least this much room, whatever the length of its description.
 TRACK_PX = 180
-_CHAR_PX = 7.5  # about one character of JupyterLab's 13 px widget font
+_CHAR_PX = 8.5  # a character of JupyterLab's 13 px widget font, with room for wide ones (μ, λ)
 
 
 def label_style(description: str, track: int = TRACK_PX, readout: int = 70) -> dict:

@@ -168,7 +168,7 @@ class _LayerStatsView:
         self.ax_std.autoscale_view()
         self.ax_std.set_xticks(layers_)
         self.ax_std.set_xlim(0.5, L + 0.5)
-        scale = f" (scale {c.scale:g})" if c.init in ("normal", "constant") else ""
+        scale = f" (scale {c.scale:.3g})" if c.init in ("normal", "constant") else ""
         self.title.set_text(f"{c.activation}, {c.init} init{scale}: depth {L}, width {c.width}")
 
 
