@@ -52,7 +52,13 @@ def bench(name: str, n_moves: int, rng) -> list[tuple]:
     for key, ctl in controls_of(ex).items():
         if ctl.disabled:
             continue
-        first, done, cpu = zip(*(time_change(ex, ctl, v) for v in moves(ctl, rng, n_moves)))
+        values = []
+        for v in moves(ctl, rng, n_moves, span=0.5):
+            if v != (values[-1] if values else ctl.value):  # a move that changes nothing is not timed
+                values.append(v)
+        if not values:
+            continue
+        first, done, cpu = zip(*(time_change(ex, ctl, v) for v in values))
         rows.append((name, key, first, done, cpu))
     if ex.errors:
         print(f"!! {name} showed {len(ex.errors)} errors; the last:\n{ex.errors[-1]}")

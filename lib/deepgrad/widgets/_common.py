@@ -139,9 +139,10 @@ def controls_of(explorer) -> dict:
     return dict(flat(explorer.controls))
 
 
-def moves(ctl, rng, n: int = 6) -> list:
+def moves(ctl, rng, n: int = 6, span: float = 0.1) -> list:
     """``n`` values a person could give a control in a quick gesture: a drag of a slider through neighbouring
-    values (within a tenth of its range), clicks through a dropdown's or toggle's options."""
+    values (over ``span`` of its range, towards the side with more room), clicks through a dropdown's or
+    toggle's options."""
     if isinstance(ctl, W.SelectMultiple):
         opts = list(ctl.options)
         return [tuple(o for o in opts if rng.random() < 0.6) or (opts[0],) for _ in range(n)]
@@ -152,7 +153,8 @@ def moves(ctl, rng, n: int = 6) -> list:
     log = isinstance(ctl, W.FloatLogSlider)
     lo, hi = ctl.min, ctl.max
     here = np.log10(ctl.value) / np.log10(ctl.base) if log else ctl.value
-    target = np.clip(here + (hi - lo) * rng.uniform(-0.1, 0.1), lo, hi)
+    side = 1 if hi - here >= here - lo else -1
+    target = np.clip(here + side * (hi - lo) * rng.uniform(span / 2, span), lo, hi)
     path = np.linspace(here, target, n + 1)[1:]
     if log:
         return [float(ctl.base ** v) for v in path]

@@ -9,7 +9,7 @@ from .. import init as dinit
 from .. import layers
 from ..viz.stats import layer_stats
 from ..viz.style import FORWARD, GRADIENT, new_figure
-from ._common import Explorer, fmt, int_slider, log_slider
+from ._common import Blit, Explorer, fmt, int_slider, log_slider
 
 __all__ = ["InitController", "init_explorer"]
 
@@ -116,10 +116,14 @@ class InitController:
                 + ("; ".join(notes) + "." if notes else "Signals keep their scale."))
 
 
-class _LayerStatsView:
+class _LayerStatsView(Blit):
     """Every layer's histogram stacked in one panel (layer 1 on top), activations and gradients side by side,
-    and both standard deviations by layer on a log scale: three panels whatever the depth, whose artists
-    are updated rather than redrawn (a panel per layer and row cost seconds to lay out)."""
+    and both standard deviations by layer on a log scale: three panels whatever the depth (a panel per layer
+    and row cost seconds to lay out). Axes and ticks are drawn once per depth; only the curves move. The
+    histograms' x axis is in units of the panel's largest |value| (written in its corner), so that its
+    ticks never change; one range for the whole panel shows a distribution that shrinks layer by layer."""
+
+    STD_RANGE = (1e-10, 1e2)  # the std panel's fixed range; smaller values are drawn at its floor
 
     def __init__(self, c, max_depth: int, bins: int = 40):
         self.c, self.bins = c, bins
@@ -128,44 +132,46 @@ class _LayerStatsView:
         self.rows = []
         for ax, what, color in ((axes[0], "activation", FORWARD), (axes[1], "gradient", GRADIENT)):
             lines = [ax.plot([], [], drawstyle="steps-mid", color=color, linewidth=1.4)[0] for _ in range(max_depth)]
-            ax.set_xlabel(f"{what} value")
+            scale = ax.text(0.99, 0.99, "", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.2")
+            ax.set_xlim(-1, 1)
+            ax.set_xlabel(f"{what} ÷ largest |{what}|")
             ax.set_title(f"{what}s: histogram per layer", fontsize=10)
             ax.grid(False)
-            self.rows.append((ax, lines))
+            self.rows.append((ax, lines, scale))
         self.std_lines = [self.ax_std.semilogy([], [], "o-", color=FORWARD, label="activation std")[0],
                           self.ax_std.semilogy([], [], "s--", color=GRADIENT, label="gradient std")[0]]
+        self.ax_std.set_ylim(*self.STD_RANGE)
         # plain "1e-05" labels: the default 10⁻⁵ goes through mathtext, which costs more than the whole plot
         self.ax_std.yaxis.set_major_formatter(LogFormatter())
         self.ax_std.yaxis.set_minor_formatter(NullFormatter())
         self.ax_std.set_xlabel("layer")
         self.ax_std.set_title("std by layer (log scale)", fontsize=10)
-        self.ax_std.legend(loc="best", fontsize=8)
+        self.ax_std.legend(loc="lower left", fontsize=8)
         self.title = self.figure.suptitle("", fontsize=11, fontweight="bold")
+        self.dynamic = [self.title, *self.std_lines] + [a for _, lines, scale in self.rows for a in (*lines, scale)]
+
+    @property
+    def background_key(self):
+        return len(self.c.activations)
 
     def update(self):
         c = self.c
         L = len(c.activations)
-        for (ax, lines), arrays in zip(self.rows, (c.activations, c.grads)):
-            # one range for the whole panel, so a distribution that shrinks layer by layer is seen to shrink
+        edges = np.linspace(-1, 1, self.bins + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        for (ax, lines, scale), arrays in zip(self.rows, (c.activations, c.grads)):
             lim = max(float(np.abs(a).max()) for a in arrays) or 1.0
-            edges = np.linspace(-lim, lim, self.bins + 1)
-            centres = (edges[:-1] + edges[1:]) / 2
+            scale.set_text(f"largest = {lim:.3g}")
             for i, line in enumerate(lines):
                 line.set_visible(i < L)
-                if i >= L:
-                    continue
-                counts, _ = np.histogram(arrays[i], bins=edges)
-                base = L - 1 - i  # layer 1 on top
-                line.set_data(centres, base + 0.9 * counts / max(counts.max(), 1))
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-0.1, L)
+                if i < L:
+                    counts, _ = np.histogram(arrays[i] / lim, bins=edges)
+                    line.set_data(centres, (L - 1 - i) + 0.9 * counts / max(counts.max(), 1))  # layer 1 on top
+            ax.set_ylim(-0.1, L + 0.35)  # room above layer 1 for the corner note
             ax.set_yticks(np.arange(L) + 0.3, [f"layer {L - k}" for k in range(L)], fontsize=8)
         layers_ = np.arange(1, L + 1)
-        stds = [[float(a.std()) for a in arrays] for arrays in (c.activations, c.grads)]
-        for line, s in zip(self.std_lines, stds):
-            line.set_data(layers_, np.maximum(s, 1e-30))
-        self.ax_std.relim()
-        self.ax_std.autoscale_view()
+        for line, arrays in zip(self.std_lines, (c.activations, c.grads)):
+            line.set_data(layers_, np.clip([float(a.std()) for a in arrays], *self.STD_RANGE))
         self.ax_std.set_xticks(layers_)
         self.ax_std.set_xlim(0.5, L + 0.5)
         scale = f" (scale {c.scale:.3g})" if c.init in ("normal", "constant") else ""
