@@ -237,8 +237,9 @@ class Explorer(W.VBox):
         text = traceback.format_exc()
         self.errors.append(text)
         self._failed = True
-        self.output.clear_output(wait=True)
-        self.output.append_stderr(text)
+        # set as a trait, not through clear_output(): that needs the kernel's current cell, which a worker
+        # thread (or a test) does not have
+        self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": text},)
         self.info.value = (f"<span style='color:#D55E00'><b>Error:</b> "
                            f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>")
 
@@ -252,7 +253,7 @@ class Explorer(W.VBox):
             return
         if self._failed:  # recovered: the old traceback no longer describes what is shown
             self._failed = False
-            self.output.clear_output()
+            self.output.outputs = ()
 
     def guard(self, fn):
         """Wrap a handler so that it runs through :meth:`request` (its errors shown in the output)."""
