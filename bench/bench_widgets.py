@@ -58,7 +58,11 @@ def bench(name: str, n_moves: int, rng) -> list[tuple]:
                 values.append(v)
         if not values:
             continue
+        frames = ex.frames
         first, done, cpu = zip(*(time_change(ex, ctl, v) for v in values))
+        if ex.frames == frames:
+            print(f"{name}: {key} redraws nothing (it takes effect at the next press of a button)")
+            continue
         rows.append((name, key, first, done, cpu))
     if ex.errors:
         print(f"!! {name} showed {len(ex.errors)} errors; the last:\n{ex.errors[-1]}")

@@ -28,7 +28,8 @@ import PIL.Image
 
 from ..viz.style import figure_to_png, new_figure, style
 
-__all__ = ["Explorer", "Redraw", "Blit", "controls_of", "moves", "Superseded", "slider", "log_slider", "int_slider", "fmt", "label_style"]
+__all__ = ["Explorer", "Redraw", "Blit", "Superseded", "controls_of", "moves", "slider", "log_slider", "int_slider",
+           "fmt", "label_style"]
 
 
 def fmt(v: float, digits: int = 3) -> str:
