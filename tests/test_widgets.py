@@ -310,3 +310,26 @@ def test_a_change_supersedes_a_background_run_instead_of_queuing_behind_it():
     w.controls["epochs"].value = 20  # ... and is abandoned for this one
     w.wait()
     assert len(c.history["val_loss"]) == 20 and w.errors == []
+
+
+def test_an_explorer_written_with_a_draw_function_still_draws_and_updates():
+    # explorers written before views pass draw(new) -> Figure; each update then makes a new figure
+    import ipywidgets as W
+
+    from deepgrad.widgets._common import Explorer
+
+    state = {"k": 1.0}
+    k_w = W.FloatSlider(value=1.0, min=0.5, max=3.0)
+
+    def draw(new):
+        fig, ax = new()
+        ax.plot([0, 1], [0, state["k"]])
+        return fig
+
+    ex = Explorer(state, draw, [k_w], figsize=(4.0, 3.0))
+    ex.on_change([k_w], lambda: (state.update(k=k_w.value), ex.refresh()))
+    ex.refresh()
+    before = bytes(ex.image.value)
+    k_w.value = 2.5
+    assert ex.errors == [] and bytes(ex.image.value).startswith(PNG) and bytes(ex.image.value) != before
+    assert ex.figure.axes[0].lines[0].get_ydata()[1] == 2.5
