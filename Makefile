@@ -37,7 +37,7 @@ test: install
 	$(ONE_THREAD) DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 figures: install
-	$(PY) -m deepgrad.viz.render figures
+	$(PY) -m deepgrad.widgets.render figures
 
 bench: install
 	$(PY) bench/run_all.py

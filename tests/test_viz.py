@@ -256,7 +256,7 @@ def _is_nonblank_png(path: str) -> bool:
 
 def test_render_writes_a_nonblank_png_for_every_figure_and_widget(tmp_path):
     from deepgrad import widgets
-    from deepgrad.viz import render
+    from deepgrad.widgets import render
 
     paths = render.main(str(tmp_path))
     expected = {f"{n}.png" for n in render.FIGURES} | {f"widget_{n}.png" for n in widgets.__all__}

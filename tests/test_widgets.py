@@ -1,19 +1,27 @@
-"""deepgrad.widgets: build every explorer headlessly, move its controls, check the controller's state."""
+"""deepgrad.widgets: build every explorer headlessly, move its controls, check the controller's state.
+
+Explorers that train run in the background: ``w.wait()`` after moving a control, before reading state.
+The burst tests at the end cover every explorer in ``deepgrad.widgets.__all__`` (the one list).
+"""
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import threading  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from deepgrad import widgets  # noqa: E402
+from deepgrad.widgets._common import controls_of, moves  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _ok(w):
+    w.wait()
     assert w.errors == [], w.errors[-1] if w.errors else ""
     assert bytes(w.image.value).startswith(PNG)
 
@@ -161,6 +169,7 @@ def test_optimizer_race_learning_rate_changes_trajectories():
     assert set(c.trajectories) == {"SGD", "SGD + momentum", "Adagrad", "RMSprop", "Adam"}
     before = {k: v.copy() for k, v in c.trajectories.items()}
     w.controls["lr"].value = c.lr * 3
+    w.wait()
     for name in ("SGD", "SGD + momentum"):
         assert not np.allclose(before[name], c.trajectories[name], equal_nan=True)
     np.testing.assert_allclose(before["Adam"], c.trajectories["Adam"])  # its own rate did not change
@@ -173,7 +182,7 @@ def test_optimizer_race_learning_rate_changes_trajectories():
 
 
 def test_optimizer_race_reports_divergence():
-    c = widgets.optimizer_race(steps=30).controller
+    c = widgets.optimizer_race(steps=30).wait().controller
     c.lr = 0.5  # above 2 / 10 for the steep direction of the bowl
     c.run()
     assert c.final_loss["SGD"] == float("inf") or c.final_loss["SGD"] > 1e3
@@ -205,8 +214,10 @@ def test_decision_boundary_explorer_trains():
     assert c.accuracy() > 0.9  # a hidden layer solves XOR
     w.controls["model"].value = "linear"
     w.controls["train"].click()
+    w.wait()
     assert c.steps == 200 and c.accuracy() < 0.8  # a line cannot
     w.controls["hidden"].value = "16, x"
+    w.wait()
     assert w.errors and "hidden sizes" in w.info.value
 
 
@@ -216,7 +227,10 @@ def test_regularization_explorer_early_stopping_and_dropout():
     c = w.controller
     assert c.history["train_acc"][-1] > c.history["val_acc"][-1]  # overfits 150 images
     w.controls["early_stopping"].value = True
-    assert len(c.history["val_loss"]) <= 40
+    w.controls["epochs"].value = 80  # arrives while the first run trains: that run is abandoned
+    w.wait()
+    assert c.epochs == 80 and c.stopped_early and len(c.history["val_loss"]) < 80
+    assert len(c.history["val_loss"]) == c.best_epoch + 10  # patience 10
     w.controls["dropout"].value = 0.5
     _ok(w)
     assert "dropout" not in w.errors
@@ -244,8 +258,91 @@ def test_linear_classifier_explorer_scores_are_template_matches():
     assert c.predicted != c.label
 
 
-def test_errors_in_handlers_are_shown_not_lost():
+def test_errors_in_handlers_are_shown_then_cleared_when_the_explorer_recovers():
     w = widgets.gate_explorer()
     w.guard(lambda: 1 / 0)()
     assert "ZeroDivisionError" in w.errors[-1] and "ZeroDivisionError" in w.info.value
     assert any("ZeroDivisionError" in o.get("text", "") for o in w.output.outputs)
+    w.controls["x"].value = 1.0  # a handler that succeeds: the traceback no longer describes the picture
+    assert w.output.outputs == () and "Error" not in w.info.value
+    assert len(w.errors) == 1  # kept for tests and bug reports
+
+
+# ------------------------------------------------------------------------------------------ bursts
+def _burst(w, rng, per_control: int = 3):
+    """Every control's quick gesture, interleaved, fired from two threads at once without waiting for any
+    redraw: more than a kernel delivers while a handler runs."""
+    changes = [(ctl, v) for ctl in controls_of(w).values() for v in moves(ctl, rng, per_control)]
+    order = rng.permutation(len(changes))
+    halves = [order[0::2], order[1::2]]
+    errors = []
+
+    def fire(idx):
+        try:
+            for i in idx:
+                ctl, v = changes[i]
+                ctl.value = v
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fire, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return {k: c.value for k, c in controls_of(w).items()}
+
+
+@pytest.mark.parametrize("name", widgets.__all__)
+def test_a_burst_of_changes_ends_on_the_view_of_the_final_controls(name):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    w = getattr(widgets, name)().wait()
+    final = _burst(w, rng)
+    w.wait()
+    assert w.errors == [], w.errors[-1] if w.errors else ""
+    assert w.output.outputs == ()
+    assert {k: c.value for k, c in controls_of(w).items()} == final
+    # The same explorer built afresh and given the final values one by one must show the same picture:
+    # nothing shown may come from a state that the burst passed through.
+    fresh = getattr(widgets, name)().wait()
+    for key, ctl in controls_of(fresh).items():
+        ctl.value = final[key]
+    fresh.wait()
+    assert fresh.errors == []
+    assert bytes(w.image.value) == bytes(fresh.image.value), f"{name}: the figure does not show the final controls"
+    assert w.info.value == fresh.info.value
+
+
+def test_a_change_supersedes_a_background_run_instead_of_queuing_behind_it():
+    w = widgets.regularization_explorer(epochs=300).wait()  # noqa: F841 (the first run finished)
+    c = w.controller
+    w.controls["epochs"].value = 290  # a 290-epoch run starts in the background ...
+    while len(c.history["val_loss"]) < 2:
+        threading.Event().wait(0.01)
+    w.controls["epochs"].value = 20  # ... and is abandoned for this one
+    w.wait()
+    assert len(c.history["val_loss"]) == 20 and w.errors == []
+
+
+def test_an_explorer_written_with_a_draw_function_still_draws_and_updates():
+    # explorers written before views pass draw(new) -> Figure; each update then makes a new figure
+    import ipywidgets as W
+
+    from deepgrad.widgets._common import Explorer
+
+    state = {"k": 1.0}
+    k_w = W.FloatSlider(value=1.0, min=0.5, max=3.0)
+
+    def draw(new):
+        fig, ax = new()
+        ax.plot([0, 1], [0, state["k"]])
+        return fig
+
+    ex = Explorer(state, draw, [k_w], figsize=(4.0, 3.0))
+    ex.on_change([k_w], lambda: (state.update(k=k_w.value), ex.refresh()))
+    ex.refresh()
+    before = bytes(ex.image.value)
+    k_w.value = 2.5
+    assert ex.errors == [] and bytes(ex.image.value).startswith(PNG) and bytes(ex.image.value) != before
+    assert ex.figure.axes[0].lines[0].get_ydata()[1] == 2.5

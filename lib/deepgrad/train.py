@@ -162,7 +162,7 @@ def evaluate(model, loss_fn, data, batch_size: int = 1024):
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
         shuffle: bool = True, seed: int | None = 0, scheduler=None, patience: int | None = None,
         min_delta: float = 0.0, restore_best: bool = True, progress: bool = True,
-        on_nonfinite: str = "warn") -> History:
+        on_nonfinite: str = "warn", callback=None) -> History:
     """Train ``model`` by mini-batch gradient descent and return its :class:`History`.
 
     Inputs:
@@ -179,6 +179,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, 
       (also at the end of a run that used all its epochs). None: no early stopping
     - progress: show a tqdm progress bar (notebook-aware)
     - on_nonfinite: ``'warn'`` (stop with a TrainingWarning) or ``'raise'`` (FloatingPointError)
+    - callback: ``callback(history)`` after every epoch (a widget draws the curves so far; an exception
+      it raises ends training and propagates)
     """
     from tqdm.auto import tqdm  # only the training loop needs it
 
@@ -231,6 +233,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 10, 
         if scheduler is not None:
             scheduler.step()
         bar.set_postfix(postfix)
+        if callback is not None:
+            callback(history)
         if monitored < best_loss - min_delta:
             best_loss, history.best_epoch, waited = monitored, epoch, 0
             if patience is not None and restore_best:

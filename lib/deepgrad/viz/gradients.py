@@ -77,19 +77,21 @@ def plot_fd_error(f=np.sin, df=np.cos, x0: float = 1.0, hs=None, methods=("forwa
             name = np.dtype(dtype).name
             h, err = fd_errors(f, df, x0, hs, m, dtype)
             shown = np.maximum(err, floor)  # an exact 0 would vanish from a log axis
+            # gids let a live view find each curve, its best point and its note, to move them
             ax.loglog(h, shown, dtype_style.get(name, "-."), color=method_color.get(m), linewidth=1.8,
-                      label=f"{m}, {name}")
+                      label=f"{m}, {name}", gid=f"error:{m},{name}")
             ok = np.isfinite(err)
             if ok.any():
                 best = int(np.argmin(np.where(ok, err, np.inf)))
                 ax.plot(h[best], shown[best], "o", color=method_color.get(m), markeredgecolor="black",
-                        markersize=6, zorder=5)
+                        markersize=6, zorder=5, gid=f"best:{m},{name}")
                 if annotate:
                     # a white box keeps the label readable where another curve crosses it
                     ax.annotate(f"best h ≈ {h[best]:.0e}", (h[best], shown[best]), xytext=(0, -13),
                                 textcoords="offset points", ha="center", fontsize=7, zorder=6,
                                 color=method_color.get(m),
-                                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+                                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+                                gid=f"note:{m},{name}")
     if annotate:  # the empty bottom corners: small h on the left, large h on the right
         ax.text(0.02, 0.03, "← small h: rounding error\n    dominates (≈ eps·|f| / h)", transform=ax.transAxes,
                 ha="left", va="bottom", fontsize=8, color="0.2")

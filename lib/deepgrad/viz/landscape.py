@@ -134,11 +134,12 @@ def plot_loss_landscape(f, trajectories=None, ax=None, xlim=None, ylim=None, res
                 label = f"{name}: diverged"
             elif len(last):
                 label = f"{name}: f = {_value(f, last[-1]):.3g}"
+        # gids let a live view find each path and its end marker, to move them instead of drawing anew
         ax.plot(path[:, 0], path[:, 1], color=color, linewidth=1.8, marker=MARKERS[k % len(MARKERS)],
-                markersize=3.5, markevery=max(1, len(path) // 15), label=label, zorder=4)
+                markersize=3.5, markevery=max(1, len(path) // 15), label=label, zorder=4, gid=f"path:{name}")
         if len(path):
             ax.plot(*path[-1], marker=MARKERS[k % len(MARKERS)], markersize=9, color=color,
-                    markeredgecolor="black", zorder=6, linestyle="")
+                    markeredgecolor="black", zorder=6, linestyle="", gid=f"end:{name}")
     if trajectories:
         first = next(iter(trajectories.values()))
         if len(first):

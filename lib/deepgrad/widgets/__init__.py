@@ -2,7 +2,11 @@
 
 Every explorer keeps its logic in ``widget.controller`` (a plain object: set values, call methods,
 read state), shows its picture in ``widget.image`` (redrawn in place) and prints any error of its
-handlers into ``widget.output``. ``widget.figure_png()`` gives the current picture as PNG bytes.
+handlers into ``widget.output``. ``widget.figure_png()`` gives the current picture as PNG bytes. Explorers
+that train run in the background: after setting a control, ``widget.wait()`` before reading the state.
+
+``_WHERE`` below is the one list of explorers (name -> module): ``bench/bench_widgets.py`` and the burst
+test in ``tests/test_widgets.py`` go through ``__all__``, so a new explorer is covered by its entry.
 """
 from __future__ import annotations
 

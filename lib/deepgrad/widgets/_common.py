@@ -1,21 +1,35 @@
-"""What every explorer shares: a picture that updates in place, and handlers whose errors are shown.
+"""What every explorer shares: a picture that updates in place, and handlers that never race.
 
-An explorer is a ``VBox`` holding its controls, an ``Image`` (the figure, redrawn as a PNG by the Agg
+An explorer is a ``VBox`` holding its controls, an ``Image`` (the figure as a PNG drawn by the Agg
 renderer, so it also shows in exported HTML) and an ``Output`` where a failing handler prints its
 traceback instead of losing it in a log. The logic lives in a plain ``controller`` object that tests
-drive without a browser: set a control's ``.value``, then read the controller's state.
+drive without a browser: set a control's ``.value``, call ``wait()``, then read the controller's state.
+
+The figure is built once and its artists are updated (a ``view`` object with ``figure`` and
+``update()``): rebuilding a figure and its layout costs more than the redraw itself.
+
+Handlers go through :meth:`Explorer.request`, which coalesces: a change that arrives while a handler runs
+is not queued behind it one by one; the latest state of the controls is handled once the running one
+returns. An explorer made with ``background=True`` runs its handlers on a worker thread instead, so the
+kernel stays free to receive changes; a long handler calls :meth:`Explorer.stream` now and then, which
+shows the frame so far and abandons the run (raising :class:`Superseded`) as soon as a newer change waits.
 """
 from __future__ import annotations
 
 import functools
 import html
+import io
+import threading
 import traceback
 
 import ipywidgets as W
+import numpy as np
+import PIL.Image
 
 from ..viz.style import figure_to_png, new_figure, style
 
-__all__ = ["Explorer", "slider", "log_slider", "fmt"]
+__all__ = ["Explorer", "Redraw", "Blit", "Superseded", "controls_of", "moves", "slider", "log_slider", "int_slider",
+           "fmt", "label_style"]
 
 
 def fmt(v: float, digits: int = 3) -> str:
@@ -25,70 +39,281 @@ def fmt(v: float, digits: int = 3) -> str:
     return s[1:] if s.startswith("-") and float(s) == 0 else s
 
 
+# A slider's track gets at least this much room, whatever the length of its description.
+TRACK_PX = 180
+_CHAR_PX = 8.5  # a character of JupyterLab's 13 px widget font, with room for wide ones (μ, λ)
+
+
+def label_style(description: str, track: int = TRACK_PX, readout: int = 70) -> dict:
+    """``style`` and ``layout`` for a control whose label must not crush it: the label gets the width of
+    its text, and the whole widget that plus ``track`` and ``readout`` pixels."""
+    label = int(len(description) * _CHAR_PX) + 12
+    return dict(style={"description_width": f"{label}px"}, layout=W.Layout(width=f"{label + track + readout}px"))
+
+
 def slider(description: str, value: float, lo: float, hi: float, step: float = 0.1, continuous=True, **kw):
     return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                         continuous_update=continuous, readout_format=".2f",
-                         style={"description_width": "initial"}, layout=W.Layout(width="320px"), **kw)
+                         continuous_update=continuous, readout_format=".2f", **label_style(description), **kw)
 
 
-def log_slider(description: str, value: float, lo_exp: float, hi_exp: float, continuous=False, **kw):
-    return W.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=0.05, description=description,
-                            continuous_update=continuous, readout_format=".1e",
-                            style={"description_width": "initial"}, layout=W.Layout(width="340px"), **kw)
+def log_slider(description: str, value: float, lo_exp: float, hi_exp: float, continuous=True,
+               step: float = 0.05, readout_format: str = ".1e", **kw):
+    return W.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=step, description=description,
+                            continuous_update=continuous, readout_format=readout_format,
+                            **label_style(description), **kw)
+
+
+def int_slider(description: str, value: int, lo: int, hi: int, step: int = 1, continuous=True, track=TRACK_PX,
+               **kw):
+    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
+                       continuous_update=continuous, **label_style(description, track=track), **kw)
+
+
+class Redraw:
+    """A view that draws its axes afresh on every update, on one figure made once.
+
+    For pictures whose every element changes with the state (a graph's numbers); ``draw(axes)`` draws
+    on the cleared axes (the ``axes`` of ``new_figure(figsize, **subplots)``).
+    """
+
+    def __init__(self, draw, figsize=(7.0, 4.2), **subplots):
+        self.figure, self.axes = new_figure(figsize, **subplots)
+        self._draw = draw
+
+    def update(self):
+        for ax in np.atleast_1d(self.axes).flat:
+            ax.clear()
+        self._draw(self.axes)
+
+
+class Blit:
+    """Base of views whose unchanging part (contours, templates, axes) is drawn once and kept as pixels.
+
+    A subclass sets ``figure``, ``dynamic`` (the artists that change: drawn over the saved background on
+    every frame) and ``background_key`` (what the background depends on, e.g. the surface's name; one
+    background is kept per key), and implements ``update()``.
+    """
+
+    figure = None
+    dynamic: list = []
+    background_key = None
+
+    def png(self) -> bytes:
+        fig = self.figure
+        canvas = fig.canvas
+        backgrounds = self.__dict__.setdefault("_backgrounds", {})
+        if self.background_key not in backgrounds:
+            for a in self.dynamic:
+                a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
+            canvas.draw()
+            backgrounds[self.background_key] = canvas.copy_from_bbox(fig.bbox)
+        else:
+            canvas.restore_region(backgrounds[self.background_key])
+        for a in self.dynamic:
+            if a.get_visible():
+                fig.draw_artist(a)
+        buf = io.BytesIO()
+        PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
+
+
+class _Rebuilt:
+    """A ``draw(new) -> Figure`` function as a view: a new figure for every update (the slow way, for explorers
+    written before views; ``new(**subplots)`` makes ``(fig, axes)``)."""
+
+    def __init__(self, draw, figsize):
+        self._draw, self.figsize, self.figure = draw, figsize, None
+
+    def update(self):
+        self.figure = self._draw(lambda **kw: new_figure(**{"figsize": self.figsize, **kw}))
+
+
+def controls_of(explorer) -> dict:
+    """The explorer's value controls by name, nested groups flattened (``sliders.x``); buttons and free text
+    left out (they have no range to move through)."""
+    def flat(controls, prefix=""):
+        for name, ctl in controls.items():
+            if isinstance(ctl, dict):
+                yield from flat(ctl, f"{prefix}{name}.")
+            elif hasattr(ctl, "value") and not isinstance(ctl, (W.Text, W.FloatText, W.Button)):
+                yield prefix + name, ctl
+    return dict(flat(explorer.controls))
+
+
+def moves(ctl, rng, n: int = 6, span: float = 0.1) -> list:
+    """``n`` values a person could give a control in a quick gesture: a drag of a slider through neighbouring
+    values (over ``span`` of its range, towards the side with more room), clicks through a dropdown's or
+    toggle's options."""
+    if isinstance(ctl, W.SelectMultiple):
+        opts = list(ctl.options)
+        return [tuple(o for o in opts if rng.random() < 0.6) or (opts[0],) for _ in range(n)]
+    if hasattr(ctl, "options"):
+        return [ctl.options[int(rng.integers(len(ctl.options)))] for _ in range(n)]
+    if isinstance(ctl.value, bool):
+        return [bool(rng.integers(2)) for _ in range(n)]
+    log = isinstance(ctl, W.FloatLogSlider)
+    lo, hi = ctl.min, ctl.max
+    here = np.log10(ctl.value) / np.log10(ctl.base) if log else ctl.value
+    side = 1 if hi - here >= here - lo else -1
+    target = np.clip(here + side * (hi - lo) * rng.uniform(span / 2, span), lo, hi)
+    path = np.linspace(here, target, n + 1)[1:]
+    if log:
+        return [float(ctl.base ** v) for v in path]
+    if isinstance(ctl, W.IntSlider):
+        return [int(lo + round((v - lo) / ctl.step) * ctl.step) for v in path]
+    return [float(v) for v in path]
+
+
+class Superseded(Exception):
+    """Raised inside a background handler when a newer change is waiting: the run is abandoned."""
 
 
 class Explorer(W.VBox):
-    """A VBox with a ``controller``, an updating figure and an error-showing ``output``.
+    """A VBox with a ``controller``, a figure updated in place and an error-showing ``output``.
 
-    Subclasses (or callers) pass ``draw(fig_axes_factory) -> Figure``: a function that builds the
-    current picture from the controller's state. ``refresh()`` redraws it into the image.
+    Inputs:
+    - controller: the plain object holding the explorer's state
+    - view: an object with ``figure`` (a matplotlib Figure built once) and ``update()`` (sets its artists
+      from the controller's state)
+    - controls: the widgets shown above the figure
+    - background: run handlers on a worker thread (for explorers that train)
     """
 
-    def __init__(self, controller, draw, controls=(), info=None, figsize=(7.0, 4.2), image_width="760px",
+    def __init__(self, controller, view, controls=(), info=None, image_width="760px", background=False,
                  **kwargs):
         self.controller = controller
-        self.figsize = figsize
-        self._draw = draw
-        self.errors: list[str] = []  # what the output shows, kept for headless tests
+        self.view = view
+        self.background = background
+        self.errors: list[str] = []  # every traceback shown, kept for headless tests
+        self.frames = 0  # figures published so far (benchmarks and tests count them)
         self.image = W.Image(format="png", layout=W.Layout(width=image_width, max_width="100%"))
         self.image.add_class("dg-figure")
         self.output = W.Output(layout=W.Layout(max_height="180px", overflow="auto"))
         self.info = info if info is not None else W.HTML()
+        if not hasattr(view, "update") and callable(view):
+            view = _Rebuilt(view, kwargs.pop("figsize", (7.0, 4.2)))
+            self.view = view
         super().__init__(children=[*controls, self.info, self.image, self.output], **kwargs)
         self.add_class("dg-explorer")
+        self._lock = threading.Condition()
+        self._pending: list = []  # handlers waiting to run, each at most once, in order of request
+        self._busy = False
+        self._failed = False  # the last run raised: its traceback is on screen until a run succeeds
+        self._worker = None
 
     # ---------------------------------------------------------------------------------------- drawing
+    @property
     def figure(self):
-        """The current picture as a matplotlib Figure (made fresh; not shown anywhere)."""
-        with style():  # titles and labels set by the draw function pick up the course style
-            return self._draw(lambda **kw: new_figure(**{"figsize": self.figsize, **kw}))
+        """The matplotlib Figure shown (updated in place; not shown anywhere else)."""
+        return self.view.figure
 
     def figure_png(self) -> bytes:
-        return figure_to_png(self.figure())
+        with style():
+            self.view.update()
+            png = self.view.png() if isinstance(self.view, Blit) else figure_to_png(self.view.figure)
+        # The first picture placed every axes; keep those places: laying a figure out again costs more
+        # than drawing it, and a view's labels keep their size from one state to the next.
+        self.view.figure.set_layout_engine(None)
+        return png
 
     def refresh(self):
+        """Redraw the figure from the controller's state into the image."""
         self.image.value = self.figure_png()
+        self.frames += 1
+
+    @property
+    def superseded(self) -> bool:
+        """True when a newer change waits: a background handler should give up (raise :class:`Superseded`)."""
+        return bool(self._pending)
+
+    def stream(self):
+        """From a background handler: show the frame so far, or raise :class:`Superseded` if a newer change
+        waits (checked first, so that no frame of an abandoned run is drawn)."""
+        if self.superseded:
+            raise Superseded
+        self.refresh()
 
     # --------------------------------------------------------------------------------------- handlers
+    def _show_error(self, exc: Exception):
+        text = traceback.format_exc()
+        self.errors.append(text)
+        self._failed = True
+        # set as a trait, not through clear_output(): that needs the kernel's current cell, which a worker
+        # thread (or a test) does not have
+        self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": text},)
+        self.info.value = (f"<span style='color:#D55E00'><b>Error:</b> "
+                           f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>")
+
+    def _call(self, fn, args):
+        try:
+            fn(*args)
+        except Superseded:
+            return
+        except Exception as exc:  # noqa: BLE001 (shown to the student, not swallowed)
+            self._show_error(exc)
+            return
+        if self._failed:  # recovered: the old traceback no longer describes what is shown
+            self._failed = False
+            self.output.outputs = ()
+
     def guard(self, fn):
-        """Wrap a handler so that an exception is shown in the output (and kept in ``errors``)."""
+        """Wrap a handler so that it runs through :meth:`request` (its errors shown in the output)."""
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 (shown to the student, not swallowed)
-                text = traceback.format_exc()
-                self.errors.append(text)
-                self.output.clear_output(wait=True)
-                self.output.append_stderr(text)
-                self.info.value = (f"<span style='color:#D55E00'><b>Error:</b> "
-                                   f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>")
-                return None
+        def wrapper(*args):
+            self.request(fn, *args)
         return wrapper
 
+    def request(self, fn, *args):
+        """Run ``fn(*args)`` now, or after the handler running now; repeated requests made meanwhile
+        run once, with the state the controls have then."""
+        with self._lock:
+            key = (fn, args)
+            if key in self._pending:
+                self._pending.remove(key)  # keep one, at its latest place in the order
+            self._pending.append(key)
+            if self.background:
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._work, name="deepgrad-explorer", daemon=True)
+                    self._worker.start()
+                self._lock.notify_all()
+                return
+            if self._busy:
+                return  # the running loop below picks it up
+            self._busy = True
+        self._drain()
+
+    def _drain(self):
+        try:
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    fn, args = self._pending.pop(0)
+                self._call(fn, args)
+        finally:  # also after a KeyboardInterrupt: the next change must find the explorer free
+            with self._lock:
+                self._busy = False
+                self._lock.notify_all()
+
+    def _work(self):
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._lock.wait()
+                self._busy = True
+            self._drain()
+
+    def wait(self, timeout: float = 60.0) -> "Explorer":
+        """Block until every requested handler has run (immediate for an explorer without background)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: not self._busy and not self._pending, timeout):
+                raise TimeoutError(f"the explorer was still busy after timeout={timeout} s")
+        return self
+
     def on_change(self, controls, fn):
-        """``fn()`` after any of ``controls`` changes value (guarded)."""
-        handler = self.guard(lambda change: fn())
+        """``fn()`` after any of ``controls`` changes value (through :meth:`request`)."""
+        def handler(change):
+            self.request(fn)
         for c in controls:
             c.observe(handler, names="value")
         return handler

@@ -11,7 +11,7 @@ from .. import autograd
 from ..autograd import Tensor
 from ..gradcheck import numerical_gradient, rel_error
 from ..viz.graph import draw_graph
-from ._common import Explorer, fmt, slider
+from ._common import Explorer, Redraw, fmt, slider
 
 __all__ = ["BackpropController", "backprop_explorer", "EXPRESSIONS"]
 
@@ -263,9 +263,7 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
     gradient with a centred finite difference. The explorer's root has the CSS class ``dg-backprop-explorer``.
     """
     c = BackpropController(expr, values)
-    # continuous=False: each update redraws the graph (~0.2 s), so a drag would queue dozens of redraws and the
-    # figure would trail the labels by seconds; update once, on release (each arrow key press still updates)
-    sliders = {k: slider(k, v, min(lo, v), max(hi, v), step=0.1, continuous=False) for k, v in c.values.items()}
+    sliders = {k: slider(k, v, min(lo, v), max(hi, v), step=0.1) for k, v in c.values.items()}
     grad_labels = {}
     for k in c.values:
         lab = W.HTML(layout=W.Layout(min_width="150px"))
@@ -289,17 +287,16 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
     predict_box = W.HBox([guess, check_b])
     controls = [W.VBox([*rows, out_label]), mode, step_box, predict_box]
 
-    def draw(new):
-        nodes = len(c.graph.nodes)
-        fig, ax = new(figsize=(min(2.0 + 1.1 * nodes, 15.0), 2.2 + 0.55 * min(nodes, 8)))
+    def draw(ax):
         stepping = mode.value != "show all"
         nxt = c.next_node
         draw_graph(c.graph, ax=ax, revealed=c.revealed if stepping else None,
                    highlight=([nxt.id] if (stepping and nxt is not None) else None),
                    title=f"{c.formula}   ({c.out_name} = {fmt(c.output)})")
-        return fig
 
-    ex = Explorer(c, draw, controls, figsize=(8, 4), image_width="100%")
+    nodes = len(c.graph.nodes)  # the graph keeps its shape when the inputs move
+    view = Redraw(draw, figsize=(min(2.0 + 1.1 * nodes, 15.0), 2.2 + 0.55 * min(nodes, 8)))
+    ex = Explorer(c, view, controls, image_width="100%")
     ex.add_class("dg-backprop-explorer")  # so that a browser test can tell it from the other explorers
     ex.children = [*ex.children[:-1], steps, fd, ex.output]
 
@@ -327,16 +324,16 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
                               if not stepping or c.node_of(k).id in c.revealed}, c.out_name)
         ex.refresh()
 
-    def on_slider(name):
-        def handler(change):
-            c.set_value(name, change["new"])
-            show_labels()
-        return ex.guard(handler)
+    def on_sliders():
+        # every slider's value, not the one that changed: a burst of moves ends at the sliders' final state
+        for k, s in sliders.items():
+            c.values[k] = float(s.value)
+        c.evaluate()
+        show_labels()
 
-    for k, s in sliders.items():
-        s.observe(on_slider(k), names="value")
+    ex.on_change(list(sliders.values()), on_sliders)
 
-    def on_mode(change=None):
+    def on_mode():
         c.reset()
         if mode.value == "show all":
             c.reveal_all()
@@ -357,12 +354,12 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
                          f"{fmt(r['answer'])}. {html.escape(r['rule'])}")
         show_labels()
 
-    mode.observe(ex.guard(on_mode), names="value")
+    ex.on_change([mode], on_mode)
     step_b.on_click(ex.guard(on_step))
     reset_b.on_click(ex.guard(on_reset))
     check_b.on_click(ex.guard(on_check))
     ex.controls = dict(sliders=sliders, mode=mode, step=step_b, reset=reset_b, guess=guess, check=check_b)
     ex.labels = grad_labels
     ex.steps, ex.fd = steps, fd
-    ex.guard(on_mode)()
+    ex.request(on_mode)
     return ex

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from .. import autograd, data, nn, optim
 from ..autograd import Tensor
 from ..functional import cross_entropy
-from ..viz.boundaries import plot_decision_boundary
-from ._common import Explorer, log_slider
+from ..viz.boundaries import decision_grid
+from ..viz.style import MARKERS, class_colors, new_figure
+from ._common import Blit, Explorer, int_slider, log_slider
 
 __all__ = ["BoundaryController", "decision_boundary_explorer", "DATASETS"]
 
@@ -84,56 +86,97 @@ class BoundaryController:
         return self
 
 
+class _BoundaryView(Blit):
+    """Decision regions as an image (its pixels replaced at each frame) with the data on top, and the loss
+    curve; axes, ticks and legends are drawn once per data set and range (the background)."""
+
+    def __init__(self, c, steps_w, resolution: int = 100):
+        self.c, self.steps_w, self.resolution = c, steps_w, resolution
+        self.figure, (self.ax, self.ax_loss) = new_figure(figsize=(10.5, 4.3), ncols=2, width_ratios=[1.2, 1])
+        self.regions = self.ax.imshow(np.zeros((2, 2)), origin="lower", alpha=0.25, interpolation="nearest",
+                                      aspect="auto", zorder=1)
+        self.ax.set_xlabel("feature $x_1$")
+        self.ax.set_ylabel("feature $x_2$")
+        self.ax.grid(False)
+        self.points, self.data_id = [], None
+        b = self.ax_loss
+        self.chance = b.axhline(np.nan, color="0.45", linestyle=":", linewidth=1.2, label="uniform guess: ln C")
+        self.curve = b.plot([], [], color="#0072B2", linewidth=2, label="training loss")[0]
+        self.untrained = b.plot([], [], "o", color="#0072B2", markersize=7, label="untrained")[0]
+        self.hint = b.text(0.5, 0.3, "press “train” to see the loss fall", ha="center", va="center",
+                           transform=b.transAxes, fontsize=11, color="0.35")
+        b.set_xlabel("step")
+        b.set_ylabel("cross-entropy loss")
+        b.legend(loc="upper right")
+
+    def _draw_points(self):
+        c = self.c
+        for p in self.points:
+            p.remove()
+        colors = class_colors(c.num_classes)
+        self.points = [self.ax.scatter(*c.X[c.y == k].T, s=22, c=colors[k], marker=MARKERS[k % len(MARKERS)],
+                                       edgecolors="white", linewidths=0.5, label=f"class {k}", zorder=3)
+                       for k in range(c.num_classes)]
+        self.ax.legend(loc="upper right", markerscale=1.2)
+        self.regions.set_cmap(ListedColormap(colors))
+        self.regions.set_clim(-0.5, c.num_classes - 0.5)
+        self.data_id = c.dataset
+
+    @property
+    def background_key(self):
+        return self.data_id, self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
+
+    @property
+    def dynamic(self):
+        return [self.regions, *self.points, self.ax.title, self.ax_loss.title, self.curve, self.untrained, self.hint,
+                self.chance]
+
+    def update(self):
+        c = self.c
+        if self.data_id != c.dataset:
+            self._draw_points()
+        xx, yy, labels = decision_grid(c.predict, c.X, self.resolution)
+        self.regions.set_data(labels)
+        self.regions.set_extent((xx.min(), xx.max(), yy.min(), yy.max()))
+        arch = "linear" if c.model == "linear" else f"MLP {list(c.hidden)}, {c.activation}"
+        self.ax.set_title(f"{arch} (training accuracy {c.accuracy():.0%})")
+        chance, hist = np.log(c.num_classes), c.history["train_loss"]
+        self.chance.set_ydata([chance, chance])
+        trained = bool(hist)
+        self.curve.set_data(np.arange(1, len(hist) + 1), hist)
+        self.hint.set_visible(not trained)
+        loss0 = hist[0] if trained else c.loss()
+        self.untrained.set_data([0], [loss0])
+        top = max([chance, loss0, *hist[:1]])
+        self.ax_loss.set_xlim(-0.02 * max(c.steps, self.steps_w.value), max(c.steps, self.steps_w.value))
+        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2.5 * top))  # in steps of 0.5: the background rarely changes
+        self.ax_loss.set_title(f"Loss after {c.steps} steps: {hist[-1]:.3f}" if trained else
+                               f"Loss before training: {loss0:.3f}")
+
+
 def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidden=(16, 16),
-                               activation: str = "relu", steps: int = 300, chunk: int = 100) -> Explorer:
+                               activation: str = "relu", steps: int = 300, chunk: int = 25) -> Explorer:
     """Pick a data set and a model, press train: the regions and the loss curve update as it learns.
 
-    ``steps`` Adam steps per press, drawn every ``chunk`` steps.
+    ``steps`` Adam steps per press, run in the background and drawn every ``chunk`` steps; changing the
+    data or the model stops the training in flight.
     """
     c = BoundaryController(dataset, model, hidden, activation)
     data_w = W.Dropdown(options=list(DATASETS), value=dataset, description="data")
     model_w = W.ToggleButtons(options=["linear", "MLP"], value=model, description="model")
-    hidden_w = W.Text(value=", ".join(map(str, hidden)), description="hidden sizes",
+    # continuous_update=False: rebuild on Enter, not at "16," half-way through typing "16, 16"
+    hidden_w = W.Text(value=", ".join(map(str, hidden)), description="hidden sizes", continuous_update=False,
                       style={"description_width": "initial"}, layout=W.Layout(width="200px"))
     act_w = W.Dropdown(options=["relu", "tanh", "sigmoid"], value=activation, description="activation")
     lr_w = log_slider("learning rate (Adam)", c.lr, -3, 0)
-    steps_w = W.IntSlider(value=steps, min=50, max=2000, step=50, description="steps per press",
-                          style={"description_width": "initial"}, continuous_update=False)
+    steps_w = int_slider("steps per press", steps, 50, 2000, step=50)
     train_b = W.Button(description="train", button_style="success", icon="play")
     reset_b = W.Button(description="new weights", icon="refresh")
     controls = [W.HBox([data_w, model_w]), W.HBox([hidden_w, act_w]), W.HBox([lr_w, steps_w]),
                 W.HBox([train_b, reset_b])]
 
-    def draw(new):
-        fig, (a, b) = new(ncols=2, figsize=(10.5, 4.3), width_ratios=[1.2, 1])
-        arch = "linear" if c.model == "linear" else f"MLP {list(c.hidden)}, {c.activation}"
-        plot_decision_boundary(c.predict, c.X, c.y, ax=a, resolution=120, title=f"{arch}")
-        # guessing uniformly scores ln C: a reference line for both the untrained and the trained net
-        chance = np.log(c.num_classes)
-        b.axhline(chance, color="0.45", linestyle=":", linewidth=1.2, label=f"uniform guess: ln {c.num_classes}")
-        b.set_xlabel("step")
-        if c.history["train_loss"]:
-            b.plot(np.arange(1, c.steps + 1), c.history["train_loss"], color="#0072B2", linewidth=2,
-                   label="training loss")
-            b.set_yscale("log")
-            lo, hi = min(c.history["train_loss"]), max(chance, max(c.history["train_loss"]))
-            b.set_ylim(0.6 * lo, 1.6 * hi)  # room above the chance line and below the curve
-            b.set_ylabel("cross-entropy loss (log scale)")
-            b.set_title(f"Loss after {c.steps} steps: {c.history['train_loss'][-1]:.3f}")
-            b.legend(loc="best")
-        else:
-            loss0 = c.loss()
-            b.plot([0], [loss0], "o", color="#0072B2", markersize=7, label=f"untrained: {loss0:.3f}")
-            b.set_xlim(-0.05 * steps_w.value, steps_w.value)
-            b.set_ylim(0, 1.5 * max(loss0, chance))
-            b.text(0.5, 0.3, "press “train” to see the loss fall", ha="center", va="center",
-                   transform=b.transAxes, fontsize=11, color="0.35")
-            b.set_title("Loss before training")
-            b.set_ylabel("cross-entropy loss")
-            b.legend(loc="upper right")
-        return fig
-
-    ex = Explorer(c, draw, controls, figsize=(10.5, 4.3), image_width="900px")
+    view = _BoundaryView(c, steps_w)
+    ex = Explorer(c, view, controls, image_width="900px", background=True)
 
     def rebuild():
         try:
@@ -152,22 +195,19 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
 
     def train(_=None):
         c.lr = lr_w.value
-        train_b.disabled = True
-        try:
-            done = 0
-            while done < steps_w.value:
-                n = min(chunk, steps_w.value - done)
-                c.train(n)
-                done += n
-                ex.info.value = f"step {c.steps}: loss {c.history['train_loss'][-1]:.4f}, accuracy {c.accuracy():.0%}"
-                ex.refresh()
-        finally:
-            train_b.disabled = False
+        target = c.steps + steps_w.value
+        while c.steps < target:
+            done = steps_w.value - (target - c.steps)
+            ex.info.value = f"<progress value='{done}' max='{steps_w.value}'></progress> training: step {c.steps}…"
+            ex.stream()
+            c.train(min(chunk, target - c.steps))
+        ex.info.value = f"step {c.steps}: loss {c.history['train_loss'][-1]:.4f}, accuracy {c.accuracy():.0%}"
+        ex.refresh()
 
     ex.on_change([data_w, model_w, act_w, hidden_w], rebuild)
     train_b.on_click(ex.guard(train))
     reset_b.on_click(ex.guard(lambda _: rebuild()))
     ex.controls = dict(dataset=data_w, model=model_w, hidden=hidden_w, activation=act_w, lr=lr_w,
                        steps=steps_w, train=train_b, reset=reset_b)
-    ex.guard(rebuild)()
+    ex.request(rebuild)
     return ex

@@ -6,7 +6,7 @@ import ipywidgets as W
 from .. import autograd
 from ..autograd import Tensor
 from ..viz.graph import draw_graph
-from ._common import Explorer, fmt, slider
+from ._common import Explorer, Redraw, fmt, slider
 
 __all__ = ["GateController", "gate_explorer", "GATES"]
 
@@ -82,12 +82,10 @@ def gate_explorer(gate: str = "mul", x: float = 3.0, y: float = -4.0, upstream: 
         lab.add_class(f"dg-grad-{k}" if k != "out" else "dg-value-out")
     controls = [gate_w, W.HBox([x_w, labels["x"]]), W.HBox([y_w, labels["y"]]), W.HBox([g_w, labels["out"]])]
 
-    def draw(new):
-        fig, ax = new(figsize=(6.0, 2.9))
+    def draw(ax):
         draw_graph(c.graph, ax=ax, title=f"{c.gate} gate: values above, gradients below")
-        return fig
 
-    ex = Explorer(c, draw, controls, figsize=(6.0, 2.9), image_width="620px")
+    ex = Explorer(c, Redraw(draw, figsize=(6.0, 2.9)), controls, image_width="620px")
 
     def update():
         c.gate, c.x, c.y, c.upstream = gate_w.value, x_w.value, y_w.value, g_w.value
@@ -102,6 +100,6 @@ def gate_explorer(gate: str = "mul", x: float = 3.0, y: float = -4.0, upstream: 
     ex.on_change([gate_w, x_w, y_w, g_w], update)
     ex.controls = dict(gate=gate_w, x=x_w, y=y_w, upstream=g_w)
     ex.labels = labels
-    ex.guard(update)()
+    ex.request(update)
     return ex
 

@@ -5,7 +5,8 @@ import ipywidgets as W
 import numpy as np
 
 from ..viz.gradients import fd_errors, plot_fd_error
-from ._common import Explorer, slider
+from ..viz.style import new_figure
+from ._common import Blit, Explorer, slider
 
 __all__ = ["GradCheckController", "gradient_check_explorer", "FUNCTIONS"]
 
@@ -45,25 +46,54 @@ class GradCheckController:
         return self
 
 
+class _ErrorView(Blit):
+    """The error curves of :func:`plot_fd_error`, drawn once per choice of methods and precisions on a fixed
+    range (the background); moving x or changing f moves the curves, their best points and notes."""
+
+    Y_RANGE = (1e-18, 1e3)
+    FLOOR = 1e-17  # as plot_fd_error draws an exact 0 on its log axis
+
+    def __init__(self, c):
+        self.c = c
+        self.figure, self.ax = new_figure(figsize=(8.2, 4.6))
+        self.background_key, self.artists, self.dynamic = None, {}, []
+
+    def update(self):
+        c, ax = self.c, self.ax
+        if self.background_key != (c.methods, c.dtypes):
+            ax.clear()
+            f, df = FUNCTIONS[c.function]
+            plot_fd_error(f, df, c.x0, c.hs, methods=c.methods, dtypes=[np.dtype(d) for d in c.dtypes], ax=ax)
+            ax.set_ylim(*self.Y_RANGE)
+            self.background_key = (c.methods, c.dtypes)
+            found = {a.get_gid(): a for a in ax.get_children() if a.get_gid()}
+            self.artists = {(m, d): [found.get(f"{kind}:{m},{d}") for kind in ("error", "best", "note")]
+                            for m, d in c.errors}
+            self.dynamic = [ax.title] + [a for trio in self.artists.values() for a in trio if a is not None]
+        for key, (line, best, note) in self.artists.items():
+            hs, err = c.errors[key]
+            line.set_data(hs, np.maximum(err, self.FLOOR))
+            h, e = c.best[key]
+            if best is not None:
+                best.set_data([h], [max(e, self.FLOOR)])
+            if note is not None:
+                note.xy = (h, max(e, self.FLOOR))
+                note.set_text(f"best h ≈ {h:.0e}")
+        ax.set_title(f"Finite-difference error of d/dx {c.function}(x) at x = {c.x0:g}")
+
+
 def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
     """Move x and switch methods and precisions; see where each difference quotient is most accurate."""
     c = GradCheckController(function, x0)
     fn_w = W.ToggleButtons(options=list(FUNCTIONS), value=function, description="f(x)")
-    x_w = slider("x", x0, -3.0, 3.0, step=0.1, continuous=False)
+    x_w = slider("x", x0, -3.0, 3.0, step=0.1)
     meth_w = W.SelectMultiple(options=["forward", "centred"], value=("forward", "centred"), description="method",
                               rows=2)
     dt_w = W.SelectMultiple(options=["float32", "float64"], value=("float32", "float64"), description="precision",
                             rows=2)
     controls = [fn_w, x_w, W.HBox([meth_w, dt_w])]
 
-    def draw(new):
-        fig, ax = new(figsize=(8.2, 4.6))
-        f, df = FUNCTIONS[c.function]
-        plot_fd_error(f, df, c.x0, c.hs, methods=c.methods, dtypes=[np.dtype(d) for d in c.dtypes], ax=ax,
-                      function_name=c.function if c.function != "x³" else "x³")
-        return fig
-
-    ex = Explorer(c, draw, controls, figsize=(8.2, 4.6), image_width="800px")
+    ex = Explorer(c, _ErrorView(c), controls, image_width="800px")
 
     def update():
         c.function, c.x0 = fn_w.value, x_w.value
@@ -77,5 +107,5 @@ def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
 
     ex.on_change([fn_w, x_w, meth_w, dt_w], update)
     ex.controls = dict(function=fn_w, x=x_w, methods=meth_w, dtypes=dt_w)
-    ex.guard(update)()
+    ex.request(update)
     return ex

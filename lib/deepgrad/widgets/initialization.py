@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
+from matplotlib.ticker import LogFormatter, NullFormatter
 
 from .. import init as dinit
 from .. import layers
-from ..viz.stats import layer_stats, plot_layer_stats
-from ._common import Explorer, fmt
+from ..viz.stats import layer_stats
+from ..viz.style import FORWARD, GRADIENT, new_figure
+from ._common import Blit, Explorer, fmt, int_slider, log_slider
 
 __all__ = ["InitController", "init_explorer"]
 
@@ -114,6 +116,71 @@ class InitController:
                 + ("; ".join(notes) + "." if notes else "Signals keep their scale."))
 
 
+class _LayerStatsView(Blit):
+    """Every layer's histogram stacked in one panel (layer 1 on top), activations and gradients side by side,
+    and both standard deviations by layer on a log scale: three panels whatever the depth (a panel per layer
+    and row cost seconds to lay out). Axes and ticks are drawn once per depth; only the curves move. The
+    histograms' x axis is in units of the panel's largest |value| (written in its corner), so that its
+    ticks never change; one range for the whole panel shows a distribution that shrinks layer by layer."""
+
+    STD_RANGE = (1e-10, 1e2)  # the std panel's fixed range; smaller values are drawn at its floor
+
+    def __init__(self, c, max_depth: int, bins: int = 40):
+        self.c, self.bins = c, bins
+        self.figure, axes = new_figure(figsize=(10.5, 4.6), ncols=3, width_ratios=[1, 1, 0.9])
+        self.ax_std = axes[2]
+        self.rows = []
+        for ax, what, color in ((axes[0], "activation", FORWARD), (axes[1], "gradient", GRADIENT)):
+            lines = [ax.plot([], [], drawstyle="steps-mid", color=color, linewidth=1.4)[0] for _ in range(max_depth)]
+            scale = ax.text(0.99, 0.99, "", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.2")
+            ax.set_xlim(-1, 1)
+            ax.set_xlabel(f"{what} ÷ largest |{what}|")
+            ax.set_title(f"{what}s: histogram per layer", fontsize=10)
+            ax.grid(False)
+            self.rows.append((ax, lines, scale))
+        self.std_lines = [self.ax_std.semilogy([], [], "o-", color=FORWARD, label="activation std")[0],
+                          self.ax_std.semilogy([], [], "s--", color=GRADIENT, label="gradient std")[0]]
+        self.ax_std.set_ylim(*self.STD_RANGE)
+        # plain "1e-05" labels: the default 10⁻⁵ goes through mathtext, which costs more than the whole plot
+        self.ax_std.yaxis.set_major_formatter(LogFormatter())
+        self.ax_std.yaxis.set_minor_formatter(NullFormatter())
+        self.ax_std.set_xlabel("layer")
+        self.ax_std.set_title("std by layer (log scale)", fontsize=10)
+        self.ax_std.legend(loc="lower left", fontsize=8)
+        self.title = self.figure.suptitle("", fontsize=11, fontweight="bold")
+        self.dynamic = [self.title, *self.std_lines] + [a for _, lines, scale in self.rows for a in (*lines, scale)]
+
+    @property
+    def background_key(self):
+        return len(self.c.activations)
+
+    def update(self):
+        c = self.c
+        L = len(c.activations)
+        edges = np.linspace(-1, 1, self.bins + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        for (ax, lines, scale), arrays in zip(self.rows, (c.activations, c.grads)):
+            lim = max(float(np.abs(a).max()) for a in arrays) or 1.0
+            scale.set_text(f"largest = {lim:.3g}")
+            for i, line in enumerate(lines):
+                line.set_visible(i < L)
+                if i < L:
+                    counts, _ = np.histogram(arrays[i] / lim, bins=edges)
+                    line.set_data(centres, (L - 1 - i) + 0.9 * counts / max(counts.max(), 1))  # layer 1 on top
+            ax.set_ylim(-0.1, L + 0.35)  # room above layer 1 for the corner note
+            ax.set_yticks(np.arange(L) + 0.3, [f"layer {L - k}" for k in range(L)], fontsize=8)
+        layers_ = np.arange(1, L + 1)
+        for line, arrays in zip(self.std_lines, (c.activations, c.grads)):
+            line.set_data(layers_, np.clip([float(a.std()) for a in arrays], *self.STD_RANGE))
+        self.ax_std.set_xticks(layers_)
+        self.ax_std.set_xlim(0.5, L + 0.5)
+        scale = f" (scale {c.scale:.3g})" if c.init in ("normal", "constant") else ""
+        self.title.set_text(f"{c.activation}, {c.init} init{scale}: depth {L}, width {c.width}")
+
+
+MAX_DEPTH = 10
+
+
 def init_explorer(depth: int = 6, width: int = 100, activation: str = "tanh", init: str = "normal",
                   scale: float = 0.05) -> Explorer:
     """Depth, width, activation and initialiser → per-layer activation and gradient histograms.
@@ -121,23 +188,17 @@ def init_explorer(depth: int = 6, width: int = 100, activation: str = "tanh", in
     Try sigmoid or tanh with a small N(0, 0.01²) init (everything vanishes), a large one (saturation),
     Xavier for tanh, Kaiming (He) for ReLU, and a constant init (every unit identical).
     """
-    c = InitController(depth, width, activation, init, scale)
-    depth_w = W.IntSlider(value=depth, min=1, max=10, description="depth", continuous_update=False)
-    width_w = W.IntSlider(value=width, min=4, max=400, step=4, description="width", continuous_update=False)
+    if not 1 <= int(depth) <= MAX_DEPTH:
+        raise ValueError(f"depth must be in [1, {MAX_DEPTH}], got {depth!r}")
+    # 128 examples of up to 400 units: statistics of 50 000 numbers per layer, in a few milliseconds
+    c = InitController(depth, width, activation, init, scale, n=128)
+    depth_w = int_slider("depth", depth, 1, MAX_DEPTH)
+    width_w = int_slider("width", width, 4, 400, step=4)
     act_w = W.Dropdown(options=sorted(_ACT), value=activation, description="activation")
     init_w = W.Dropdown(options=INITS, value=init, description="initialiser")
-    scale_w = W.FloatLogSlider(value=scale, base=10, min=-3, max=0.5, step=0.05, description="scale",
-                               continuous_update=False, readout_format=".3f")
+    scale_w = log_slider("scale", scale, -3, 0.5, readout_format=".3f")
     controls = [W.HBox([depth_w, width_w]), W.HBox([act_w, init_w, scale_w])]
-
-    def draw(new):
-        fig, axes = new(nrows=2, ncols=c.depth + 1, figsize=(1.6 * c.depth + 3.2, 5.0), squeeze=False)
-        plot_layer_stats(c.activations, c.grads, axes=axes,
-                         title=f"{c.activation}, {c.init} init" + (f" (scale {c.scale:g})" if c.init in
-                                                                   ("normal", "constant") else ""))
-        return fig
-
-    ex = Explorer(c, draw, controls, figsize=(9, 5), image_width="900px")
+    ex = Explorer(c, _LayerStatsView(c, MAX_DEPTH), controls, image_width="900px")
 
     def update():
         c.depth, c.width, c.activation = depth_w.value, width_w.value, act_w.value
@@ -149,5 +210,5 @@ def init_explorer(depth: int = 6, width: int = 100, activation: str = "tanh", in
 
     ex.on_change([depth_w, width_w, act_w, init_w, scale_w], update)
     ex.controls = dict(depth=depth_w, width=width_w, activation=act_w, init=init_w, scale=scale_w)
-    ex.guard(update)()
+    ex.request(update)
     return ex

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import ipywidgets as W
+import matplotlib
 import numpy as np
 
 from .. import data
 from ..linear import LinearClassifier
 from ..losses import softmax
-from ..viz.style import GRADIENT, PALETTE
-from ._common import Explorer
+from ..viz.style import GRADIENT, PALETTE, new_figure
+from ._common import Blit, Explorer, int_slider
 
 __all__ = ["LinearController", "linear_classifier_explorer"]
 
@@ -46,51 +47,67 @@ class LinearController:
         return self
 
 
-def linear_classifier_explorer(index: int | None = None) -> Explorer:
-    """Slide through test digits; each score is the image's match with one template (plus a bias)."""
-    c = LinearController(index)
-    idx_w = W.IntSlider(value=c.index, min=0, max=len(c.X) - 1, description="test image", continuous_update=False,
-                        style={"description_width": "initial"}, layout=W.Layout(width="420px"))
-    wrong_b = W.Button(description="next mistake", tooltip="jump to the next image the classifier gets wrong")
-    controls = [W.HBox([idx_w, wrong_b])]
+class _LinearView(Blit):
+    """The image, the ten templates as one mosaic and the score bars; the templates and axes are drawn once."""
 
-    def draw(new):
-        fig = new(figsize=(11.0, 4.2))[0]
-        fig.clear()
-        grid = fig.add_gridspec(2, 7, width_ratios=[2.2, 1, 1, 1, 1, 1, 3.2])
-        ax_img = fig.add_subplot(grid[:, 0])
-        ax_img.imshow(c.image, cmap="Greys", interpolation="nearest")
-        ax_img.set_title(f"test image {c.index}\ntrue label {c.label}", fontsize=10)
+    def __init__(self, c):
+        from matplotlib.patches import Rectangle
+
+        self.c = c
+        self.figure, (ax_img, ax_t, ax) = new_figure(figsize=(11.0, 4.2), ncols=3, width_ratios=[1.1, 2.6, 1.6])
+        self.image = ax_img.imshow(c.image, cmap="Greys", interpolation="nearest")
         ax_img.axis("off")
-        lim = float(np.abs(c.templates).max())
+        # ten 8×8 templates in a 2×5 mosaic; NaN (drawn white) between them and above each row for its labels
+        self.tile = lambda k: (3 + 11 * (k // 5), 9 * (k % 5))  # top-left corner (row, column) of template k
+        mosaic = np.full((22, 44), np.nan)
         for k in range(10):
-            a = fig.add_subplot(grid[k // 5, 1 + k % 5])
-            a.imshow(c.templates[k], cmap="BrBG", vmin=-lim, vmax=lim, interpolation="nearest")
-            a.set_title(f"{k}: {c.scores[k]:.1f}", fontsize=8,
-                        fontweight="bold" if k == c.predicted else "normal",
-                        color=GRADIENT if k == c.predicted else "black")
-            a.set_xticks([])
-            a.set_yticks([])
-            a.grid(False)
-            for s in a.spines.values():  # a frame around the winning template only
-                s.set_visible(k == c.predicted)
-                s.set_color(GRADIENT)
-                s.set_linewidth(2.5)
-        ax = fig.add_subplot(grid[:, 6])
-        colors = [GRADIENT if k == c.predicted else PALETTE[0] for k in range(10)]
-        ax.barh(range(10), c.scores, color=colors)
+            r, col = self.tile(k)
+            mosaic[r:r + 8, col:col + 8] = c.templates[k]
+        lim = float(np.abs(c.templates).max())
+        cmap = matplotlib.colormaps["BrBG"].with_extremes(bad="white")
+        ax_t.imshow(mosaic, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+        ax_t.axis("off")
+        ax_t.set_title("templates $w_k$ (teal raises a score, brown lowers it)", fontsize=10)
+        self.template_titles = [ax_t.text(self.tile(k)[1] + 3.5, self.tile(k)[0] - 0.8, "", ha="center",
+                                          fontsize=9) for k in range(10)]
+        self.frame = ax_t.add_patch(Rectangle((-0.5, -0.5), 8, 8, fill=False, edgecolor=GRADIENT, linewidth=2.5))
+        self.bars = ax.barh(range(10), np.zeros(10), color=PALETTE[0])
         ax.axvline(0, color="0.3", linewidth=0.8)
         ax.set_yticks(range(10))
         ax.invert_yaxis()
+        # one range for every image, so that the axes (drawn once) fit all of them
+        every = c.clf.scores(c.X)
+        ax.set_xlim(1.05 * min(every.min(), 0), 1.05 * every.max())
         ax.set_xlabel("score $s_k = w_k \\cdot x + b_k$")
         ax.set_ylabel("class k")
-        verdict = "right" if c.predicted == c.label else "wrong"
-        ax.set_title(f"predicted {c.predicted} ({verdict}), p = {c.probs[c.predicted]:.2f}", fontsize=10)
-        fig.suptitle(f"Scores are template matches (templates: teal raises a score, brown lowers it); "
-                     f"test accuracy {c.test_accuracy:.0%}", fontsize=10)
-        return fig
+        self.figure.suptitle(f"Scores are template matches; test accuracy {c.test_accuracy:.0%}", fontsize=10)
+        self.ax_img, self.ax = ax_img, ax
+        self.dynamic = [self.image, ax_img.title, ax.title, self.frame, *self.template_titles, *self.bars]
 
-    ex = Explorer(c, draw, controls, figsize=(11.0, 4.2), image_width="940px")
+    def update(self):
+        c = self.c
+        self.image.set_data(c.image)
+        self.ax_img.set_title(f"test image {c.index}\ntrue label {c.label}", fontsize=10)
+        for k, (t, bar) in enumerate(zip(self.template_titles, self.bars)):
+            win = k == c.predicted
+            t.set_text(f"{k}: {c.scores[k]:.1f}")
+            t.set_fontweight("bold" if win else "normal")
+            t.set_color(GRADIENT if win else "black")
+            bar.set_width(c.scores[k])
+            bar.set_color(GRADIENT if win else PALETTE[0])
+        r, col = self.tile(c.predicted)
+        self.frame.set_xy((col - 0.5, r - 0.5))
+        verdict = "right" if c.predicted == c.label else "wrong"
+        self.ax.set_title(f"predicted {c.predicted} ({verdict}), p = {c.probs[c.predicted]:.2f}", fontsize=10)
+
+
+def linear_classifier_explorer(index: int | None = None) -> Explorer:
+    """Slide through test digits; each score is the image's match with one template (plus a bias)."""
+    c = LinearController(index)
+    idx_w = int_slider("test image", c.index, 0, len(c.X) - 1, track=300)
+    wrong_b = W.Button(description="next mistake", tooltip="jump to the next image the classifier gets wrong")
+    controls = [W.HBox([idx_w, wrong_b])]
+    ex = Explorer(c, _LinearView(c), controls, image_width="940px")
 
     def update():
         c.select(idx_w.value)
@@ -108,5 +125,5 @@ def linear_classifier_explorer(index: int | None = None) -> Explorer:
     ex.on_change([idx_w], update)
     wrong_b.on_click(ex.guard(next_mistake))
     ex.controls = dict(index=idx_w, next_mistake=wrong_b)
-    ex.guard(update)()
+    ex.request(update)
     return ex

@@ -1,9 +1,11 @@
 """Render every figure of ``deepgrad.viz`` and every widget's first view to PNG files.
 
-    python -m deepgrad.viz.render figures        # what `make figures` runs
+    python -m deepgrad.widgets.render figures        # what `make figures` runs
 
 Each figure is computed from the library itself (real training runs, real gradients), so the PNGs
-double as a visual check of the whole stack. ``main(outdir)`` returns the paths it wrote.
+double as a visual check of the whole stack. ``main(outdir)`` returns the paths it wrote. It lives with
+the widgets, the top layer, because some figures draw a widget's preset (the slides' neuron, a race):
+``viz`` itself never imports ``widgets``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ __all__ = ["main", "FIGURES", "WIDGETS"]
 
 
 def _save(fig, path: str) -> str:
-    from .style import style
+    from ..viz.style import style
 
     with style():
         fig.savefig(path)
@@ -30,7 +32,7 @@ def _save(fig, path: str) -> str:
 # --------------------------------------------------------------------------------------- figures
 def fig_graph_xyz():
     from .. import Tensor
-    from .graph import draw_graph
+    from ..viz.graph import draw_graph
 
     x, y, z = Tensor(-2.0, requires_grad=True, label="x"), Tensor(5.0, requires_grad=True, label="y"), \
         Tensor(-4.0, requires_grad=True, label="z")
@@ -43,8 +45,8 @@ def fig_graph_xyz():
 
 
 def fig_graph_sigmoid():
-    from ..widgets.backprop import BackpropController
-    from .graph import draw_graph
+    from .backprop import BackpropController
+    from ..viz.graph import draw_graph
 
     # the backprop explorer's preset: one definition of the slides' neuron, drawn as the lesson shows it
     c = BackpropController("sigmoid_neuron")
@@ -56,7 +58,7 @@ def fig_graph_sigmoid():
 
 def fig_graph_mlp():
     from .. import Tensor
-    from .graph import draw_graph
+    from ..viz.graph import draw_graph
 
     rng = np.random.default_rng(0)
     X = Tensor(rng.normal(size=(4, 3)), label="X")
@@ -75,8 +77,8 @@ def fig_graph_mlp():
 def fig_decision_boundary():
     from .. import data
     from ..linear import LinearClassifier
-    from .boundaries import plot_decision_boundary
-    from .style import new_figure
+    from ..viz.boundaries import plot_decision_boundary
+    from ..viz.style import new_figure
 
     fig, (a, b) = new_figure(figsize=(10.5, 4.4), ncols=2)
     for ax, (name, (X, y)) in zip((a, b), (("blobs", data.make_blobs(300, seed=0)),
@@ -105,14 +107,14 @@ def _digits_run(iters_per_epoch=20, epochs=25):
 
 
 def fig_history():
-    from .curves import plot_history
+    from ..viz.curves import plot_history
 
     _, hist = _digits_run()
     return plot_history(hist, title="Softmax classifier on digits")[0].figure
 
 
 def fig_templates():
-    from .boundaries import plot_templates
+    from ..viz.boundaries import plot_templates
 
     clf, _ = _digits_run()
     return plot_templates(clf, class_names=[str(d) for d in range(10)], image_shape=(8, 8),
@@ -120,14 +122,14 @@ def fig_templates():
 
 
 def fig_landscape():
-    from .landscape import SURFACES, plot_loss_landscape
+    from ..viz.landscape import SURFACES, plot_loss_landscape
 
     paths = _race_paths("Rosenbrock")
     return plot_loss_landscape(SURFACES["Rosenbrock"], paths).figure
 
 
 def _race_paths(surface):
-    from ..widgets.optimizers import RaceController
+    from .optimizers import RaceController
 
     race = RaceController(surface=surface)
     race.run()
@@ -135,8 +137,8 @@ def _race_paths(surface):
 
 
 def fig_layer_stats():
-    from ..widgets.initialization import InitController
-    from .stats import plot_layer_stats
+    from .initialization import InitController
+    from ..viz.stats import plot_layer_stats
 
     c = InitController(depth=6, width=100, activation="tanh", init="normal", scale=0.05)
     c.run()
@@ -145,15 +147,15 @@ def fig_layer_stats():
 
 
 def fig_fd_error():
-    from .gradients import plot_fd_error
+    from ..viz.gradients import plot_fd_error
 
     return plot_fd_error().figure
 
 
 def fig_jacobian():
     from .. import layers
-    from .gradients import plot_jacobian
-    from .style import new_figure
+    from ..viz.gradients import plot_jacobian
+    from ..viz.style import new_figure
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=6)
@@ -188,7 +190,7 @@ def main(outdir: str = "figures", only=None) -> list[str]:
     """
     import matplotlib.pyplot as plt
 
-    from .. import widgets
+    from .. import widgets  # the package this module is in, for its list of explorers
 
     os.makedirs(outdir, exist_ok=True)
     written = []
@@ -201,7 +203,7 @@ def main(outdir: str = "figures", only=None) -> list[str]:
     for name in widgets.__all__:
         if only is not None and f"widget_{name}" not in only:
             continue
-        w = getattr(widgets, name)()
+        w = getattr(widgets, name)().wait()
         path = os.path.join(outdir, f"widget_{name}.png")
         with open(path, "wb") as fh:
             fh.write(w.figure_png())
