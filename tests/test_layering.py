@@ -26,9 +26,7 @@ LAYERS = {
 
 # Imports that break the rules today, (module, package it may not import), each with its issue: delete the
 # line when the issue is fixed (test_known_exceptions_are_still_needed fails, saying so, once it is).
-KNOWN = {
-    ("deepgrad.viz.render", "deepgrad.widgets"),  # issue 16 (i12's branch): viz.render imports the widgets
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _known(module: str, imported: str) -> bool:
