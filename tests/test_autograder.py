@@ -180,8 +180,9 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
     (subs / "carol").mkdir()
     (subs / "carol" / "A1.ipynb").write_text('{"cells": [')           # a broken notebook: a failed submission
     out = tmp_path / "out"
-    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3"]) == 0
-    # progress while grading, then a summary: how many graded, how many failed, how long it took
+    # exit status 1: carol's submission failed; progress while grading, then a summary: how many graded,
+    # how many failed (named), how long it took
+    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3"]) == 1
     err = capsys.readouterr().err
     assert "grading A1" in err and "3/3" in err
     summary = err.strip().splitlines()[-1]
