@@ -22,6 +22,7 @@ checked for type and size before use.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -42,14 +43,15 @@ from pathlib import Path
 import numpy as np
 
 CHILD_PROGRAM = (Path(__file__).with_name("_child.py")).read_text()
-BOOTSTRAP = ("import sys,json;d=json.loads(sys.stdin.buffer.read());"
+BOOTSTRAP = ("import os,sys,json,struct;n=struct.unpack('<Q',sys.stdin.buffer.read(8))[0];"
+             "d=json.loads(sys.stdin.buffer.read(n));"
              "exec(compile(d['program'],'<grader>','exec'),{'PAYLOAD':d['payload'],'__name__':'__grader__'})")
 MAGIC = b"DGRESULT1"
 MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
 MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
 STARTUP_S = 2.0                     # interpreter + NumPy start, on top of a part's own time limit
 CELL_BUDGET_S = 5.0                 # wall-clock seconds per answer cell (they should only define functions)
-GRACE_S = 1.0                       # after the child's own alarm, time to send what it has
+GRACE_S = 1.0                       # after the cells' budgets, before the grader kills
 
 
 @dataclass
@@ -241,6 +243,16 @@ class _Progress:
         return int(cells[-1]) if cells else None
 
 
+def _write(stream, data: bytes, close: bool = False) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+        if close:
+            stream.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -260,7 +272,6 @@ def _parse(blob: bytes) -> tuple[dict, dict]:
     if len(text) > 2**20:
         raise ValueError("the messages are too long")
     messages = _messages(json.loads(text.decode("utf-8", errors="replace")))
-    import io
     with zipfile.ZipFile(io.BytesIO(npz)) as zf:   # refuse zip bombs before NumPy inflates anything
         if sum(info.file_size for info in zf.infolist()) > MAX_RESULT_BYTES * 2:
             raise ValueError("the outputs are too large")
@@ -290,7 +301,7 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
     Inputs:
     - cells: source strings of the answer cells, in notebook order
     - spec: the part's call description (see ``autograder.checks.Part.spec``)
-    - inputs: name -> array / scalar / str, written to ``inputs.npz`` in the sandbox
+    - inputs: name -> array / scalar / str, sent to the child as an .npz once its answer cells are done
     - limits: resource limits
     - hide: directories the child must not see (course root, submissions, output); root + namespaces only
     - isolate: force namespaces on/off (default: on where available)
@@ -311,7 +322,9 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
 
 
 def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResult:
-    np.savez(os.path.join(own, "inputs.npz"), **{k: np.asarray(v) for k, v in inputs.items()})
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in inputs.items()})
+    inputs_blob = buf.getvalue()
     site = os.path.join(own, "site")
     if not isolate:
         os.makedirs(site)
@@ -327,6 +340,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResu
         lim["nproc"] = _user_process_count() + limits.pids   # RLIMIT_NPROC counts all of this user's tasks
     payload = {"own": own, "cells": cells, "spec": spec, "limits": lim, "skip": skip,
                "cell_budget": limits.cell_budget, "call_budget": limits.timeout,
+               "send_margin": min(1.0, 0.2 * limits.timeout),
                "cgroup": cgroup.path if cgroup else None, "isolate": None}
     if isolate:
         safe_hide = [os.path.realpath(h) for h in hide if h]
@@ -347,7 +361,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResu
            "PYTHONDONTWRITEBYTECODE": "1"}
     progress_r, progress_w = os.pipe()
     payload["progress_fd"] = progress_w
-    stdin = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
+    program = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
     errlog = tempfile.TemporaryFile()
     start = time.monotonic()
     try:
@@ -364,15 +378,23 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResu
     # cells are done, the part's own time limit.
     cells_deadline = start + STARTUP_S + cells_s + GRACE_S
     timed_out = False
+    # The program now; the inputs only when the child says its cells are done. Written from a thread, so
+    # that a child that stops reading cannot block the grader.
+    writer = threading.Thread(target=_write, args=(proc.stdin, struct.pack("<Q", len(program)) + program),
+                              daemon=True)
+    writer.start()
     try:
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
+        sent = False
         while proc.poll() is None:
             done_at = progress.cells_done_at
-            deadline = cells_deadline if done_at is None else done_at + limits.timeout + GRACE_S
+            if done_at is not None and not sent:
+                writer.join()
+                writer = threading.Thread(target=_write, args=(
+                    proc.stdin, struct.pack("<Q", len(inputs_blob)) + inputs_blob, True), daemon=True)
+                writer.start()
+                sent = True
+            # strict: what has not arrived when the part's time is up does not count
+            deadline = cells_deadline if done_at is None else done_at + limits.timeout
             if time.monotonic() > deadline:
                 timed_out = True
                 break

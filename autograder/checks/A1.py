@@ -47,6 +47,7 @@ def _problem(rng, hard=False, missing=False):
     if hard:   # features on scales 1e-4 .. 1e3, weights inversely scaled: scores stay moderate
         scales = 10.0 ** rng.uniform(-4, 3, D)
         scales[:2] = 1e-4, 1e3
+        scales[-1] = 1.0                                      # the bias: scores stay moderate (S is for those)
     else:
         scales = np.ones(D)
     X = rng.standard_normal((N, D)) * scales
@@ -174,7 +175,7 @@ def _check_loss(reference, name):
                     f"W.shape[1]; a batch need not contain every class.")
         untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
                         and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
-        ok_grad &= fb.check(untouched, "", f"{name} changed the caller's W, X or y in place: work on copies "
+        ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.", f"{name} changed the caller's W, X or y in place: work on copies "
                                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).")
 
         ok_stable = True
