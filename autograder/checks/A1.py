@@ -162,21 +162,22 @@ def _check_loss(reference, name):
                for t in PROBLEMS if "W" + t in inp}
         N = {t: len(inp["y" + t]) for t in ref}
 
-        ok_loss = fb.close("lossA", ref["A"][0], tol=GRAD_TOL, what="the loss",
-                           slips=_loss_slips(reference, inp, "A", svm))
-        ok_loss &= fb.close("lossM", ref["M"][0], tol=GRAD_TOL,
-                            what="the loss when the labels lack some classes")
-        ok_grad = fb.gradient("dWA", ref["A"][1], tol=GRAD_TOL, what="dW", N=N["A"], reg=inp["regA"], W=inp["WA"])
-        ok_grad &= fb.gradient("dWM", ref["M"][1], tol=GRAD_TOL, what="dW when the labels lack some classes",
-                               N=N["M"], reg=inp["regM"], W=inp["WM"])
-        dWM, C = out.get("dWM"), inp["WM"].shape[1]
-        if dWM is not None and np.ndim(dWM) == 2 and np.shape(dWM)[1] < C:
-            fb.note(f"Your dW has {np.shape(dWM)[1]} columns but W has {C}: take the number of classes from "
-                    f"W.shape[1]; a batch need not contain every class.")
+        loss_A = fb.close("lossA", ref["A"][0], tol=GRAD_TOL, what="the loss",
+                          slips=_loss_slips(reference, inp, "A", svm))
+        grad_A = fb.gradient("dWA", ref["A"][1], tol=GRAD_TOL, what="dW", N=N["A"], reg=inp["regA"], W=inp["WA"])
+        loss_M = fb.close("lossM", ref["M"][0], tol=GRAD_TOL, what="the loss when the labels lack some classes")
+        grad_M = fb.gradient("dWM", ref["M"][1], tol=GRAD_TOL, what="dW when the labels lack some classes",
+                             N=N["M"], reg=inp["regM"], W=inp["WM"])
+        if loss_A and grad_A and not (loss_M and grad_M):
+            fb.note("Your function is right when every class appears among the labels but not when some are "
+                    "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
+                    "contain every class).")
+        ok_loss, ok_grad = loss_A and loss_M, grad_A and grad_M
         untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
                         and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
-        ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.", f"{name} changed the caller's W, X or y in place: work on copies "
-                                           f"(dW = 2 * reg * W, not dW = W; dW *= ...).")
+        ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.",
+                            f"{name} changed the caller's W, X or y in place: work on copies "
+                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).")
 
         ok_stable = True
         if stability:

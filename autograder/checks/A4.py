@@ -111,7 +111,11 @@ def check_adam(inp, out, fb):
 
 # ------------------------------------------------------------------------------------------------ init
 def init_inputs(rng):
-    return {"fan_in": int(rng.integers(200, 600)), "fan_out": int(rng.integers(200, 600)),
+    # fan_in and fan_out at least a factor 2.5 apart, in either order, so that the classic mix-ups
+    # (1/fan_in for Xavier, fan_out for He, 2/fan_in for Xavier) differ by far more than the tolerance
+    small, large = int(rng.integers(150, 240)), int(rng.integers(600, 900))
+    fan_in, fan_out = (small, large) if rng.random() < 0.5 else (large, small)
+    return {"fan_in": fan_in, "fan_out": fan_out,
             "seed": int(rng.integers(0, 2**31)), "small_in": int(rng.integers(2, 9)), "small_out": int(rng.integers(2, 9))}
 
 
