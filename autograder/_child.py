@@ -348,14 +348,14 @@ def count_calls(ns, counts):
 def run_cells(ns):
     """Each answer cell under its own budget: one that raises or runs too long is reported and skipped, as
     Jupyter would interrupt it, and the next cell runs."""
-    skip = set(P["skip"])
+    skip, short = set(P["skip"]), set(P["short"])
     for i, src in enumerate(P["cells"], start=1):
         if i in skip:
             messages["skipped"].append(i)
             continue
         progress(f"c{i}")
         try:
-            budget(P["cell_budget"])
+            budget(P["short_budget"] if i in short else P["cell_budget"])
             exec(compile(src, f"<answer cell {i}>", "exec"), ns)
             budget(0)
         except Interrupted:

@@ -3,8 +3,9 @@
 For every student and every part: draw inputs (trusted), run the student's answer cells plus the part's
 driver in a fresh sandbox (``sandbox.run_part``), compare what comes back with the reference (the check
 module's ``check``), and turn it into a score and plain-words feedback. One student's failure costs that
-student only the part it happened in: an answer cell that runs past its budget or kills its process is
-skipped in that student's later parts (and the part it stopped is run again without it), and a student's
+student only the part it happened in: an answer cell that runs past its budget is interrupted, as Jupyter
+would, and gets a short budget in that student's later parts; one that ends its process or cannot be
+interrupted is skipped from then on (and the part it stopped is run again without it); and a student's
 parts together get a bounded time. An unexpected error in the grader itself is caught per part and
 reported too, so the batch always completes.
 """
@@ -28,7 +29,7 @@ from . import checks as checks_mod
 from . import notebook as nbmod
 from . import report
 from .checks import Feedback, Line, Outputs
-from .sandbox import Limits, isolation_available, run_part
+from .sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = REPO_ROOT / "solutions"
@@ -106,6 +107,10 @@ def _explain(run, part) -> list[Line]:
         lines.append(Line(False, f"Error: {run.error}"))
         if run.error.startswith("NotImplementedError"):
             lines.append(Line(None, "This is still the stub: replace `raise NotImplementedError()` with your code."))
+    for n in run.cell_timeouts:
+        lines.append(Line(None, f"Answer cell {n} ran past its budget and was interrupted, as Jupyter would: what "
+                                f"it defined before that stays defined, and the grader carried on with the next "
+                                f"cell (in later parts it gets {SHORT_BUDGET_S:g} s)."))
     if run.status != "ok" or run.error:
         for n, text in run.cell_errors:
             lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
@@ -119,8 +124,10 @@ def _explain(run, part) -> list[Line]:
 
 
 def grade_part(part, index: int, cells: list[str], student: str, base_seed: int, hide: list[str],
-               isolate: bool | None = None, skip: tuple = (), timeout: float | None = None) -> PartResult:
-    """Grade one part: ``skip`` answer cells not to run, ``timeout`` (seconds) at most the part's own."""
+               isolate: bool | None = None, skip: tuple = (), timeout: float | None = None,
+               short: tuple = ()) -> PartResult:
+    """Grade one part: ``skip`` answer cells not to run, ``short`` ones to run under a short budget (they
+    were interrupted before), ``timeout`` (seconds) at most the part's own."""
     result = PartResult(part.name, float(part.points), 0.0, "ok", part.description)
     try:
         rng = _part_seed(base_seed, student, index)
@@ -129,9 +136,14 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
         sent = {k: v for k, v in inputs.items() if k not in part.held_out}
         limit = part.timeout if timeout is None else min(part.timeout, timeout)
         run = run_part(cells, part.spec(), sent, Limits(timeout=limit, memory_mb=part.memory_mb),
-                       hide=hide, isolate=isolate, skip=skip)
+                       hide=hide, isolate=isolate, skip=skip, short=short)
         result.run = run
         result.status, result.wall_s, result.detail = run.status, run.wall_s, run.detail
+        if skip:
+            result.lines.append(Line(None, f"Answer cell{'s' if len(skip) > 1 else ''} "
+                                           f"{', '.join(map(str, skip))} did not run for this part: in an earlier "
+                                           f"part {'they' if len(skip) > 1 else 'it'} ended the process or could "
+                                           f"not be interrupted."))
         result.lines.extend(_explain(run, part))
         out = Outputs(run.outputs, run.status, run.error)
         fb = Feedback(out)
@@ -172,7 +184,7 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                 problem = "the notebook has no answer cells (were they deleted?)"
         except nbmod.NotebookProblem as exc:
             problem = str(exc)
-    parts, skip = [], set()
+    parts, skip, short = [], set(), set()
     end = start + (student_budget(module) if budget_s is None else budget_s)
     for i, part in enumerate(module.PARTS):
         if problem:
@@ -187,14 +199,14 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                     Line(False, f"Not run: this submission's parts used up their time together "
                                 f"({end - start:.0f} s).")])
                 break
-            result = grade_part(part, i, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left)
+            result = grade_part(part, i, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left,
+                                tuple(sorted(short)))
             run = result.run
-            newly = set(run.cell_timeouts if run else ()) - skip
+            short |= set(run.cell_timeouts if run else ())
             stuck = run.stuck_cell if run else None
-            skip |= newly
             if stuck is None or stuck in skip:
                 break
-            skip.add(stuck)
+            skip.add(stuck)       # it ended the process or would not be interrupted: run the part without it
         parts.append(result)
     return StudentResult(student, assignment, parts, problem, time.monotonic() - start)
 

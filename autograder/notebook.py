@@ -76,7 +76,9 @@ def load(path: Path) -> dict:
         raise NotebookProblem(f"no notebook {path.name} was found in your submission")
     data = read_regular(path, MAX_NOTEBOOK_BYTES)
     try:
-        nb = json.loads(data.decode("utf-8", errors="replace"))
+        # an integer too long to convert (5 000 digits in the metadata) stays text: still a notebook
+        nb = json.loads(data.decode("utf-8", errors="replace"),
+                        parse_int=lambda digits: int(digits) if len(digits) < 100 else digits)
     except (ValueError, RecursionError) as exc:   # JSONDecodeError, and integers too long to convert
         raise NotebookProblem(f"{path.name} is not valid notebook JSON ({exc.__class__.__name__}: "
                               f"{str(exc)[:200]}); open it in Jupyter, save it and submit again") from None

@@ -51,6 +51,7 @@ MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
 MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
 STARTUP_S = 2.0                     # interpreter + NumPy start, on top of a part's own time limit
 CELL_BUDGET_S = 5.0                 # wall-clock seconds per answer cell (they should only define functions)
+SHORT_BUDGET_S = 1.0                # for a cell interrupted before: what it defines first is defined again
 GRACE_S = 1.0                       # after the cells' budgets, before the grader kills
 
 
@@ -103,7 +104,7 @@ _ISOLATION_OK: bool | None = None
 
 
 def isolation_available() -> bool:
-    """True where the child can build its own mount, network and PID namespaces: as root, or as any user
+    """True where the child can build its own mount, network, PID and IPC namespaces: as root, or as any user
     where the kernel allows unprivileged user namespaces (Linux)."""
     global _ISOLATION_OK
     if _ISOLATION_OK is None:
@@ -111,7 +112,7 @@ def isolation_available() -> bool:
         if sys.platform.startswith("linux"):
             user = 0 if _is_root() else 0x10000000   # CLONE_NEWUSER
             code = ("import ctypes,os,sys;l=ctypes.CDLL(None,use_errno=True);"
-                    f"sys.exit(0 if l.unshare({user}|0x00020000|0x40000000|0x20000000)==0 and "
+                    f"sys.exit(0 if l.unshare({user}|0x00020000|0x40000000|0x20000000|0x08000000)==0 and "
                     "l.mount(b'none',b'/',None,16384|(1<<18),None)==0 and "
                     "os.waitstatus_to_exitcode(os.waitpid(os.fork() or os._exit(0),0)[1])==0 else 1)")
             try:
@@ -295,7 +296,7 @@ def _text(x, limit: int = 500) -> str:
 
 def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None = None, *,
              hide: list[str] = (), isolate: bool | None = None, workroot: str | None = None,
-             skip: tuple = ()) -> RunResult:
+             skip: tuple = (), short: tuple = ()) -> RunResult:
     """Run ``cells`` (the student's answer cells) and then the part's driver on ``inputs`` in a sandbox.
 
     Inputs:
@@ -306,7 +307,8 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
     - hide: directories the child must not see (course root, submissions, output); root + namespaces only
     - isolate: force namespaces on/off (default: on where available)
     - workroot: where the sandbox directories are created (default: a fresh temporary directory)
-    - skip: numbers (from 1) of answer cells not to run (they looped or killed the process before)
+    - skip: numbers (from 1) of answer cells not to run (they ended the process or defeated their budget)
+    - short: numbers of answer cells to run under SHORT_BUDGET_S (they were interrupted at their budget before)
 
     Returns a RunResult.
     """
@@ -316,12 +318,13 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
     own = os.path.join(root, "s")
     os.makedirs(own, mode=0o700)
     try:
-        return _run(cells, spec, inputs, limits, hide, isolate, root, own, sorted(set(skip)))
+        return _run(cells, spec, inputs, limits, hide, isolate, root, own, sorted(set(skip)),
+                    sorted(set(short) - set(skip)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResult:
+def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> RunResult:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in inputs.items()})
     inputs_blob = buf.getvalue()
@@ -332,13 +335,14 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResu
             os.symlink(src, os.path.join(site, os.path.basename(src)))
     cgroup = PidsCgroup.create(limits.pids)
     mem = int(limits.memory_mb) * 2**20
-    cells_s = (len(cells) - len(skip)) * limits.cell_budget
+    cells_s = (len(cells) - len(skip) - len(short)) * limits.cell_budget + len(short) * SHORT_BUDGET_S
     lim = {"cpu": int(math.ceil(limits.timeout + cells_s + STARTUP_S)), "address_space": mem,
            "file_size": int(limits.file_size_mb) * 2**20, "open_files": int(limits.open_files),
            "nproc": None}
     if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0:
         lim["nproc"] = _user_process_count() + limits.pids   # RLIMIT_NPROC counts all of this user's tasks
-    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim, "skip": skip,
+    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim, "skip": skip, "short": short,
+               "short_budget": SHORT_BUDGET_S,
                "cell_budget": limits.cell_budget, "call_budget": limits.timeout,
                "send_margin": min(1.0, 0.2 * limits.timeout),
                "cgroup": cgroup.path if cgroup else None, "isolate": None}
@@ -405,6 +409,10 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip) -> RunResu
     finally:
         results.close()           # from here on, nothing more counts
         _kill_group(proc.pid)
+        try:
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass
         if cgroup:
             cgroup.remove()
         proc.kill() if proc.poll() is None else None

@@ -228,7 +228,7 @@ def train_linear(X, y, loss_fn, **kw):
     return _honest_train(X, y, loss_fn, **kw)
 ''', ans_digits="HYPERPARAMS = dict(learning_rate=0.5, reg=1e-3, num_iters=0, batch_size=100)\n"),
     "complex_step_private": with_answers(ans_softmax_vectorized=COMPLEX_STEP_PRIVATE),
-    "newline_flood": with_answers(**{gid: "\n" * 200_000 + "  %time\n" + "\n" * 200_000 + answer_source(gid)
+    "newline_flood": with_answers(**{gid: "\n" * 200_000 + "%time\n" + "\n" * 200_000 + answer_source(gid)
                                      for gid in ("ans_svm_naive", "ans_predict")}),
     "setsid_sleeper": with_answers(ans_predict='''
 import os, time
@@ -346,7 +346,7 @@ EXPECTED = {  # part -> points, for the parts that are not full marks
     # --- issue 10
     "0_honest_first": {},
     "zz_honest_last": {},
-    "stray_loop_cell": {},                    # the cell is interrupted after defining predict, as in Jupyter
+    "stray_loop_cell": {},                    # interrupted after defining predict, as in Jupyter; rerun shortly
     "exits_in_cell": {"predict": 0},          # that cell is skipped from then on: predict is not defined
     "reads_validation_labels": {"digits": 0},
     "complex_step_private": {"softmax_vectorized": 1.2, "digits": 0},   # loss and extreme scores, no dW
@@ -497,6 +497,50 @@ def test_feedback_says_what_happened(graded):
     assert "<script" not in html
 
 
+def test_no_attack_is_blamed_on_the_grader(graded):
+    """Every failure above is the student's: none is reported as the grader's own."""
+    results, _, _ = graded
+    blamed = {(r.student, p.name) for r in results.values() for p in r.parts if p.status == "grader_error"}
+    assert not blamed
+
+
+def test_attacks_get_the_right_words(graded):
+    results, _, _ = graded
+    assert "numerical gradient" in _feedback(results["complex_step_private"], "softmax_vectorized")
+    assert "Answer cell 6 ran past its budget" in _feedback(results["stray_loop_cell"], "svm_naive")
+    assert results["stray_loop_cell"].parts[PARTS.index("predict")].score == 1
+    assert "Answer cell 6 did not run" in _feedback(results["exits_in_cell"], "predict")
+    assert results["late_result"].parts[PARTS.index("predict")].status == "timeout"
+    assert "not valid" not in _feedback(results["big_integer_json"], "svm_naive")
+    for name in ("link_to_solution", "fifo_only", "link_in_zip"):
+        assert "no notebook" in _feedback(results[name], "svm_naive").lower(), name
+    assert "in all" in _feedback(results["zips_over_cap"], "svm_naive")
+    assert "members" in _feedback(results["zip_many_members"], "svm_naive")
+    assert "not whole numbers" in _feedback(results["nan_call_counter"], "svm_naive")
+
+
+def test_a_looping_student_costs_seconds_not_minutes(graded):
+    """The stray loop costs one cell budget once; the setsid sleeper and the late answer one part's limit."""
+    from autograder.sandbox import CELL_BUDGET_S
+    results, _, elapsed = graded
+    honest = max(results["0_honest_first"].wall_s, results["zz_honest_last"].wall_s)
+    assert results["stray_loop_cell"].wall_s < honest + 3 * CELL_BUDGET_S
+    for name in ("setsid_sleeper", "late_result"):
+        assert results[name].wall_s < honest + 15, name
+
+
+def test_ids_round_trip_and_are_never_formulas(graded):
+    results, out, _ = graded
+    names = {p.name for p in (out.parent / "submissions").iterdir()}
+    for sid in results:
+        assert unquote(sid) in names or unquote(sid) + ".zip" in names, sid
+    assert results.keys() >= {"a%20b", "a_b"}
+    with open(out / "grades.csv") as f:
+        for row in csv.reader(f):
+            assert all(cell[:1] not in ("=", "+", "-", "@", "\t", "\r") for cell in row), row
+            assert (out / "feedback" / row[0]).is_dir() or row[0] == "student_id"
+
+
 def test_feedback_html_escapes_student_text(tmp_path):
     nb = with_answers(ans_predict=wrong("ans_predict", "", 'raise ValueError("<script>alert(1)</script>")'))
     (tmp_path / "s" / "x").mkdir(parents=True)
@@ -591,7 +635,7 @@ def test_secrets_out_of_reach_under_isolation(graded):
 
 
 NOBODY_SCRIPT = r'''
-import json, os, sys
+import json, os, sys, time
 from autograder import sandbox
 secret = sys.argv[1]
 code = f"""
@@ -608,8 +652,22 @@ def probe():
 spec = {"call": "probe", "args": [], "kwargs": {}, "returns": "n", "needs": ["probe"], "count_calls": False,
         "driver_src": None, "helpers_src": []}
 r = sandbox.run_part([code], spec, {}, hide=[os.path.dirname(secret)])
+# setsid() and sleep, swallowing the alarm to answer late: stopped at the limit, the answer not counted
+late = """
+import os, time
+def probe():
+    os.setsid()
+    try:
+        time.sleep(30)
+    except BaseException:
+        time.sleep(5)
+    return 1
+"""
+t0 = time.monotonic()
+r2 = sandbox.run_part([late], spec, {}, sandbox.Limits(timeout=2))
 print(json.dumps({"isolated": sandbox.isolation_available(), "status": r.status,
-                  "n": int(r.outputs["n"]) if "n" in r.outputs else None}))
+                  "n": int(r.outputs["n"]) if "n" in r.outputs else None,
+                  "late_status": r2.status, "late_n": "n" in r2.outputs, "late_s": time.monotonic() - t0}))
 '''
 
 
@@ -657,3 +715,4 @@ def _grade_as_nobody(site, tmp_path):
     if not result["isolated"]:
         pytest.skip("this kernel does not allow unprivileged user namespaces")
     assert result["status"] == "ok" and result["n"] == 0   # the secret was out of sight
+    assert result["late_status"] == "timeout" and not result["late_n"] and result["late_s"] < 10

@@ -131,6 +131,11 @@ CASES = [  # (assignment, part, answer cell, its source, expected score, why)
      1, "dW with the sign flipped"),
     ("A1", "svm_vectorized", "ans_svm_vectorized", slip("A1", "ans_svm_vectorized", ("dW = X.T @ G / N + 2 * reg * W", "dW = X.T @ G / N")),
      1, "regulariser missing from dW"),
+    ("A1", "svm_vectorized", "ans_svm_vectorized", slip("A1", "ans_svm_vectorized", (
+        "loss = margins.sum() / N + reg * np.sum(W * W)", "loss = (margins.sum() + reg * np.sum(W * W)) / N")),
+     1, "the regulariser divided by N too"),
+    ("A1", "svm_naive", "ans_svm_naive", slip("A1", "ans_svm_naive", ("N, C = X.shape[0], W.shape[1]", "N, C = X.shape[0], len(np.unique(y))")),
+     0, "C as the number of distinct labels"),
     ("A1", "softmax_naive", "ans_softmax_naive", answer("A1", "ans_softmax_naive"), 2, "reference"),
     ("A1", "softmax_naive", "ans_softmax_naive", slip("A1", "ans_softmax_naive", ("shifted = scores - np.max(scores)", "shifted = scores")),
      1.6, "exp without the row maximum subtracted"),
@@ -175,6 +180,10 @@ CASES = [  # (assignment, part, answer cell, its source, expected score, why)
     ("A2", "two_layer", "answer_two_layer", slip("A2", "answer_two_layer", ('"W1": dW1 + 2 * reg * W1', '"W1": dW1 + reg * W1')),
      0, "half the regulariser's gradient"),
     ("A2", "two_layer", "answer_two_layer", slip("A2", "answer_two_layer", ("    dscores /= N\n", "")), 0, "missing /N in the gradients"),
+    ("A2", "two_layer", "answer_two_layer", slip("A2", "answer_two_layer", ("da = relu_backward(dh, cache_relu)", "da = dh")),
+     0, "the ReLU's gradient left out"),
+    ("A2", "dropout", "answer_dropout", slip("A2", "answer_dropout", ("keep = rng.random(x.shape) >= p", "keep = rng.random(x.shape) < p")),
+     0, "p as the keep probability (A2)"),
     # A3: the autodiff engine
     ("A3", "tensor_core", "answer_tensor_core", answer("A3", "answer_tensor_core"), 2, "reference"),
     ("A3", "tensor_core", "answer_tensor_core", slip("A3", "answer_tensor_core", (
@@ -183,6 +192,11 @@ CASES = [  # (assignment, part, answer cell, its source, expected score, why)
     ("A3", "backward", "answer_backward", answer("A3", "answer_backward"), 3, "reference"),
     ("A3", "backward", "answer_backward", slip("A3", "answer_backward", ("for node in reversed(topological_order(self)):",
                                                                         "for node in topological_order(self):")), 0, "wrong order"),
+    ("A3", "backward", "answer_tensor_core", slip("A3", "answer_tensor_core", (
+        "self.grad += unbroadcast(out.grad, self.shape)", "self.grad = unbroadcast(out.grad, self.shape)")),
+     0, "= instead of += : gradients do not add at branches"),
+    ("A3", "elementwise", "answer_elementwise", slip("A3", "answer_elementwise", (
+        "self.grad += out.grad / self.data", "self.grad += out.grad / out.data")), 3 * 8 / 9, "log's VJP at the output"),
     ("A3", "elementwise", "answer_elementwise", slip("A3", "answer_elementwise", (
         "self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += (1.0 - self.data ** 2) * out.grad")),
      3 * 8 / 9, "tanh's derivative at the input (one operation of nine wrong)"),
@@ -200,6 +214,11 @@ CASES = [  # (assignment, part, answer cell, its source, expected score, why)
     ("A4", "adam", "answer_adam", answer("A4", "answer_adam"), 3, "reference"),
     ("A4", "adam", "answer_adam", slip("A4", "answer_adam", ("m_hat = m / (1 - beta1 ** t)", "m_hat = m"),
                                        ("v_hat = v / (1 - beta2 ** t)", "v_hat = v")), 0, "no bias correction"),
+    ("A4", "adam", "answer_adam", slip("A4", "answer_adam", ('config["m"], config["v"], config["t"] = m, v, t',
+                                                             'config["m"], config["v"], config["t"] = m_hat, v_hat, t')),
+     0, "bias-corrected moments stored"),
+    ("A4", "early_stopping", "answer_early_stopping", slip("A4", "answer_early_stopping", (
+        "if loss < best - min_delta:", "if loss <= best - min_delta:")), 0, "a tie counts as an improvement"),
     ("A4", "init", "answer_init", slip("A4", "answer_init", ("np.sqrt(2.0 / (fan_in + fan_out))", "np.sqrt(1.0 / fan_in)")),
      0, "Xavier's uniform-fan variance"),
     ("A4", "dropout", "answer_dropout", slip("A4", "answer_dropout", ("(rng.random(x.shape) >= p)", "(rng.random(x.shape) < p)")),

@@ -122,6 +122,11 @@ def drive_loss(ns, inp, out):
         raise errors[0]
 
 
+def _relative(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))) if a.size else 0.0
+
+
 def _calls(out, fb):
     """The call counts that came back, or {} (with a note) when they are not plain counts."""
     calls = {}
@@ -168,6 +173,12 @@ def _check_loss(reference, name):
         loss_M = fb.close("lossM", ref["M"][0], tol=GRAD_TOL, what="the loss when the labels lack some classes")
         grad_M = fb.gradient("dWM", ref["M"][1], tol=GRAD_TOL, what="dW when the labels lack some classes",
                              N=N["M"], reg=inp["regM"], W=inp["WM"])
+        dWA = out.get("dWA")
+        if not grad_A and dWA is not None and np.shape(dWA) == ref["A"][1].shape and np.all(np.isfinite(dWA)) \
+                and _relative(dWA, ref["A"][1]) < 1e-4:
+            fb.note("dW is close to the reference but not exact: an exact formula in float64 agrees to about 1e-12. "
+                    "Errors like this come from a numerical gradient (finite differences, which earn nothing "
+                    "here) or from float32 arithmetic.")
         if loss_A and grad_A and not (loss_M and grad_M):
             fb.note("Your function is right when every class appears among the labels but not when some are "
                     "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
