@@ -273,4 +273,4 @@ def test_feedback_names_the_slip(verdicts):
 def test_feedback_never_shows_a_reference_value(verdicts):
     for result in verdicts:
         for line in result.lines:
-            assert "(numerical)" not in line.text and "versus" not in line.text, line.text
+            assert "(numerical)" not in line.text and "numerical one" not in line.text, line.text

@@ -26,6 +26,7 @@ import numpy as np
 
 from autograder.checks import Part
 from deepgrad import linear
+from deepgrad.gradcheck import rel_error
 
 NOTEBOOK = "A1.ipynb"
 LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
@@ -122,11 +123,6 @@ def drive_loss(ns, inp, out):
         raise errors[0]
 
 
-def _relative(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))) if a.size else 0.0
-
-
 def _calls(out, fb):
     """The call counts that came back, or {} (with a note) when they are not plain counts."""
     calls = {}
@@ -175,7 +171,7 @@ def _check_loss(reference, name):
                              N=N["M"], reg=inp["regM"], W=inp["WM"])
         dWA = out.get("dWA")
         if not grad_A and dWA is not None and np.shape(dWA) == ref["A"][1].shape and np.all(np.isfinite(dWA)) \
-                and _relative(dWA, ref["A"][1]) < 1e-4:
+                and rel_error(np.asarray(dWA, dtype=np.float64), ref["A"][1]) < 1e-4:
             fb.note("dW is close to the reference but not exact: an exact formula in float64 agrees to about 1e-12. "
                     "Errors like this come from a numerical gradient (finite differences, which earn nothing "
                     "here) or from float32 arithmetic.")
