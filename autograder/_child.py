@@ -18,6 +18,7 @@ import resource
 import signal
 import struct
 import sys
+import threading
 import time
 import types
 
@@ -264,7 +265,13 @@ def describe(exc):
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
+_sending = threading.Lock()
+
+
 def send(out):
+    """Send the outputs once (the main thread at the end, or the watchdog at the deadline, whichever first)."""
+    if not _sending.acquire(blocking=False):
+        return
     arrays = {}
     for key, value in out.items():
         try:
@@ -345,6 +352,17 @@ def count_calls(ns, counts):
             ns[name] = wrap(name, value)
 
 
+def watchdog(out, counts, seconds):
+    """When the call is still running just before the deadline (stuck in one long NumPy operation, which the
+    alarm cannot interrupt), send what the driver has put in ``out`` so far and end the process."""
+    time.sleep(seconds)
+    messages["timed_out"] = True
+    for name, n in list(counts.items()):
+        out[f"calls/{name}"] = n
+    send(dict(out))
+    os._exit(0)
+
+
 def run_cells(ns):
     """Each answer cell under its own budget: one that raises or runs too long is reported and skipped, as
     Jupyter would interrupt it, and the next cell runs."""
@@ -382,6 +400,8 @@ def main():
         if spec["count_calls"]:
             count_calls(ns, counts)
         budget(P["call_budget"] - P["send_margin"])    # time left to send what came back by the deadline
+        threading.Thread(target=watchdog, args=(out, counts, P["call_budget"] - P["send_margin"] / 2),
+                         daemon=True).start()
         if spec["driver_src"]:
             env = {"np": np, "__builtins__": builtins, "__name__": "__driver__"}
             for src in spec["helpers_src"] + [spec["driver_src"]]:

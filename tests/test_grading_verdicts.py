@@ -196,7 +196,8 @@ CASES = [  # (assignment, part, answer cell, its source, expected score, why)
         "self.grad += unbroadcast(out.grad, self.shape)", "self.grad = unbroadcast(out.grad, self.shape)")),
      0, "= instead of += : gradients do not add at branches"),
     ("A3", "elementwise", "answer_elementwise", slip("A3", "answer_elementwise", (
-        "self.grad += out.grad / self.data", "self.grad += out.grad / out.data")), 3 * 8 / 9, "log's VJP at the output"),
+        "self.grad += out.grad / self.data", "self.grad += out.grad / out.data")), 3 * 7 / 9,
+     "log's VJP at the output (log and the neuron wrong)"),
     ("A3", "elementwise", "answer_elementwise", slip("A3", "answer_elementwise", (
         "self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += (1.0 - self.data ** 2) * out.grad")),
      3 * 8 / 9, "tanh's derivative at the input (one operation of nine wrong)"),

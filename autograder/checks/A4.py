@@ -216,8 +216,9 @@ def early_stopping_inputs(rng):
     losses = np.round(trend + rng.normal(0, 0.05, (K, T)), 2)      # rounding makes ties happen
     losses[0] = np.linspace(1.0, 0.1, T)                           # never stops
     losses[1] = 0.5                                                # flat: stops at epoch = patience
-    return {"losses": losses, "patience": rng.integers(1, 7, K), "min_delta": rng.choice([0.0, 0.0, 0.01, 0.05], K),
-            "single": np.array([0.3])}
+    min_delta = rng.choice([0.0, 0.0, 0.01, 0.05], K)
+    min_delta[1] = 0.0              # a tie is not an improvement: `loss <= best` never stops on the flat curve
+    return {"losses": losses, "patience": rng.integers(1, 7, K), "min_delta": min_delta, "single": np.array([0.3])}
 
 
 def drive_early_stopping(ns, inp, out):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import re
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -216,8 +217,7 @@ def _diagnose(got, expected, what, N, reg, W) -> list[str]:
         if "(numerical)" in sentence:
             said.append(_where(got, expected))        # the checker's line shows the expected value: ours does not
         else:
-            said.append(sentence.replace("the numerical one", "the reference").replace(
-                "the numerical gradient", "the reference gradient").replace("numerical", "reference"))
+            said.append(re.sub(r"\bnumeric(al)?\b", "reference", sentence.replace("the numerical one", "the reference")))
     return said
 
 
