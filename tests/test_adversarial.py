@@ -438,13 +438,14 @@ def _special_submissions(subs):
     if os.geteuid() == 0:
         (subs / "device_notebook").mkdir()
         os.mknod(subs / "device_notebook" / "A1.ipynb", stat.S_IFCHR | 0o644, os.makedev(1, 5))   # /dev/zero
-    _zip(subs / "file_and_folder_in_zip.zip", [("a", "x", stat.S_IFREG | 0o644), ("a/b.ipynb", "{}", stat.S_IFREG | 0o644),
-                                               ("A1/A1.ipynb", text, stat.S_IFREG | 0o644)])
+    regular = stat.S_IFREG | 0o644
+    _zip(subs / "file_and_folder_in_zip.zip", [("a", "x", regular), ("a/b.ipynb", "{}", regular),
+                                               ("A1/A1.ipynb", text, regular)])
     (subs / "zips_over_cap").mkdir()      # each zip is under the cap; together they are over it
     for i in range(4):
-        _zip(subs / "zips_over_cap" / f"part{i}.zip", [(f"A1_{i}.ipynb" if i else "A1.ipynb", text, stat.S_IFREG | 0o644)])
-    _zip(subs / "zip_many_members.zip", [("A1/A1.ipynb", text, stat.S_IFREG | 0o644)] +
-         [(f"junk/{i}.txt", "", stat.S_IFREG | 0o644) for i in range(60)])
+        _zip(subs / "zips_over_cap" / f"part{i}.zip", [(f"A1_{i}.ipynb" if i else "A1.ipynb", text, regular)])
+    _zip(subs / "zip_many_members.zip", [("A1/A1.ipynb", text, regular)] +
+         [(f"junk/{i}.txt", "", regular) for i in range(60)])
 
 
 def _scores(result):

@@ -217,7 +217,8 @@ def _diagnose(got, expected, what, N, reg, W) -> list[str]:
         if "(numerical)" in sentence:
             said.append(_where(got, expected))        # the checker's line shows the expected value: ours does not
         else:
-            said.append(re.sub(r"\bnumeric(al)?\b", "reference", sentence.replace("the numerical one", "the reference")))
+            sentence = sentence.replace("the numerical one", "the reference")
+            said.append(re.sub(r"\bnumeric(al)?\b", "reference", sentence))
     return said
 
 
