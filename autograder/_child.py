@@ -1,10 +1,13 @@
 """The program that runs inside the sandbox (never imported by the grader: its text is sent over stdin).
 
 It runs with ``python -I -S`` and receives ``PAYLOAD`` (a JSON dict). Order matters: first confine the
-process (cgroup, namespaces, rlimits, capabilities), then import NumPy, then run the student's answer
-cells, then the driver, then send the outputs back as an .npz over the results channel (the original
-stdout). From the moment student code runs nothing in this process is trusted: the grader treats what
-comes back as plain data and checks it itself.
+process (cgroup, namespaces, rlimits, capabilities), then import NumPy, then install the system-call filter
+(no new processes, no memfd, no SysV IPC, no keyring), then run the student's answer cells, each under its
+own time budget, then the driver under the part's, then send the outputs back as an .npz over the results
+channel (the original stdout). Progress ("cell 3 starts", "cells done") goes to the grader on a second
+pipe, so that the grader, on its own clock, knows which cell a killed process was stuck in. From the moment
+student code runs nothing in this process is trusted: the grader treats what comes back as plain data and
+checks it itself.
 """
 import builtins
 import ctypes
@@ -15,6 +18,7 @@ import resource
 import signal
 import struct
 import sys
+import threading
 import time
 import types
 
@@ -30,13 +34,15 @@ def _join_cgroup():
 
 # -------------------------- namespaces (root, or any user through a user namespace)
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x20000000, 0x10000000
+CLONE_NEWIPC, CLONE_THREAD = 0x08000000, 0x00010000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
 
 def _isolate(iso):
-    """New mount, network and PID namespaces: a private tmpfs for the work dir, the rest read-only, secrets
-    hidden, and no other process in sight (the student's code cannot signal the grader or anyone else)."""
+    """New mount, network, IPC and PID namespaces: a private tmpfs for the work dir, the rest read-only, secrets
+    hidden, no SysV IPC shared with the host, and no other process in sight (the student's code cannot signal
+    the grader or anyone else)."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def call(result, what):
@@ -45,12 +51,10 @@ def _isolate(iso):
             raise OSError(err, f"{what}: {os.strerror(err)}")
 
     own, root = iso["own"], iso["root"]
-    with open(os.path.join(own, "inputs.npz"), "rb") as f:
-        inputs = f.read()
     uid, gid = os.getuid(), os.getgid()
     # Not root: a user namespace of our own lets us build the others (same user and group ids inside).
     user = CLONE_NEWUSER if uid != 0 else 0
-    call(libc.unshare(user | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
+    call(libc.unshare(user | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     if user:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
@@ -68,8 +72,6 @@ def _isolate(iso):
         os.makedirs(dst)
         call(libc.mount(f"/proc/self/fd/{fd}".encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"bind {src}")
         os.close(fd)
-    with open(os.path.join(own, "inputs.npz"), "wb") as f:
-        f.write(inputs)
     os.chdir(own)
     with open("/proc/self/mountinfo") as f:
         mounts = [line.split()[4].replace("\\040", " ") for line in f]
@@ -96,14 +98,31 @@ def _locked_flags(mount_point) -> int:
 
 
 def _enter_pid_namespace():
-    """Only children join a new PID namespace: fork, go on as its process 1, and let this process wait.
+    """Only children join a new PID namespace: fork its process 1, a trusted init, which forks the process
+    that goes on to run the student's code, and let this process wait.
 
-    When process 1 of the namespace ends, the kernel kills everything left in it, so no double fork outlives
-    the run; and since no outside process is visible from within, none can be signalled."""
+    The init dies with this process (PR_SET_PDEATHSIG), which the grader kills at the deadline; when the init
+    ends the kernel kills everything left in the namespace, so nothing the student starts (setsid() and all)
+    outlives the part. The init cannot be signalled from inside its namespace (it installs no handlers), and
+    no outside process is visible from within."""
+    PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
     pid = os.fork()
-    if pid == 0:
-        return
-    _, status = os.waitpid(pid, 0)
+    if pid:
+        _wait_and_exit(pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    worker = os.fork()
+    if worker:
+        _wait_and_exit(worker, reap=True)
+
+
+def _wait_and_exit(pid, reap=False):
+    """Wait for ``pid`` (reaping any other child on the way, as an init must) and exit with its status."""
+    while True:
+        done, status = os.waitpid(-1 if reap else pid, 0)
+        if done == pid:
+            break
     os._exit(os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
@@ -122,6 +141,61 @@ def _drop_capabilities(libc):
     if libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()) != 0:
         raise OSError(ctypes.get_errno(), "capset")
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+# -------------------------- the system-call filter (any user: it needs no privilege)
+# Refused with EPERM: new processes (fork, vfork, clone without CLONE_THREAD), exec, memfd files, SysV IPC,
+# the kernel keyring, tracing other processes, namespaces and mounts, and a few other kernel doors a graded
+# function never needs. clone3 answers ENOSYS, so that the C library falls back to clone for threads.
+# One process per part means that the rlimits are the part's limits: no fork gets a fresh address space.
+_BLOCKED = {
+    "x86_64": dict(arch=0xC000003E, clone=56, clone3=435, nrs=(
+        57, 58, 59, 322,                # fork vfork execve execveat
+        319, 447,                       # memfd_create memfd_secret
+        29, 64, 68, 240,                # shmget semget msgget mq_open
+        248, 249, 250,                  # add_key request_key keyctl
+        101, 310, 311, 438, 440,        # ptrace process_vm_readv/writev pidfd_getfd process_madvise
+        272, 308, 165, 166, 155, 161,   # unshare setns mount umount2 pivot_root chroot
+        428, 429, 430, 431, 432, 433, 442,  # open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr
+        321, 298, 323, 425, 426, 427,   # bpf perf_event_open userfaultfd io_uring_*
+        246, 320, 175, 313, 176, 167, 168, 169, 163)),  # kexec_* modules swap reboot acct
+    "aarch64": dict(arch=0xC00000B7, clone=220, clone3=435, nrs=(
+        221, 281, 279, 447, 194, 190, 186, 180, 217, 218, 219, 117, 270, 271, 438, 440,
+        97, 268, 40, 39, 41, 51, 428, 429, 430, 431, 432, 433, 442, 280, 241, 282, 425, 426, 427,
+        104, 294, 105, 273, 106, 224, 225, 142, 89)),
+}
+
+
+def _filter_system_calls():
+    """Install the seccomp filter; returns False where this machine's architecture has no table here."""
+    table = _BLOCKED.get(os.uname().machine)
+    if table is None:
+        return False
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+
+    LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
+    ALLOW, KILL, EPERM, ENOSYS = 0x7FFF0000, 0x80000000, 0x00050001, 0x00050026
+    prog = [(LD, 0, 0, 4), (JEQ, 1, 0, table["arch"]), (RET, 0, 0, KILL), (LD, 0, 0, 0)]
+    if table["arch"] == 0xC000003E:
+        prog += [(JGE, 0, 1, 0x40000000), (RET, 0, 0, EPERM)]           # the x32 ABI: none of it
+    for nr in table["nrs"]:
+        prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EPERM)]
+    prog += [(JEQ, 0, 1, table["clone3"]), (RET, 0, 0, ENOSYS),
+             (JEQ, 0, 4, table["clone"]), (LD, 0, 0, 16), (JSET, 0, 1, CLONE_THREAD), (RET, 0, 0, ALLOW),
+             (RET, 0, 0, EPERM), (RET, 0, 0, ALLOW)]
+    insns = (Insn * len(prog))(*[Insn(*i) for i in prog])
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(Prog(len(prog), insns)), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp")
+    return True
 
 
 def _limits(lim):
@@ -148,6 +222,7 @@ if _libc is not None:
 
 # The results channel is the original stdout; the student's prints go nowhere.
 _results = os.dup(1)
+_progress = P["progress_fd"]
 _devnull = os.open(os.devnull, os.O_WRONLY)
 os.dup2(_devnull, 1)
 sys.stdout = open(1, "w", closefd=False)
@@ -156,8 +231,33 @@ sys.dont_write_bytecode = True
 
 import numpy as np  # noqa: E402  (only after confinement)
 
+FILTERED = _filter_system_calls()
 MAX_TEXT = 500
-messages = {"cell_errors": [], "error": None, "missing": [], "defined": [], "conversion": [], "timing": {}}
+messages = {"cell_errors": [], "cell_timeouts": [], "skipped": [], "error": None, "missing": [], "defined": [],
+            "conversion": [], "timed_out": False, "filtered": FILTERED}
+
+
+class Interrupted(BaseException):
+    """Raised by the alarm when a cell or the call runs past its budget (not an Exception: plain
+    ``except Exception`` in student code does not swallow it)."""
+
+
+def _on_alarm(signum, frame):
+    raise Interrupted()
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def budget(seconds):
+    signal.setitimer(signal.ITIMER_REAL, max(0.0, float(seconds)))
+
+
+def progress(token):
+    try:
+        os.write(_progress, token.encode() + b"\n")
+    except OSError:
+        pass
 
 
 def describe(exc):
@@ -165,7 +265,14 @@ def describe(exc):
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
+_sending = threading.Lock()
+
+
 def send(out):
+    """Send the outputs once (the main thread at the end, or the watchdog at the deadline, whichever comes
+    first); False when the other one is already sending."""
+    if not _sending.acquire(blocking=False):
+        return False
     arrays = {}
     for key, value in out.items():
         try:
@@ -182,15 +289,31 @@ def send(out):
     view = memoryview(data)
     while view:
         view = view[os.write(_results, view):]
+    return True
 
 
 def load_inputs():
+    """The part's inputs, which the grader sends on stdin only once the cells are done (so that no cell can
+    read them: work done at the top level never sees the data it is judged on)."""
+    head = _read_exactly(0, 8)
+    blob = _read_exactly(0, struct.unpack("<Q", head)[0])
     inp = {}
-    with np.load("inputs.npz", allow_pickle=False) as f:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as f:
         for key in f.files:
             a = f[key]
             inp[key] = a.item() if a.ndim == 0 else a  # 0-d arrays become Python scalars (or str)
     return inp
+
+
+def _read_exactly(fd, n):
+    parts = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader sent no inputs")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
 
 
 def simple_driver(ns, inp, out, spec):
@@ -231,19 +354,48 @@ def count_calls(ns, counts):
             ns[name] = wrap(name, value)
 
 
+def watchdog(out, counts, seconds):
+    """When the call is still running just before the deadline (stuck in one long NumPy operation, which the
+    alarm cannot interrupt), send what the driver has put in ``out`` so far and end the process."""
+    time.sleep(seconds)
+    if _sending.locked():
+        return                  # the call has just finished and its results are on their way
+    messages["timed_out"] = True
+    for name, n in list(counts.items()):
+        out[f"calls/{name}"] = n
+    if send(dict(out)):
+        os._exit(0)
+
+
+def run_cells(ns):
+    """Each answer cell under its own budget: one that raises or runs too long is reported and skipped, as
+    Jupyter would interrupt it, and the next cell runs."""
+    skip, short = set(P["skip"]), set(P["short"])
+    for i, src in enumerate(P["cells"], start=1):
+        if i in skip:
+            messages["skipped"].append(i)
+            continue
+        progress(f"c{i}")
+        try:
+            budget(P["short_budget"] if i in short else P["cell_budget"])
+            exec(compile(src, f"<answer cell {i}>", "exec"), ns)
+            budget(0)
+        except Interrupted:
+            messages["cell_timeouts"].append(i)
+        except BaseException as exc:  # noqa: BLE001
+            budget(0)
+            messages["cell_errors"].append([i, describe(exc)])
+    budget(0)
+    progress("C")
+
+
 def main():
     spec = P["spec"]
     out, counts = {}, {}
     try:
-        inp = load_inputs()
         ns = {"__name__": "__main__", "__builtins__": builtins, "np": np, "numpy": np}
-        t0 = time.perf_counter()
-        for i, src in enumerate(P["cells"]):
-            try:
-                exec(compile(src, f"<answer cell {i + 1}>", "exec"), ns)
-            except BaseException as exc:  # noqa: BLE001
-                messages["cell_errors"].append([i + 1, describe(exc)])
-        messages["timing"]["cells"] = time.perf_counter() - t0
+        run_cells(ns)
+        inp = load_inputs()
         messages["defined"] = sorted(k for k, v in ns.items()
                                      if not k.startswith("_") and callable(v) and k not in ("np", "numpy"))
         messages["missing"] = [n for n in spec["needs"] if n not in ns]
@@ -251,7 +403,9 @@ def main():
             return
         if spec["count_calls"]:
             count_calls(ns, counts)
-        t0 = time.perf_counter()
+        budget(P["call_budget"] - P["send_margin"])    # time left to send what came back by the deadline
+        threading.Thread(target=watchdog, args=(out, counts, P["call_budget"] - P["send_margin"] / 2),
+                         daemon=True).start()
         if spec["driver_src"]:
             env = {"np": np, "__builtins__": builtins, "__name__": "__driver__"}
             for src in spec["helpers_src"] + [spec["driver_src"]]:
@@ -259,12 +413,17 @@ def main():
             env[spec["driver_name"]](ns, inp, out)
         else:
             simple_driver(ns, inp, out, spec)
-        messages["timing"]["call"] = time.perf_counter() - t0
+        budget(0)
+    except Interrupted:
+        messages["timed_out"] = True
     except BaseException as exc:  # noqa: BLE001
+        budget(0)
         messages["error"] = describe(exc)
     finally:
+        budget(0)
         for name, n in counts.items():
             out[f"calls/{name}"] = n
+        progress("D")
         send(out)
 
 

@@ -137,7 +137,8 @@ def main(argv=None) -> int:
         from .grading import grade_all
         results = grade_all(args.assignment, args.submissions, args.output, jobs=args.jobs, seed=args.seed,
                             progress=not args.no_progress, gradebook=args.gradebook)
-        return 0 if results is not None else 1
+        # non-zero when a notebook was unusable or a part crashed (the summary line names them)
+        return 1 if any(r.failed for r in results) else 0
     if args.command == "verify":
         names = args.assignment or graded_assignments()
         ok = verify(names, jobs=args.jobs)

@@ -3,14 +3,17 @@
 For every student and every part: draw inputs (trusted), run the student's answer cells plus the part's
 driver in a fresh sandbox (``sandbox.run_part``), compare what comes back with the reference (the check
 module's ``check``), and turn it into a score and plain-words feedback. One student's failure costs that
-student only the part it happened in; an unexpected error in the grader itself is caught per part and
+student only the part it happened in: an answer cell that runs past its budget is interrupted, as Jupyter
+would, and gets a short budget in that student's later parts; one that ends its process or cannot be
+interrupted is skipped from then on (and the part it stopped is run again without it); and a student's
+parts together get a bounded time. An unexpected error in the grader itself is caught per part and
 reported too, so the batch always completes.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
-import re
+import os
 import secrets
 import sys
 import tempfile
@@ -25,22 +28,12 @@ import numpy as np
 from . import checks as checks_mod
 from . import manual
 from . import notebook as nbmod
+from . import report
 from .checks import Feedback, Line, Outputs
-from .sandbox import Limits, isolation_available, run_part
+from .sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = REPO_ROOT / "solutions"
-
-STATUS_WORDS = {
-    "ok": "Your code ran.",
-    "error": "Your code raised an error.",
-    "timeout": "Your code did not finish in time and was stopped.",
-    "memory": "Your code ran out of memory and was stopped.",
-    "crashed": "Your code's process ended without sending results.",
-    "missing": "A function or class this part needs is not defined.",
-    "no_notebook": "Your notebook could not be used.",
-    "grader_error": "The grader itself failed on this part (not your fault; tell your instructor).",
-}
 
 DEEPGRAD_BLOCKED = ("Graded code runs without the course library (only NumPy and the standard library are "
                     "available), so calling deepgrad's reference implementation earns nothing. Write the "
@@ -57,6 +50,7 @@ class PartResult:
     detail: str = ""
     lines: list = field(default_factory=list)        # [Line]
     wall_s: float = 0.0
+    run: object = field(default=None, repr=False)   # the sandbox's RunResult (None when nothing ran)
 
 
 @dataclass
@@ -114,6 +108,10 @@ def _explain(run, part) -> list[Line]:
         lines.append(Line(False, f"Error: {run.error}"))
         if run.error.startswith("NotImplementedError"):
             lines.append(Line(None, "This is still the stub: replace `raise NotImplementedError()` with your code."))
+    for n in run.cell_timeouts:
+        lines.append(Line(None, f"Answer cell {n} ran past its budget and was interrupted, as Jupyter would: what "
+                                f"it defined before that stays defined, and the grader carried on with the next "
+                                f"cell (in later parts it gets {SHORT_BUDGET_S:g} s)."))
     if run.status != "ok" or run.error:
         for n, text in run.cell_errors:
             lines.append(Line(None, f"Answer cell {n} raised {text} (the grader carried on with the next cell)."))
@@ -127,14 +125,26 @@ def _explain(run, part) -> list[Line]:
 
 
 def grade_part(part, index: int, cells: list[str], student: str, base_seed: int, hide: list[str],
-               isolate: bool | None = None) -> PartResult:
+               isolate: bool | None = None, skip: tuple = (), timeout: float | None = None,
+               short: tuple = ()) -> PartResult:
+    """Grade one part: ``skip`` answer cells not to run, ``short`` ones to run under a short budget (they
+    were interrupted before), ``timeout`` (seconds) at most the part's own."""
     result = PartResult(part.name, float(part.points), 0.0, "ok", part.description)
     try:
         rng = _part_seed(base_seed, student, index)
         inputs = part.inputs(rng)
-        run = run_part(cells, part.spec(), inputs, Limits(timeout=part.timeout, memory_mb=part.memory_mb),
-                       hide=hide, isolate=isolate)
+        # held-out data (validation labels...) stays in the grader: only the check sees it
+        sent = {k: v for k, v in inputs.items() if k not in part.held_out}
+        limit = part.timeout if timeout is None else min(part.timeout, timeout)
+        run = run_part(cells, part.spec(), sent, Limits(timeout=limit, memory_mb=part.memory_mb),
+                       hide=hide, isolate=isolate, skip=skip, short=short)
+        result.run = run
         result.status, result.wall_s, result.detail = run.status, run.wall_s, run.detail
+        if skip:
+            result.lines.append(Line(None, f"Answer cell{'s' if len(skip) > 1 else ''} "
+                                           f"{', '.join(map(str, skip))} did not run for this part: in an earlier "
+                                           f"part {'they' if len(skip) > 1 else 'it'} ended the process or could "
+                                           f"not be interrupted."))
         result.lines.extend(_explain(run, part))
         out = Outputs(run.outputs, run.status, run.error)
         fb = Feedback(out)
@@ -157,8 +167,14 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
     return result
 
 
+def student_budget(module) -> float:
+    """Seconds a student's parts may take together: a minute, or twice the longest part's limit."""
+    return max(60.0, 2.0 * max((p.timeout for p in module.PARTS), default=0.0))
+
+
 def grade_student(assignment: str, module, student: str, path: Path, *, base_seed: int, hide: list[str],
-                  source_nb: dict | None = None, isolate: bool | None = None) -> StudentResult:
+                  source_nb: dict | None = None, isolate: bool | None = None,
+                  budget_s: float | None = None) -> StudentResult:
     start = time.monotonic()
     problem, cells = None, []
     with tempfile.TemporaryDirectory(prefix="deepgrad-unzip-") as scratch:
@@ -169,43 +185,70 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                 problem = "the notebook has no answer cells (were they deleted?)"
         except nbmod.NotebookProblem as exc:
             problem = str(exc)
-    parts = []
+    parts, skip, short = [], set(), set()
+    end = start + (student_budget(module) if budget_s is None else budget_s)
     for i, part in enumerate(module.PARTS):
         if problem:
             parts.append(PartResult(part.name, float(part.points), 0.0, "no_notebook", part.description,
                                     lines=[Line(False, problem[0].upper() + problem[1:] + ".")]))
-        else:
-            parts.append(grade_part(part, i, cells, student, base_seed, hide, isolate))
+            continue
+        result = None
+        for _attempt in range(2):      # once more when a cell, not the part, was what stopped the run
+            left = end - time.monotonic()
+            if left <= 1.0:
+                result = PartResult(part.name, float(part.points), 0.0, "timeout", part.description, lines=[
+                    Line(False, f"Not run: this submission's parts used up their time together "
+                                f"({end - start:.0f} s).")])
+                break
+            result = grade_part(part, i, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left,
+                                tuple(sorted(short)))
+            run = result.run
+            short |= set(run.cell_timeouts if run else ())
+            stuck = run.stuck_cell if run else None
+            if stuck is None or stuck in skip:
+                break
+            skip.add(stuck)       # it ended the process or would not be interrupted: run the part without it
+        parts.append(result)
     return StudentResult(student, assignment, parts, problem, time.monotonic() - start)
 
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.@+-]")
-
-
-def student_id(path: Path) -> str:
-    name = path.stem if path.is_file() else path.name
-    return _SAFE.sub("_", name)[:100] or "student"
+def student_id(name: str) -> str:
+    """A submission's name, percent-encoded where it is not plain letters, digits and ``_.-~``: ids
+    round-trip (``urllib.parse.unquote``), and none can start a spreadsheet formula (``= + - @``) in
+    grades.csv or be a hidden folder's name."""
+    from urllib.parse import quote
+    sid = quote(name, safe="")
+    return f"%{ord(sid[0]):02X}{sid[1:]}" if sid[:1] in "-." else sid
 
 
 def discover(submissions: Path) -> list[tuple[str, Path]]:
-    """One entry per student: a sub-folder, or a ``<student>.zip`` file directly inside SUBMISSIONS_DIR."""
-    found = {}
+    """One entry per student: a sub-folder, or a ``<student>.zip`` file directly inside SUBMISSIONS_DIR.
+
+    Only real folders and regular files count (links, pipes and devices are left out). A zip is named
+    by its stem, unless something else in the folder has that name; then by its whole name (names in a
+    folder are unique, so ids are too)."""
+    import stat
+    entries = {}
     for p in sorted(Path(submissions).iterdir()):
-        if p.name.startswith(".") or p.is_symlink():
+        try:
+            entries[p.name] = (p, os.lstat(p).st_mode)
+        except OSError:
             continue
-        if p.is_dir() or (p.is_file() and p.suffix == ".zip"):
-            sid = student_id(p)
-            if sid in found:
-                sid = f"{sid}_{len(found)}"
-            found[sid] = p
-    return list(found.items())
+    found = []
+    for name, (p, mode) in entries.items():
+        if name.startswith("."):
+            continue
+        if stat.S_ISDIR(mode):
+            found.append((student_id(name), p))
+        elif stat.S_ISREG(mode) and p.suffix == ".zip":
+            found.append((student_id(p.stem if p.stem and p.stem not in entries else name), p))
+    return found
 
 
 def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1, seed: int | None = None,
               progress: bool = True, gradebook: str | None = None, isolate: bool | None = None,
               stream=None) -> list[StudentResult]:
     """Grade every student in ``submissions``; write grades.csv, feedback/ and the gradebook in ``output``."""
-    from . import report
     stream = stream or sys.stderr
     module = checks_mod.load(assignment)
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
@@ -241,7 +284,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         bar.close()
     results.sort(key=lambda r: r.student)
     for r in results:
-        report.write_feedback(output / "feedback" / r.student / f"{assignment}.html", r)
+        report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
     # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores

@@ -3,17 +3,26 @@
 Only the JSON is read (no nbformat validation, no execution): duplicated or missing cell ids, edited or
 deleted test cells, extra cells and odd metadata are all fine. Malformed JSON or no notebook at all raise
 :class:`NotebookProblem` with a sentence the student can act on.
+
+Everything here runs in the trusted grader on student input, so every step is linear in the input and
+bounded: only regular files and real folders are looked at (links, pipes and devices are never followed or
+opened), folders are walked to a bounded number of entries, and of a zip only its notebooks are unpacked,
+within caps on the bytes and members of all of one student's zips together.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
+import stat
 import zipfile
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
-MAX_UNZIPPED_BYTES = 200 * 2**20
+MAX_ARCHIVE_BYTES = 100 * 2**20     # one zip file as submitted
+MAX_UNZIPPED_BYTES = 200 * 2**20    # all notebooks unpacked from one student's zips together
+MAX_MEMBERS = 10_000                # members of one student's zips together
+MAX_ENTRIES = 10_000                # files and folders walked in one submission
 
 
 class NotebookProblem(Exception):
@@ -34,17 +43,43 @@ def _nbgrader(cell) -> dict:
     return nbg if isinstance(nbg, dict) else {}
 
 
+def _regular(path: Path) -> bool:
+    """True for a regular file reached without following a link at its last step."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, never following a link and never blocking on a pipe or a device."""
+    path = Path(path)
+    if not _regular(path):
+        raise NotebookProblem(f"{path.name} is not a regular file (links, pipes and devices are not read)")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotebookProblem(f"{path.name} is not a regular file")
+        if os.fstat(fd).st_size > limit:
+            raise NotebookProblem(f"{path.name} is larger than {limit // 2**20} MB (clear the outputs and "
+                                  f"submit again)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
 def load(path: Path) -> dict:
     """Read a notebook's JSON leniently; raise NotebookProblem for anything that is not a notebook."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise NotebookProblem(f"no notebook {path.name} was found in your submission")
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise NotebookProblem(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB "
-                              f"(clear the outputs and submit again)")
+    data = read_regular(path, MAX_NOTEBOOK_BYTES)
     try:
-        nb = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
-    except (json.JSONDecodeError, RecursionError) as exc:
+        # an integer too long to convert (5 000 digits in the metadata) stays text: still a notebook
+        nb = json.loads(data.decode("utf-8", errors="replace"),
+                        parse_int=lambda digits: int(digits) if len(digits) < 100 else digits)
+    except (ValueError, RecursionError) as exc:   # JSONDecodeError, and integers too long to convert
         raise NotebookProblem(f"{path.name} is not valid notebook JSON ({exc.__class__.__name__}: "
                               f"{str(exc)[:200]}); open it in Jupyter, save it and submit again") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -52,12 +87,20 @@ def load(path: Path) -> dict:
     return nb
 
 
-_DEF = re.compile(r"^(?:def|class)\s+([A-Za-z_]\w*)", re.M)
-_MAGIC = re.compile(r"^(\s*)[%!].*$", re.M)
+# Neither pattern can cross a line end, so each scans every character at most a bounded number of times
+# (a pattern whose leading blank run could span newlines was quadratic on runs of empty lines).
+_DEF = re.compile(r"^(?:def|class)[ \t]+([A-Za-z_]\w*)", re.M)
+_MAGIC = re.compile(r"^([ \t]*)[%!][^\n]*", re.M)
 
 
 def defined_names(src: str) -> set[str]:
+    """Names of the functions and classes a cell defines at its top level."""
     return set(_DEF.findall(src))
+
+
+def drop_magics(src: str) -> str:
+    """IPython magics and shell lines (``%...``, ``!...``) become ``pass``."""
+    return _MAGIC.sub(lambda m: m.group(1) + "pass", src)
 
 
 def answer_cells(nb: dict, source_nb: dict | None = None) -> list[str]:
@@ -79,7 +122,7 @@ def answer_cells(nb: dict, source_nb: dict | None = None) -> list[str]:
         nbg = _nbgrader(cell)
         src = _source(cell)
         if nbg.get("solution") is True or (not nbg and wanted and defined_names(src) & wanted):
-            cells.append(_MAGIC.sub(lambda m: m.group(1) + "pass", src))
+            cells.append(drop_magics(src))
     return cells
 
 
@@ -93,23 +136,67 @@ def grade_cells(nb: dict) -> dict[str, float]:
     return out
 
 
-def _safe_unzip(archive: Path, dest: Path) -> None:
-    """Unpack a zip without letting names escape ``dest`` or sizes blow up."""
+class _Caps:
+    """What one student's zips may still unpack: bytes and members, together."""
+
+    def __init__(self):
+        self.bytes, self.members = MAX_UNZIPPED_BYTES, MAX_MEMBERS
+
+
+def _safe_unzip(archive: Path, dest: Path, caps: _Caps) -> None:
+    """Unpack the notebooks of a zip (only regular-file members whose names stay inside ``dest``), within
+    ``caps``; members that cannot be unpacked (links, a file where a folder is needed) are skipped."""
+    if not _regular(archive):
+        return
+    if os.lstat(archive).st_size > MAX_ARCHIVE_BYTES:
+        raise NotebookProblem(f"{archive.name} is larger than {MAX_ARCHIVE_BYTES // 2**20} MB")
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
-            if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
-                raise NotebookProblem(f"{archive.name} unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB")
+            caps.members -= len(infos)
+            if caps.members < 0:
+                raise NotebookProblem(f"the zip files hold more than {MAX_MEMBERS} members in all")
             for info in infos:
-                name = Path(info.filename)
-                if info.is_dir() or name.is_absolute() or ".." in name.parts:
+                name = Path(info.filename.replace("\\", "/"))
+                kind = stat.S_IFMT(info.external_attr >> 16)
+                if (info.is_dir() or kind not in (0, stat.S_IFREG) or name.is_absolute() or ".." in name.parts
+                        or name.suffix != ".ipynb" or ".ipynb_checkpoints" in name.parts):
                     continue
                 target = dest / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-    except zipfile.BadZipFile:
-        raise NotebookProblem(f"{archive.name} is not a readable zip file") from None
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "xb") as dst:
+                        while chunk := src.read(1 << 20):
+                            caps.bytes -= len(chunk)
+                            if caps.bytes < 0:
+                                raise NotebookProblem(f"the zip files unpack to more than "
+                                                      f"{MAX_UNZIPPED_BYTES // 2**20} MB in all")
+                            dst.write(chunk)
+                except OSError:
+                    continue             # "a" and "a/b", or the same name twice: keep what fits
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+        raise NotebookProblem(f"{archive.name} is not a readable zip file ({type(exc).__name__})") from None
+
+
+def _walk(root: Path) -> list[Path]:
+    """Regular files under ``root``, never following links, at most MAX_ENTRIES entries in all."""
+    files, stack, seen = [], [root], 0
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                return files
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                files.append(Path(entry.path))
+    return files
 
 
 def find(student_path: Path, assignment: str, notebook_name: str, scratch: Path) -> Path:
@@ -117,30 +204,33 @@ def find(student_path: Path, assignment: str, notebook_name: str, scratch: Path)
 
     Looks for, in order: ``<folder>/<notebook>``, ``<folder>/<assignment>/<notebook>``, any file named
     ``<notebook>`` deeper down, then the only ``.ipynb`` file. Zip files (the submission itself or zips
-    inside the folder) are unpacked into ``scratch`` first.
+    inside the folder) are unpacked into ``scratch`` first. Only regular files count.
     """
     student_path = Path(student_path)
-    roots = []
-    if student_path.is_file() and student_path.suffix == ".zip":
-        _safe_unzip(student_path, scratch)
+    caps, roots = _Caps(), []
+    mode = os.lstat(student_path).st_mode if os.path.lexists(student_path) else 0
+    if stat.S_ISREG(mode) and student_path.suffix == ".zip":
+        _safe_unzip(student_path, scratch, caps)
         roots.append(scratch)
-    elif student_path.is_dir():
+    elif stat.S_ISDIR(mode):
         roots.append(student_path)
-        for i, z in enumerate(sorted(student_path.glob("*.zip"))):
-            _safe_unzip(z, scratch / f"zip{i}")
+        zips = [p for p in _walk(student_path) if p.parent == student_path and p.suffix == ".zip"]
+        for i, z in enumerate(zips):
+            _safe_unzip(z, scratch / f"zip{i}", caps)
             roots.append(scratch / f"zip{i}")
     for root in roots:
         for candidate in (root / notebook_name, root / assignment / notebook_name):
-            if candidate.is_file() and not candidate.is_symlink():
+            if _regular(candidate):
                 return candidate
-    found = [p for root in roots for p in sorted(root.rglob("*.ipynb"))
-             if ".ipynb_checkpoints" not in p.parts and not p.is_symlink()]
+    found = [p for root in roots for p in _walk(root)
+             if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.parts]
     named = [p for p in found if p.name == notebook_name]
     if named:
         return named[0]
     if len(found) == 1:
         return found[0]
     if not found:
-        raise NotebookProblem(f"no notebook was found in the submission (expected {notebook_name})")
+        raise NotebookProblem(f"no notebook was found in the submission (expected {notebook_name}; links, "
+                              f"pipes and devices are not followed)")
     raise NotebookProblem(f"no notebook named {notebook_name} and several others "
                           f"({', '.join(p.name for p in found[:5])}); submit {notebook_name}")

@@ -1,11 +1,21 @@
 """What graders and students get back: feedback HTML per student, and nbgrader's gradebook."""
 from __future__ import annotations
 
+import hashlib
 import html
 import warnings
 from pathlib import Path
 
-from .grading import STATUS_WORDS
+STATUS_WORDS = {
+    "ok": "Your code ran.",
+    "error": "Your code raised an error.",
+    "timeout": "Your code did not finish in time and was stopped.",
+    "memory": "Your code ran out of memory and was stopped.",
+    "crashed": "Your code's process ended without sending results.",
+    "missing": "A function or class this part needs is not defined.",
+    "no_notebook": "Your notebook could not be used.",
+    "grader_error": "The grader itself failed on this part (not your fault; tell your instructor).",
+}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; line-height: 1.45; color: #222; }
@@ -46,6 +56,13 @@ def render(result) -> str:
              "only, on inputs drawn at grading time, and comparing the results with the reference.</p>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(result.assignment)} feedback</title>"
             f"<style>{_STYLE}</style></head><body>{head}{''.join(parts)}</body></html>")
+
+
+def folder_name(student_id: str) -> str:
+    """The feedback folder of a student id (ids are path-safe; very long ones are shortened with a hash)."""
+    if len(student_id) <= 200:
+        return student_id
+    return student_id[:180] + "~" + hashlib.sha256(student_id.encode()).hexdigest()[:16]
 
 
 def write_feedback(path: Path, result) -> None:

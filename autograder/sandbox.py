@@ -2,20 +2,27 @@
 
 The child (``_child.py``, sent over stdin) runs ``python -I -S`` in its own session with:
 
-* a wall-clock timeout after which the whole process group and its pids cgroup are killed;
+* a time budget per answer cell and one for the part's call, enforced by the child's alarm and, on the
+  grader's own clock, by deadlines after which the whole process group (and its pids cgroup) is killed;
+  whatever arrives after the deadline is dropped (late results earn nothing);
 * rlimits on CPU time, address space, file size and open files; a pids cgroup (root) or RLIMIT_NPROC
   (other users) against fork bombs;
+* a system-call filter (seccomp, any user): no fork, exec, memfd, SysV IPC or keyring, so the part is one
+  process and its rlimits are the part's limits;
 * a temporary working directory holding only the inputs, a scrubbed environment, one BLAS thread,
   ``sys.path`` limited to the standard library and NumPy, so ``import deepgrad`` fails;
-* when run as root (where Linux namespaces are available): a private mount and network namespace in
-  which every file system is read-only, the work dir is a small private tmpfs, the course directory,
-  submissions, output, other sandboxes, /proc and /sys are hidden, and all capabilities are dropped.
+* where Linux namespaces are available (root, or a user namespace for any user): private mount, network,
+  IPC and PID namespaces in which every file system is read-only, the work dir is a small private tmpfs,
+  the course directory, submissions, output, other sandboxes, /proc and /sys are hidden, and all
+  capabilities are dropped.
 
 Outputs come back over a pipe as an .npz (read with ``allow_pickle=False``, numeric/bool dtypes only,
-size-capped) plus a small JSON of messages. Nothing in them is trusted beyond being data.
+size-capped) plus a small JSON of messages. Nothing in them is trusted beyond being data: every field is
+checked for type and size before use.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -36,18 +43,23 @@ from pathlib import Path
 import numpy as np
 
 CHILD_PROGRAM = (Path(__file__).with_name("_child.py")).read_text()
-BOOTSTRAP = ("import sys,json;d=json.loads(sys.stdin.buffer.read());"
+BOOTSTRAP = ("import os,sys,json,struct;n=struct.unpack('<Q',sys.stdin.buffer.read(8))[0];"
+             "d=json.loads(sys.stdin.buffer.read(n));"
              "exec(compile(d['program'],'<grader>','exec'),{'PAYLOAD':d['payload'],'__name__':'__grader__'})")
 MAGIC = b"DGRESULT1"
 MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
 MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
 STARTUP_S = 2.0                     # interpreter + NumPy start, on top of a part's own time limit
+CELL_BUDGET_S = 5.0                 # wall-clock seconds per answer cell (they should only define functions)
+SHORT_BUDGET_S = 1.0                # for a cell interrupted before: what it defines first is defined again
+GRACE_S = 1.0                       # after the cells' budgets, before the grader kills
 
 
 @dataclass
 class Limits:
     """Resource limits for one part."""
-    timeout: float = 10.0           # wall-clock seconds for the student's code (plus STARTUP_S)
+    timeout: float = 10.0           # wall-clock seconds for the part's call (plus STARTUP_S)
+    cell_budget: float = CELL_BUDGET_S  # wall-clock seconds for each answer cell
     memory_mb: int = 1024           # address space
     file_size_mb: int = 16          # largest file the child may write
     open_files: int = 64
@@ -60,6 +72,8 @@ class RunResult:
     outputs: dict = field(default_factory=dict)
     error: str | None = None        # exception text from the driver / call (HTML-unsafe: escape it)
     cell_errors: list = field(default_factory=list)   # [(cell number, text)]
+    cell_timeouts: list = field(default_factory=list) # cell numbers interrupted at their budget
+    stuck_cell: int | None = None   # the cell the process was in when it was killed or died (grader's view)
     missing: list = field(default_factory=list)
     defined: list = field(default_factory=list)
     conversion: list = field(default_factory=list)    # [(key, text)] values that were not plain numbers
@@ -90,7 +104,7 @@ _ISOLATION_OK: bool | None = None
 
 
 def isolation_available() -> bool:
-    """True where the child can build its own mount, network and PID namespaces: as root, or as any user
+    """True where the child can build its own mount, network, PID and IPC namespaces: as root, or as any user
     where the kernel allows unprivileged user namespaces (Linux)."""
     global _ISOLATION_OK
     if _ISOLATION_OK is None:
@@ -98,7 +112,7 @@ def isolation_available() -> bool:
         if sys.platform.startswith("linux"):
             user = 0 if _is_root() else 0x10000000   # CLONE_NEWUSER
             code = ("import ctypes,os,sys;l=ctypes.CDLL(None,use_errno=True);"
-                    f"sys.exit(0 if l.unshare({user}|0x00020000|0x40000000|0x20000000)==0 and "
+                    f"sys.exit(0 if l.unshare({user}|0x00020000|0x40000000|0x20000000|0x08000000)==0 and "
                     "l.mount(b'none',b'/',None,16384|(1<<18),None)==0 and "
                     "os.waitstatus_to_exitcode(os.waitpid(os.fork() or os._exit(0),0)[1])==0 else 1)")
             try:
@@ -183,14 +197,61 @@ def _user_process_count() -> int:
 
 
 # --------------------------------------------------------------------------- the run
-def _reader(stream, sink: bytearray) -> None:
-    """Read the results pipe up to MAX_RESULT_BYTES, then drain and discard (never block the child)."""
-    while True:
-        chunk = stream.read(1 << 16)
-        if not chunk:
-            return
-        if len(sink) < MAX_RESULT_BYTES:
-            sink.extend(chunk[: MAX_RESULT_BYTES - len(sink)])
+class _Channel:
+    """One pipe from the child, read on a thread until EOF or until the grader closes it at the deadline.
+
+    Bytes read after ``close()`` are discarded: results that arrive late earn nothing. At most ``cap`` bytes
+    are kept; the rest is drained and dropped so that the child never blocks on a full pipe."""
+
+    def __init__(self, stream, cap: int, on_line=None):
+        self.data, self.cap, self.on_line, self.open = bytearray(), cap, on_line, True
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        while True:
+            chunk = os.read(stream.fileno(), 1 << 16) if not stream.closed else b""
+            if not chunk:
+                return
+            if self.open and len(self.data) < self.cap:
+                before = len(self.data)
+                self.data.extend(chunk[: self.cap - len(self.data)])
+                if self.on_line and b"\n" in self.data[before:]:
+                    self.on_line(time.monotonic())
+
+    def close(self):
+        self.open = False
+
+
+class _Progress:
+    """The child's progress tokens (``c3``: cell 3 starts, ``C``: cells done, ``D``: results being sent), with
+    the grader's clock time of the first ``C``. Tokens are the child's word, used only against itself."""
+
+    def __init__(self):
+        self.cells_done_at = None
+        self.channel = None
+
+    def seen(self, now):
+        if self.cells_done_at is None and b"\nC\n" in b"\n" + bytes(self.channel.data):
+            self.cells_done_at = now
+
+    def last_cell(self) -> int | None:
+        """The last cell the child said it started, unless it then said the cells were done."""
+        tokens = bytes(self.channel.data).split(b"\n")
+        if b"C" in tokens:
+            return None
+        cells = [t[1:] for t in tokens if t[:1] == b"c" and t[1:].isdigit() and len(t) < 8]
+        return int(cells[-1]) if cells else None
+
+
+def _write(stream, data: bytes, close: bool = False) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+        if close:
+            stream.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def _kill_group(pgid: int) -> None:
@@ -209,10 +270,9 @@ def _parse(blob: bytes) -> tuple[dict, dict]:
     if head + n_npz + n_json != len(blob):
         raise ValueError("the results were cut short or padded")
     npz, text = blob[head:head + n_npz], blob[head + n_npz:]
-    messages = json.loads(text.decode("utf-8", errors="replace"))
-    if not isinstance(messages, dict):
-        raise ValueError("malformed messages")
-    import io
+    if len(text) > 2**20:
+        raise ValueError("the messages are too long")
+    messages = _messages(json.loads(text.decode("utf-8", errors="replace")))
     with zipfile.ZipFile(io.BytesIO(npz)) as zf:   # refuse zip bombs before NumPy inflates anything
         if sum(info.file_size for info in zf.infolist()) > MAX_RESULT_BYTES * 2:
             raise ValueError("the outputs are too large")
@@ -235,17 +295,20 @@ def _text(x, limit: int = 500) -> str:
 
 
 def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None = None, *,
-             hide: list[str] = (), isolate: bool | None = None, workroot: str | None = None) -> RunResult:
+             hide: list[str] = (), isolate: bool | None = None, workroot: str | None = None,
+             skip: tuple = (), short: tuple = ()) -> RunResult:
     """Run ``cells`` (the student's answer cells) and then the part's driver on ``inputs`` in a sandbox.
 
     Inputs:
     - cells: source strings of the answer cells, in notebook order
     - spec: the part's call description (see ``autograder.checks.Part.spec``)
-    - inputs: name -> array / scalar / str, written to ``inputs.npz`` in the sandbox
+    - inputs: name -> array / scalar / str, sent to the child as an .npz once its answer cells are done
     - limits: resource limits
     - hide: directories the child must not see (course root, submissions, output); root + namespaces only
     - isolate: force namespaces on/off (default: on where available)
     - workroot: where the sandbox directories are created (default: a fresh temporary directory)
+    - skip: numbers (from 1) of answer cells not to run (they ended the process or defeated their budget)
+    - short: numbers of answer cells to run under SHORT_BUDGET_S (they were interrupted at their budget before)
 
     Returns a RunResult.
     """
@@ -255,13 +318,16 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
     own = os.path.join(root, "s")
     os.makedirs(own, mode=0o700)
     try:
-        return _run(cells, spec, inputs, limits, hide, isolate, root, own)
+        return _run(cells, spec, inputs, limits, hide, isolate, root, own, sorted(set(skip)),
+                    sorted(set(short) - set(skip)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
-    np.savez(os.path.join(own, "inputs.npz"), **{k: np.asarray(v) for k, v in inputs.items()})
+def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> RunResult:
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in inputs.items()})
+    inputs_blob = buf.getvalue()
     site = os.path.join(own, "site")
     if not isolate:
         os.makedirs(site)
@@ -269,12 +335,16 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
             os.symlink(src, os.path.join(site, os.path.basename(src)))
     cgroup = PidsCgroup.create(limits.pids)
     mem = int(limits.memory_mb) * 2**20
-    lim = {"cpu": int(math.ceil(limits.timeout)) + int(STARTUP_S), "address_space": mem,
+    cells_s = (len(cells) - len(skip) - len(short)) * limits.cell_budget + len(short) * SHORT_BUDGET_S
+    lim = {"cpu": int(math.ceil(limits.timeout + cells_s + STARTUP_S)), "address_space": mem,
            "file_size": int(limits.file_size_mb) * 2**20, "open_files": int(limits.open_files),
            "nproc": None}
     if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0:
         lim["nproc"] = _user_process_count() + limits.pids   # RLIMIT_NPROC counts all of this user's tasks
-    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim,
+    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim, "skip": skip, "short": short,
+               "short_budget": SHORT_BUDGET_S,
+               "cell_budget": limits.cell_budget, "call_budget": limits.timeout,
+               "send_margin": min(1.0, 0.2 * limits.timeout),
                "cgroup": cgroup.path if cgroup else None, "isolate": None}
     if isolate:
         safe_hide = [os.path.realpath(h) for h in hide if h]
@@ -293,43 +363,80 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own) -> RunResult:
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1"}
-    stdin = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
+    progress_r, progress_w = os.pipe()
+    payload["progress_fd"] = progress_w
+    program = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
     errlog = tempfile.TemporaryFile()
-    sink = bytearray()
     start = time.monotonic()
-    proc = subprocess.Popen([_python(), "-I", "-S", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=errlog, cwd=own, env=env,
-                            start_new_session=True, close_fds=True)
-    reader = threading.Thread(target=_reader, args=(proc.stdout, sink), daemon=True)
-    reader.start()
-    timed_out = False
     try:
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            proc.wait(timeout=limits.timeout + STARTUP_S)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        proc = subprocess.Popen([_python(), "-I", "-S", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errlog, cwd=own, env=env,
+                                start_new_session=True, close_fds=True, pass_fds=(progress_w,))
     finally:
+        os.close(progress_w)
+    progress = _Progress()
+    progress_stream = os.fdopen(progress_r, "rb", buffering=0)
+    progress.channel = _Channel(progress_stream, 64 * 1024, on_line=progress.seen)
+    results = _Channel(proc.stdout, MAX_RESULT_BYTES)
+    # Deadlines on the grader's clock: the cells' budgets first, then, from the moment the child says the
+    # cells are done, the part's own time limit.
+    cells_deadline = start + STARTUP_S + cells_s + GRACE_S
+    timed_out = False
+    # The program now; the inputs only when the child says its cells are done. Written from a thread, so
+    # that a child that stops reading cannot block the grader.
+    writer = threading.Thread(target=_write, args=(proc.stdin, struct.pack("<Q", len(program)) + program),
+                              daemon=True)
+    writer.start()
+    try:
+        sent = False
+        while proc.poll() is None:
+            done_at = progress.cells_done_at
+            if done_at is not None and not sent:
+                writer.join()
+                writer = threading.Thread(target=_write, args=(
+                    proc.stdin, struct.pack("<Q", len(inputs_blob)) + inputs_blob, True), daemon=True)
+                writer.start()
+                sent = True
+            # strict: what has not arrived when the part's time is up does not count
+            deadline = cells_deadline if done_at is None else done_at + limits.timeout
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            try:
+                proc.wait(timeout=0.02)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        results.close()           # from here on, nothing more counts
         _kill_group(proc.pid)
+        try:
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass
         if cgroup:
             cgroup.remove()
         proc.kill() if proc.poll() is None else None
         proc.wait()
-        reader.join(timeout=5)
+        for ch in (results, progress.channel):
+            ch.thread.join(timeout=1)
         proc.stdout.close()
+        progress_stream.close()
     wall = time.monotonic() - start
     errlog.seek(0)
     stderr_tail = errlog.read()[-2000:].decode("utf-8", errors="replace")
     errlog.close()
-    return _interpret(proc.returncode, timed_out, bytes(sink), stderr_tail, limits, wall)
+    res = _interpret(proc.returncode, timed_out, bytes(results.data), stderr_tail, limits, wall)
+    if res.status in ("timeout", "crashed") and progress.cells_done_at is None:
+        res.stuck_cell = progress.last_cell()
+        if res.stuck_cell is not None:
+            how = "did not finish in time" if res.status == "timeout" else "ended the process"
+            res.detail = f"answer cell {res.stuck_cell} {how}; " + res.detail
+    return res
 
 
 def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
     res = RunResult(status="ok", wall_s=wall)
+    parse_error = ""
     try:
         arrays, messages = _parse(blob)
     except Exception as exc:  # noqa: BLE001  (anything malformed is the child's fault)
@@ -337,14 +444,11 @@ def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
         parse_error = _text(exc)
     if messages is not None:
         res.outputs = arrays
-        res.error = _text(messages.get("error")) if messages.get("error") else None
-        res.cell_errors = [(int(n), _text(t)) for n, t in list(messages.get("cell_errors", []))[:50]
-                           if isinstance(n, int)]
-        res.missing = [_text(m, 100) for m in list(messages.get("missing", []))[:50]]
-        res.defined = [_text(m, 100) for m in list(messages.get("defined", []))[:100]]
-        res.conversion = [(_text(k, 100), _text(t)) for k, t in list(messages.get("conversion", []))[:50]]
-    if timed_out:
-        res.status, res.detail = "timeout", f"stopped after the time limit of {limits.timeout:g} s"
+        res.error = _text(messages["error"]) if messages["error"] else None
+        res.cell_errors, res.cell_timeouts = messages["cell_errors"], messages["cell_timeouts"]
+        res.missing, res.defined, res.conversion = messages["missing"], messages["defined"], messages["conversion"]
+    if timed_out or (messages is not None and messages["timed_out"]):
+        res.status, res.detail = "timeout", f"stopped at the time limit of {limits.timeout:g} s"
     elif rc is not None and rc < 0 and -rc in (signal.SIGXCPU,):
         res.status, res.detail = "timeout", f"stopped at the CPU-time limit ({limits.timeout:g} s)"
     elif messages is None:
@@ -352,7 +456,8 @@ def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
                                             and "Cannot allocate" in stderr_tail):
             res.status, res.detail = "memory", f"ran out of memory (limit {limits.memory_mb} MB)"
         else:
-            how = f"killed by signal {signal.Signals(-rc).name}" if rc and rc < 0 else f"exit status {rc}"
+            how = f"killed by signal {signal.Signals(-rc).name}" if rc and rc < 0 and -rc in \
+                signal.valid_signals() else f"exit status {rc}"
             res.status, res.detail = "crashed", f"the process ended without results ({how}; {parse_error})"
     elif res.missing:
         res.status = "missing"
@@ -361,3 +466,32 @@ def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
     elif res.error:
         res.status = "error"
     return res
+
+
+def _messages(raw) -> dict:
+    """The child's messages, every field checked for type and cut to size (a forged message is the child's
+    fault: it becomes ValueError, never a grader crash)."""
+    if not isinstance(raw, dict):
+        raise ValueError("malformed messages")
+
+    def texts(key, limit, count):
+        value = raw.get(key, [])
+        return [_text(v, limit) for v in value[:count]] if isinstance(value, list) else []
+
+    def numbered(key):
+        value = raw.get(key, [])
+        pairs = [v for v in value[:50] if isinstance(v, list) and len(v) == 2] if isinstance(value, list) else []
+        return [(v[0], _text(v[1])) for v in pairs if type(v[0]) is int and 0 < v[0] < 10**6]
+
+    def numbers(key):
+        value = raw.get(key, [])
+        return [v for v in value[:50] if type(v) is int and 0 < v < 10**6] if isinstance(value, list) else []
+
+    conversion = raw.get("conversion", [])
+    conversion = [(_text(v[0], 100), _text(v[1])) for v in conversion[:50] if isinstance(v, list) and len(v) == 2] \
+        if isinstance(conversion, list) else []
+    error = raw.get("error")
+    return {"error": _text(error) if isinstance(error, str) and error else None,
+            "cell_errors": numbered("cell_errors"), "cell_timeouts": numbers("cell_timeouts"),
+            "missing": texts("missing", 100, 50), "defined": texts("defined", 100, 100), "conversion": conversion,
+            "timed_out": raw.get("timed_out") is True}

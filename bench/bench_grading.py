@@ -1,7 +1,13 @@
-"""`deepgrad grade --jobs 2` versus plain `nbgrader autograde` on the same 20 A1 submissions. Prints, never asserts.
+"""`deepgrad grade --jobs 2` versus plain `nbgrader autograde` on the same 20 A1 submissions, and the time per
+student with and without one looping student in the batch. Prints, never asserts.
 
     python bench/bench_grading.py             # 20 submissions: solution copies, released stubs, partly right
     python bench/bench_grading.py --n 6       # fewer (a quick look)
+    python bench/bench_grading.py --looping-only --n 6   # only the looping-student comparison
+
+The looping student is the solution with a stray `while True: pass` at the end of one answer cell (the
+top level of the notebook, as in issue 10): the grader interrupts that cell at its budget, skips it from
+then on, and grades the rest; before, every part of such a student timed out (about 120 s for A1).
 
 The submissions are generated in a temporary directory from solutions/A1 (the full answers) and
 assignments/A1 (the released stubs); a "partly right" one takes each answer cell from one or the other.
@@ -114,6 +120,42 @@ def time_nbgrader(subs: Path, course: Path) -> tuple[float, bool]:
     return seconds, proc.returncode == 0
 
 
+def time_looping(n: int, jobs: int) -> dict:
+    """Grade n solution copies in-process, then the same n plus one looping student; per-student times."""
+    sys.path.insert(0, str(ROOT))
+    from autograder.grading import grade_all
+
+    solution = json.loads((ROOT / "solutions" / A / f"{A}.ipynb").read_text())
+    looping = copy.deepcopy(solution)
+    cell = next(c for c in looping["cells"] if _answer_id(c) == "ans_predict")
+    cell["source"] = "".join(cell["source"]) + "\nwhile True:\n    pass\n"
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="deepgrad-bench-looping-") as tmp:
+        for label, extra in (("without", None), ("with", looping)):
+            subs = Path(tmp) / label
+            for i in range(n):
+                (subs / f"student{i:02d}").mkdir(parents=True)
+                (subs / f"student{i:02d}" / f"{A}.ipynb").write_text(json.dumps(solution))
+            if extra is not None:
+                (subs / "zz_looping").mkdir()
+                (subs / "zz_looping" / f"{A}.ipynb").write_text(json.dumps(extra))
+            start = time.perf_counter()
+            results = grade_all(A, subs, Path(tmp) / f"out-{label}", jobs=jobs, seed=1, progress=False,
+                                stream=open(os.devnull, "w"))
+            total = time.perf_counter() - start
+            honest = sorted(r.wall_s for r in results if r.student != "zz_looping")
+            loop = [r for r in results if r.student == "zz_looping"]
+            line = (f"{label:>7} one looping student: batch {total:6.1f} s for {len(results)} students; honest "
+                    f"student median {honest[len(honest) // 2]:.1f} s")
+            if loop:
+                line += (f"; the looping student {loop[0].wall_s:.1f} s, scoring {loop[0].score:g} / "
+                         f"{loop[0].max_score:g}")
+            print(line, flush=True)
+            figures[label] = {"batch_s": total, "honest_median_s": honest[len(honest) // 2],
+                              "looping_s": loop[0].wall_s if loop else None}
+    return figures
+
+
 def main(n: int = 20, jobs: int = 2) -> dict:
     print(f"grading {n} {A} submissions: deepgrad grade --jobs {jobs} vs nbgrader autograde; "
           f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
@@ -130,12 +172,18 @@ def main(n: int = 20, jobs: int = 2) -> dict:
               + ("" if ok_n else "  [FAILED]"), flush=True)
         ratio = t_nbgrader / t_deepgrad
         print(f"deepgrad is {ratio:.1f}x faster than nbgrader autograde (goal: at least 3x on 2 cores)")
-    return {"n": n, "jobs": jobs, "deepgrad_s": t_deepgrad, "nbgrader_s": t_nbgrader, "ratio": ratio}
+    looping = time_looping(max(2, n // 4), jobs)
+    return {"n": n, "jobs": jobs, "deepgrad_s": t_deepgrad, "nbgrader_s": t_nbgrader, "ratio": ratio,
+            "looping": looping}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="number of submissions")
     parser.add_argument("--jobs", type=int, default=2, help="deepgrad grade --jobs")
+    parser.add_argument("--looping-only", action="store_true", help="only the looping-student comparison")
     args = parser.parse_args()
-    main(args.n, args.jobs)
+    if args.looping_only:
+        time_looping(args.n, args.jobs)
+    else:
+        main(args.n, args.jobs)

@@ -1,8 +1,12 @@
-"""Submissions that try to fool the grader, each graded exactly as it deserves (assignment A1).
+"""Submissions that try to fool, stall or outlast the grader, each graded exactly as it deserves (A1).
 
-All submissions are graded once, together, by the real pipeline (`grade_all`, two jobs); each test then
-reads one student's per-part scores and feedback. Part time limits are cut to a few seconds here so that the
-infinite loop and the fork bomb cost seconds, not minutes.
+All submissions are graded once, together, by the real pipeline (`grade_all`, two jobs), with honest
+students before and after the attackers; each test then reads one student's per-part scores and feedback.
+Part time limits are cut to a few seconds here (the loss parts keep enough for problem L to tell a derived
+gradient from a numerical one) so that the loops and the fork bomb cost seconds, not minutes. One case per
+class of hole of issue 10: non-regular files (links in folders and zips, pipes, devices), held-out data,
+numerical gradients in every form, the parent's parsing, setsid and late results, limits per part (fork,
+memfd), cumulative zip caps and member counts, SysV IPC and the keyring, student-fault crashes, ids.
 """
 from __future__ import annotations
 
@@ -12,14 +16,19 @@ import dataclasses
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
+from test_grading_verdicts import COMPLEX_STEP_PRIVATE
 
 from autograder import checks
+from autograder import notebook as nbmod
 from autograder.grading import DEEPGRAD_BLOCKED, grade_all
 from autograder.sandbox import PidsCgroup, isolation_available
 
@@ -203,6 +212,95 @@ def svm_loss_vectorized(W, X, y, reg):
         ans_predict=wrong("ans_predict", "", "return np.argmin(X @ W, axis=1)")),
     "top_level_crash": prepend("ans_svm_naive", "raise SystemExit(0)\n"),
     "exits_process": with_answers(ans_predict=wrong("ans_predict", "", "import os\nos._exit(0)")),
+    # --- issue 10
+    "stray_loop_cell": with_answers(ans_predict=answer_source("ans_predict") + "\nwhile True:\n    pass\n"),
+    "exits_in_cell": with_answers(ans_predict=answer_source("ans_predict") + "\nimport os\nos._exit(0)\n"),
+    "reads_validation_labels": with_answers(
+        ans_sgd=answer_source("ans_sgd").replace("def train_linear(", "def _honest_train(") + '''
+import sys as _sys
+def train_linear(X, y, loss_fn, **kw):
+    f = _sys._getframe(1)
+    while f is not None:                      # the caller's frames: the driver's inputs
+        for v in list(f.f_locals.values()):
+            if isinstance(v, dict) and "y_val" in v:
+                W = np.linalg.lstsq(v["X_val"], np.eye(10)[v["y_val"]], rcond=None)[0]
+                return W, [0.0]
+        f = f.f_back
+    return _honest_train(X, y, loss_fn, **kw)
+''', ans_digits="HYPERPARAMS = dict(learning_rate=0.5, reg=1e-3, num_iters=0, batch_size=100)\n"),
+    "complex_step_private": with_answers(ans_softmax_vectorized=COMPLEX_STEP_PRIVATE),
+    "newline_flood": with_answers(**{gid: "\n" * 200_000 + "%time\n" + "\n" * 200_000 + answer_source(gid)
+                                     for gid in ("ans_svm_naive", "ans_predict")}),
+    "setsid_sleeper": with_answers(ans_predict='''
+import os, time
+def predict(W, X):
+    try:
+        if os.fork() == 0:                      # a daemon in a session of its own, to outlive the part
+            os.setsid()
+            time.sleep(60)
+            os._exit(0)
+    except OSError:
+        pass
+    os.setsid()
+    time.sleep(60)
+    return np.argmax(X @ W, axis=1)
+'''),
+    "late_result": with_answers(ans_predict='''
+import time
+def predict(W, X):
+    try:
+        time.sleep(600)
+    except BaseException:                       # swallow the grader's alarm, answer past the deadline
+        time.sleep(4)
+    return np.argmax(X @ W, axis=1)
+'''),
+    "fork_for_memory": with_answers(ans_svm_naive='''
+import os
+def svm_loss_naive(W, X, y, reg):
+    for _ in range(4):                          # each child would get a memory limit of its own
+        if os.fork() == 0:
+            hog = bytearray(900 * 2**20)
+            os._exit(0)
+    return 0.0, np.zeros_like(W)
+'''),
+    "memfd_memory": with_answers(ans_softmax_naive='''
+import os
+def softmax_loss_naive(W, X, y, reg):
+    fd = os.memfd_create("hog")                 # pages no address-space limit counts
+    os.ftruncate(fd, 4 * 2**30)
+    return 0.0, np.zeros_like(W)
+'''),
+    "ipc_and_keyring": prepend("ans_predict", '''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.shmget(0x0DEE9AAD, 4096, 0o1666)          # IPC_CREAT: SysV shared memory that outlives the batch
+_libc.msgget(0x0DEE9AAD, 0o1666)
+_libc.syscall(248, b"user", b"deepgrad-pwned", b"x", 1, -4)   # add_key to the user keyring
+'''),
+    "forged_messages": with_answers(ans_predict='''
+import io, json, os, struct, sys
+def predict(W, X):
+    f = sys._getframe()
+    while f is not None and "_results" not in f.f_globals:
+        f = f.f_back
+    buf = io.BytesIO()
+    np.savez(buf, labels=np.argmax(X @ W, axis=0))
+    text = json.dumps({"cell_errors": {"a": 1}, "missing": 5, "defined": "x", "error": ["no"],
+                       "conversion": [[1, 2, 3]], "cell_timeouts": ["1"], "timed_out": "no"}).encode()
+    blob = buf.getvalue()
+    os.write(f.f_globals["_results"], b"DGRESULT1" + struct.pack("<QQ", len(blob), len(text)) + blob + text)
+    os._exit(0)
+'''),
+    "nan_call_counter": with_answers(ans_svm_naive=answer_source("ans_svm_naive").replace(
+        "    dW = np.zeros(W.shape)\n", '''    import sys
+    f = sys._getframe()
+    while f is not None:
+        counts = f.f_locals.get("counts")
+        if isinstance(counts, dict):
+            counts["svm_loss_naive"] = float("nan")
+        f = f.f_back
+    dW = np.zeros(W.shape)
+''', 1)),
 }
 
 ISOLATED = isolation_available()
@@ -236,17 +334,46 @@ EXPECTED = {  # part -> points, for the parts that are not full marks
     "deleted_tests": {},
     "duplicated_ids": {},
     "renamed_function": {"svm_naive": 0},
-    "numerical_gradient": {"softmax_vectorized": 1, "digits": 0},   # too slow to train within the limit
+    "numerical_gradient": {"softmax_vectorized": 0.8, "digits": 0},   # too slow to train within the limit
     "numerical_via_naive": {"svm_vectorized": 1},
     "calls_reference": {"svm_naive": 0, "svm_vectorized": 0},
-    "partly_right": {"softmax_naive": 1, "softmax_vectorized": 1, "predict": 0},
+    "partly_right": {"softmax_naive": 0.8, "softmax_vectorized": 1.2, "predict": 0},
     "top_level_crash": {"svm_naive": 0},   # the cell stops before defining svm_loss_naive, as in Jupyter
     "exits_process": {"predict": 0},
     "malformed_json": {p: 0 for p in PARTS},
     "missing_notebook": {p: 0 for p in PARTS},
     "nbgrader_layout": {},
     "zipped": {},
+    # --- issue 10
+    "0_honest_first": {},
+    "zz_honest_last": {},
+    "stray_loop_cell": {},                    # interrupted after defining predict, as in Jupyter; rerun shortly
+    "exits_in_cell": {"predict": 0},          # that cell is skipped from then on: predict is not defined
+    "reads_validation_labels": {"digits": 0},
+    "complex_step_private": {"softmax_vectorized": 1.2, "digits": 0},   # loss and extreme scores, no dW
+    "newline_flood": {},
+    "setsid_sleeper": {"predict": 0},
+    "late_result": {"predict": 0},
+    "fork_for_memory": {"svm_naive": 0},
+    "memfd_memory": {"softmax_naive": 0},
+    "ipc_and_keyring": {},
+    "forged_messages": {"predict": 0},
+    "nan_call_counter": {},
+    "big_integer_json": {},
+    "link_to_solution": {p: 0 for p in PARTS},
+    "link_in_zip": {p: 0 for p in PARTS},
+    "fifo_beside_notebook": {},
+    "fifo_only": {p: 0 for p in PARTS},
+    "file_and_folder_in_zip": {},
+    "zips_over_cap": {p: 0 for p in PARTS},
+    "zip_many_members": {p: 0 for p in PARTS},
+    "%3DHYPERLINK%28%22x%22%29": {},     # =HYPERLINK("x"): an id, never a formula
+    "%2D2%2B3": {},                                  # "-2+3"
+    "a%20b": {},                                     # "a b" and "a_b" stay two students
+    "a_b": {},
 }
+if os.geteuid() == 0:
+    EXPECTED["device_notebook"] = {p: 0 for p in PARTS}
 if not ISOLATED:
     del EXPECTED["reads_secrets"], EXPECTED["writes_outside"]
 
@@ -266,14 +393,60 @@ def graded(tmp_path_factory):
     (subs / "nbgrader_layout" / "A1" / "A1.ipynb").write_text(json.dumps(SOLUTION))
     with zipfile.ZipFile(subs / "zipped.zip", "w") as zf:
         zf.writestr("A1/A1.ipynb", json.dumps(SOLUTION))
+    _special_submissions(subs)
     module = checks.load("A1")
-    saved = list(module.PARTS)
-    module.PARTS[:] = [dataclasses.replace(p, timeout=min(p.timeout, 6.0)) for p in saved]
+    saved = list(module.PARTS), (nbmod.MAX_UNZIPPED_BYTES, nbmod.MAX_MEMBERS)
+    module.PARTS[:] = [dataclasses.replace(p, timeout=min(p.timeout, 6.0 if p.name in LOSS_PARTS else 4.0))
+                       for p in saved[0]]
+    nbmod.MAX_UNZIPPED_BYTES, nbmod.MAX_MEMBERS = 3 * len(json.dumps(SOLUTION)), 50   # caps a test can reach
     try:
+        start = time.monotonic()
         results = grade_all("A1", subs, base / "out", jobs=2, seed=7, progress=False)
+        elapsed = time.monotonic() - start
     finally:
-        module.PARTS[:] = saved
-    return {r.student: r for r in results}, base / "out"
+        module.PARTS[:] = saved[0]
+        nbmod.MAX_UNZIPPED_BYTES, nbmod.MAX_MEMBERS = saved[1]
+    return {r.student: r for r in results}, base / "out", elapsed
+
+
+LOSS_PARTS = ("svm_naive", "svm_vectorized", "softmax_naive", "softmax_vectorized")
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            zf.writestr(info, data)
+
+
+def _special_submissions(subs):
+    """Submissions that are not plain notebooks: links, pipes, devices, odd zips, odd names."""
+    text = json.dumps(SOLUTION)
+    for name in ("0_honest_first", "zz_honest_last", "a b", "a_b", "-2+3", '=HYPERLINK("x")'):
+        (subs / name).mkdir()
+        (subs / name / "A1.ipynb").write_text(text)
+    (subs / "big_integer_json").mkdir()     # a 5,000-digit integer in the metadata: still a notebook
+    (subs / "big_integer_json" / "A1.ipynb").write_text(text[:-1] + ', "x": ' + "9" * 5000 + "}")
+    (subs / "link_to_solution").mkdir()
+    (subs / "link_to_solution" / "A1.ipynb").symlink_to(ROOT / "solutions" / "A1" / "A1.ipynb")
+    _zip(subs / "link_in_zip.zip", [("A1.ipynb", str(ROOT / "solutions" / "A1" / "A1.ipynb"), stat.S_IFLNK | 0o777)])
+    (subs / "fifo_beside_notebook" / "A1").mkdir(parents=True)
+    os.mkfifo(subs / "fifo_beside_notebook" / "A1.ipynb")      # reading it would block the batch forever
+    (subs / "fifo_beside_notebook" / "A1" / "A1.ipynb").write_text(text)
+    (subs / "fifo_only").mkdir()
+    os.mkfifo(subs / "fifo_only" / "A1.ipynb")
+    if os.geteuid() == 0:
+        (subs / "device_notebook").mkdir()
+        os.mknod(subs / "device_notebook" / "A1.ipynb", stat.S_IFCHR | 0o644, os.makedev(1, 5))   # /dev/zero
+    regular = stat.S_IFREG | 0o644
+    _zip(subs / "file_and_folder_in_zip.zip", [("a", "x", regular), ("a/b.ipynb", "{}", regular),
+                                               ("A1/A1.ipynb", text, regular)])
+    (subs / "zips_over_cap").mkdir()      # each zip is under the cap; together they are over it
+    for i in range(4):
+        _zip(subs / "zips_over_cap" / f"part{i}.zip", [(f"A1_{i}.ipynb" if i else "A1.ipynb", text, regular)])
+    _zip(subs / "zip_many_members.zip", [("A1/A1.ipynb", text, regular)] +
+         [(f"junk/{i}.txt", "", regular) for i in range(60)])
 
 
 def _scores(result):
@@ -286,14 +459,14 @@ def _feedback(result, part):
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_graded_exactly_as_deserved(graded, student):
-    results, _ = graded
+    results, _, _ = graded
     expected = {**FULL, **EXPECTED[student]}
     assert _scores(results[student]) == expected, {p.name: (p.status, [l.text for l in p.lines][:4])
                                                    for p in results[student].parts}
 
 
 def test_everyone_is_graded_and_grades_csv_matches(graded):
-    results, out = graded
+    results, out, _ = graded
     assert set(results) == set(EXPECTED)
     with open(out / "grades.csv") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
@@ -305,7 +478,7 @@ def test_everyone_is_graded_and_grades_csv_matches(graded):
 
 
 def test_feedback_says_what_happened(graded):
-    results, out = graded
+    results, out, _ = graded
     assert results["infinite_loop"].parts[0].status == "timeout"
     assert "time limit" in _feedback(results["infinite_loop"], "svm_naive")
     assert results["memory_bomb"].parts[2].status == "memory"
@@ -324,6 +497,50 @@ def test_feedback_says_what_happened(graded):
     assert "regularis" in _feedback(results["partly_right"], "softmax_vectorized")
     html = (out / "feedback" / "rigged_objects" / "A1.html").read_text()
     assert "<script" not in html
+
+
+def test_no_attack_is_blamed_on_the_grader(graded):
+    """Every failure above is the student's: none is reported as the grader's own."""
+    results, _, _ = graded
+    blamed = {(r.student, p.name) for r in results.values() for p in r.parts if p.status == "grader_error"}
+    assert not blamed
+
+
+def test_attacks_get_the_right_words(graded):
+    results, _, _ = graded
+    assert "numerical gradient" in _feedback(results["complex_step_private"], "softmax_vectorized")
+    assert "Answer cell 6 ran past its budget" in _feedback(results["stray_loop_cell"], "svm_naive")
+    assert results["stray_loop_cell"].parts[PARTS.index("predict")].score == 1
+    assert "Answer cell 6 did not run" in _feedback(results["exits_in_cell"], "predict")
+    assert results["late_result"].parts[PARTS.index("predict")].status == "timeout"
+    assert "not valid" not in _feedback(results["big_integer_json"], "svm_naive")
+    for name in ("link_to_solution", "fifo_only", "link_in_zip"):
+        assert "no notebook" in _feedback(results[name], "svm_naive").lower(), name
+    assert "in all" in _feedback(results["zips_over_cap"], "svm_naive")
+    assert "members" in _feedback(results["zip_many_members"], "svm_naive")
+    assert "not whole numbers" in _feedback(results["nan_call_counter"], "svm_naive")
+
+
+def test_a_looping_student_costs_seconds_not_minutes(graded):
+    """The stray loop costs one cell budget once; the setsid sleeper and the late answer one part's limit."""
+    from autograder.sandbox import CELL_BUDGET_S
+    results, _, elapsed = graded
+    honest = max(results["0_honest_first"].wall_s, results["zz_honest_last"].wall_s)
+    assert results["stray_loop_cell"].wall_s < honest + 3 * CELL_BUDGET_S
+    for name in ("setsid_sleeper", "late_result"):
+        assert results[name].wall_s < honest + 15, name
+
+
+def test_ids_round_trip_and_are_never_formulas(graded):
+    results, out, _ = graded
+    names = {p.name for p in (out.parent / "submissions").iterdir()}
+    for sid in results:
+        assert unquote(sid) in names or unquote(sid) + ".zip" in names, sid
+    assert results.keys() >= {"a%20b", "a_b"}
+    with open(out / "grades.csv") as f:
+        for row in csv.reader(f):
+            assert all(cell[:1] not in ("=", "+", "-", "@", "\t", "\r") for cell in row), row
+            assert (out / "feedback" / row[0]).is_dir() or row[0] == "student_id"
 
 
 def test_feedback_html_escapes_student_text(tmp_path):
@@ -386,8 +603,13 @@ def _descends_from_us(pid: int) -> bool:
 
 
 def test_nothing_left_behind(graded):
-    """After the fork bomb and the rest: no sandbox processes, cgroups or stray files remain."""
-    _, out = graded
+    """After the fork bomb and the rest: no sandbox processes, cgroups, stray files, IPC objects or keys remain."""
+    _, out, _ = graded
+    for table in ("/proc/sysvipc/shm", "/proc/sysvipc/msg"):
+        if os.path.exists(table):
+            assert "233740973" not in Path(table).read_text()       # the attacker's key 0x0DEE9AAD
+    if os.path.exists("/proc/keys"):
+        assert "deepgrad-pwned" not in Path("/proc/keys").read_text()
     for p in ("/tmp/deepgrad-pwned.txt", "/root/deepgrad-pwned.txt", "/etc/deepgrad-pwned"):
         assert not Path(p).exists()
     assert "# pwned" not in (ROOT / "autograder" / "checks" / "A1.py").read_text()
@@ -409,13 +631,13 @@ def test_nothing_left_behind(graded):
                     "namespaces): the sandbox can only use rlimits, so a student process could read files this "
                     "user can read")
 def test_secrets_out_of_reach_under_isolation(graded):
-    results, _ = graded
+    results, _, _ = graded
     assert _scores(results["reads_secrets"]) == FULL
     assert _scores(results["writes_outside"]) == FULL
 
 
 NOBODY_SCRIPT = r'''
-import json, os, sys
+import json, os, sys, time
 from autograder import sandbox
 secret = sys.argv[1]
 code = f"""
@@ -432,8 +654,22 @@ def probe():
 spec = {"call": "probe", "args": [], "kwargs": {}, "returns": "n", "needs": ["probe"], "count_calls": False,
         "driver_src": None, "helpers_src": []}
 r = sandbox.run_part([code], spec, {}, hide=[os.path.dirname(secret)])
+# setsid() and sleep, swallowing the alarm to answer late: stopped at the limit, the answer not counted
+late = """
+import os, time
+def probe():
+    os.setsid()
+    try:
+        time.sleep(30)
+    except BaseException:
+        time.sleep(5)
+    return 1
+"""
+t0 = time.monotonic()
+r2 = sandbox.run_part([late], spec, {}, sandbox.Limits(timeout=2))
 print(json.dumps({"isolated": sandbox.isolation_available(), "status": r.status,
-                  "n": int(r.outputs["n"]) if "n" in r.outputs else None}))
+                  "n": int(r.outputs["n"]) if "n" in r.outputs else None,
+                  "late_status": r2.status, "late_n": "n" in r2.outputs, "late_s": time.monotonic() - t0}))
 '''
 
 
@@ -481,3 +717,4 @@ def _grade_as_nobody(site, tmp_path):
     if not result["isolated"]:
         pytest.skip("this kernel does not allow unprivileged user namespaces")
     assert result["status"] == "ok" and result["n"] == 0   # the secret was out of sight
+    assert result["late_status"] == "timeout" and not result["late_n"] and result["late_s"] < 10

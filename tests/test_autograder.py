@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checks, notebook, release
+from autograder import checks, grading, notebook, release
 from autograder.checks import Feedback, Outputs, Part
 from autograder.cli import consistency, main, release_drift
 from autograder.sandbox import Limits, _parse, isolation_available, run_part
@@ -114,11 +114,62 @@ def test_sandbox_wrong_arity_and_unconvertible_values():
     assert r.status == "ok" and not r.outputs and {k for k, _ in r.conversion} == {"a", "b"}
 
 
-def test_sandbox_timeout_kills_the_process_group():
+def test_sandbox_timeout_and_no_child_processes():
+    """No process can be started (the system-call filter), and a loop is stopped at the time limit."""
     r = run(["import subprocess, sys\n"
-             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-             "def f(x):\n    while True:\n        pass\n"], limits=Limits(timeout=1))
+             "try:\n    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n    started = 1.0\n"
+             "except OSError:\n    started = 0.0\n"
+             "def f(x):\n    if started:\n        return x, started\n    while True:\n        pass\n"],
+            limits=Limits(timeout=1))
     assert r.status == "timeout" and "time limit" in r.detail
+
+
+def test_cells_have_their_own_budget_and_a_stuck_cell_is_named():
+    r = run(["while True:\n    pass\n", "def f(x):\n    return x, 1.0\n"], limits=Limits(timeout=2, cell_budget=1))
+    assert r.status == "ok" and r.cell_timeouts == [1] and r.outputs["b"] == 1.0
+    stubborn = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    r = run(["def f(x):\n    return x, 1.0\n", stubborn], limits=Limits(timeout=2, cell_budget=1))
+    assert r.status == "timeout" and r.stuck_cell == 2
+    r = run(["def f(x):\n    return x, 1.0\n", stubborn], limits=Limits(timeout=2, cell_budget=1), skip=(2,))
+    assert r.status == "ok"
+
+
+def test_held_out_inputs_never_reach_the_sandbox():
+    part = Part("p", 1, inputs=lambda rng: {"x": 1.0, "labels": np.arange(3)}, check=lambda inp, out, fb:
+                fb.check("labels" in inp, "the check sees them", "the check does not see them"),
+                driver=_keys_driver, needs=(), held_out=("labels",))
+    result = grading.grade_part(part, 0, ["pass"], "s", 1, [])
+    assert result.score == 1 and result.run.outputs["n_inputs"] == 1 and result.run.outputs["has_labels"] == 0
+
+
+def _keys_driver(ns, inp, out):
+    out["n_inputs"] = len(inp)
+    out["has_labels"] = "labels" in inp
+
+
+def test_student_ids_round_trip_and_are_never_formulas():
+    from urllib.parse import unquote
+    names = ["alice", "a b", "a_b", "=SUM(1)", "+1", "-1", "@x", ".hidden", "%41", "é", "\tx"]
+    ids = [grading.student_id(n) for n in names]
+    assert len(set(ids)) == len(ids) and [unquote(i) for i in ids] == names
+    assert all(i[0] not in "=+-@.\t\r" and "/" not in i for i in ids)
+
+
+def test_parse_normalises_forged_messages():
+    import io
+    import struct
+    buf = io.BytesIO()
+    np.savez(buf, a=np.arange(3))
+    blob = buf.getvalue()
+    for text in (b'[1, 2]', b'{"error": ' + b"9" * 5000 + b'}'):
+        with pytest.raises(ValueError):
+            _parse(b"DGRESULT1" + struct.pack("<QQ", len(blob), len(text)) + blob + text)
+    text = json.dumps({"cell_errors": {"a": 1}, "missing": 5, "defined": "x", "error": ["no"],
+                       "conversion": [[1, 2, 3]], "cell_timeouts": ["1", 2.5, 3], "timed_out": "yes"}).encode()
+    arrays, messages = _parse(b"DGRESULT1" + struct.pack("<QQ", len(blob), len(text)) + blob + text)
+    assert np.array_equal(arrays["a"], [0, 1, 2])
+    assert messages == {"error": None, "cell_errors": [], "cell_timeouts": [3], "missing": [], "defined": [],
+                        "conversion": [], "timed_out": False}
 
 
 def test_sandbox_memory_limit():
@@ -180,8 +231,9 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
     (subs / "carol").mkdir()
     (subs / "carol" / "A1.ipynb").write_text('{"cells": [')           # a broken notebook: a failed submission
     out = tmp_path / "out"
-    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3"]) == 0
-    # progress while grading, then a summary: how many graded, how many failed, how long it took
+    # exit status 1: carol's submission failed; progress while grading, then a summary: how many graded,
+    # how many failed (named), how long it took
+    assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--seed", "3"]) == 1
     err = capsys.readouterr().err
     assert "grading A1" in err and "3/3" in err
     summary = err.strip().splitlines()[-1]

@@ -1,9 +1,24 @@
 """Hidden checks for A1 (linear classifiers): the worked example of autograder/FORMAT.md.
 
-Inputs are drawn at grading time. Loss gradients are compared with the reference at a relative error of
-1e-9 on problems whose features span seven orders of magnitude: an exact gradient meets that easily
-(naive and vectorised references agree to ~1e-12), centred differences cannot (their best is ~1e-7 there,
-whatever the step), so a gradient obtained by differentiating the loss numerically earns nothing.
+Inputs are drawn at grading time. Each loss part runs the student's function on five problems, each drawn
+to expose classic slips (autograder/FORMAT.md lists them):
+
+* A, ordinary: the loss (0.5 * reg, a missing regulariser, a missing /N, the correct class's margin counted
+  are recognised and named) and dW; the caller's W, X and y must come back unchanged (no in-place edits);
+* M, missing classes: the labels lack the last class and one other, so C must come from W, not from y;
+* S, extreme scores (softmax only): rows near +1000 and -1000, spreads of thousands and correct classes far
+  below the row's maximum, so an exp without the row maximum subtracted overflows or gives 0/0, a global
+  maximum underflows whole rows, and -log(p) of an underflowed p is inf: loss and dW must be finite and right;
+* B, ill-conditioned: features on scales 1e-4 .. 1e3; gradients are compared at a relative error of 1e-9,
+  which an exact gradient meets easily (naive and vectorised references agree to ~1e-12) and centred
+  differences cannot (their best is ~1e-7 there, whatever the step);
+* L, large (last): W has 204 800 weights. An exact dW costs about one evaluation of the loss; any gradient
+  obtained by evaluating the loss at nudged weights (centred or one-sided differences, complex step, through
+  the student's own functions or a private copy, one weight at a time or batched) costs at least one
+  evaluation per weight, each touching all of W: minutes, far past the part's time limit. This is what makes
+  the check hold for every form of numerical differentiation, exact or not.
+
+Shapes are all different (N, D, C) so that code that only works for square matrices fails.
 """
 from __future__ import annotations
 
@@ -11,76 +26,214 @@ import numpy as np
 
 from autograder.checks import Part
 from deepgrad import linear
+from deepgrad.gradcheck import rel_error
 
 NOTEBOOK = "A1.ipynb"
 LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 GRAD_TOL = 1e-9
+LARGE = (8, 1024, 200)          # N, D, C of problem L: 204 800 weights
 
 
 # ------------------------------------------------------------------------------ losses
-def _problem(rng, hard):
-    N, D, C = int(rng.integers(15, 40)), int(rng.integers(6, 16)), int(rng.integers(3, 7))
+def _shape(rng):
+    """N, D, C all different (and N > C, so that every class can be present)."""
+    while True:
+        N, D, C = int(rng.integers(15, 40)), int(rng.integers(6, 16)), int(rng.integers(4, 8))
+        if len({N, D, C}) == 3:
+            return N, D, C
+
+
+def _problem(rng, hard=False, missing=False):
+    N, D, C = _shape(rng)
     if hard:   # features on scales 1e-4 .. 1e3, weights inversely scaled: scores stay moderate
         scales = 10.0 ** rng.uniform(-4, 3, D)
         scales[:2] = 1e-4, 1e3
+        scales[-1] = 1.0                                      # the bias: scores stay moderate (S is for those)
     else:
         scales = np.ones(D)
     X = rng.standard_normal((N, D)) * scales
     X[:, -1] = 1.0                                            # the bias column
     W = rng.standard_normal((D, C)) / scales[:, None] / np.sqrt(D)
-    y = rng.integers(0, C, N)
-    y[rng.permutation(N)[:C]] = np.arange(C)                  # every class present
+    if missing:   # neither the last class nor one other appears: C is W.shape[1], not y.max() + 1
+        present = np.delete(np.arange(C), [C - 1, int(rng.integers(1, C - 1))])
+        y = rng.choice(present, N)
+        y[rng.permutation(N)[:len(present)]] = present
+    else:
+        y = rng.integers(0, C, N)
+        y[rng.permutation(N)[:C]] = np.arange(C)              # every class present
     return W, X, y, float(rng.uniform(0.05, 0.5))
 
 
-def loss_inputs(rng):
-    """Problem A is ordinary (loss and gradient checked); problem B is ill-conditioned (gradient checked)."""
+def _extreme(rng):
+    """Scores near +-1000 per row (a shared offset feature with the same weight in every class) and, in
+    about half the rows, a spread of thousands with the correct class at the row's minimum."""
+    W, X, y, reg = _problem(rng)
+    N, C = len(y), W.shape[1]
+    X[:, 0] = rng.choice([-1.0, 1.0], N) * rng.uniform(900, 1100, N)
+    W[0] = 1.0
+    wide = rng.random(N) < 0.5
+    wide[:2] = True, False
+    X[wide, 1:-1] *= 1000.0
+    S = X @ W
+    y[wide] = np.argmin(S[wide], axis=1)
+    return W, X, y, reg
+
+
+def _large(rng):
+    N, D, C = LARGE
+    X = rng.standard_normal((N, D))
+    X[:, -1] = 1.0
+    return rng.standard_normal((D, C)) / np.sqrt(D), X, rng.integers(0, C, N), float(rng.uniform(0.05, 0.5))
+
+
+PROBLEMS = ("A", "M", "S", "B", "L")     # the order the driver runs them in: L, the slow one, last
+
+
+def loss_inputs(rng, stability=True):
     inp = {}
-    for tag, hard in (("A", False), ("B", True)):
-        W, X, y, reg = _problem(rng, hard)
+    for tag in PROBLEMS:
+        if tag == "S" and not stability:
+            continue
+        W, X, y, reg = {"A": lambda: _problem(rng), "M": lambda: _problem(rng, missing=True),
+                        "S": lambda: _extreme(rng), "B": lambda: _problem(rng, hard=True),
+                        "L": lambda: _large(rng)}[tag]()
+        if tag == "S":
+            reg = 0.0       # stability alone: a slip in the regulariser is judged on the other problems
         inp.update({f"W{tag}": W, f"X{tag}": X, f"y{tag}": y, f"reg{tag}": reg})
     return inp
 
 
 def drive_loss(ns, inp, out):
-    # The graded function's name arrives as an input, so one driver serves the four loss parts.
-    fn = ns[inp["function"]]
-    for tag in ("A", "B"):
-        result = fn(inp["W" + tag], inp["X" + tag], inp["y" + tag], inp["reg" + tag])
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise ValueError(f"{inp['function']} must return a tuple (loss, dW), got {type(result).__name__}")
-        out["loss" + tag], out["dW" + tag] = result
+    # The graded function's name arrives as an input, so one driver serves the four loss parts. A problem
+    # that raises costs only its own values: the others still run, and the first error is reported.
+    fn, errors = ns[inp["function"]], []
+    for tag in ("A", "M", "S", "B", "L"):
+        if "W" + tag not in inp:
+            continue
+        try:
+            result = fn(inp["W" + tag], inp["X" + tag], inp["y" + tag], inp["reg" + tag])
+            if not isinstance(result, tuple) or len(result) != 2:
+                raise ValueError(f"{inp['function']} must return a tuple (loss, dW), got {type(result).__name__}")
+            out["loss" + tag], out["dW" + tag] = result
+        except Exception as exc:
+            errors.append(exc)
+        if tag == "A":      # what the caller's arrays hold afterwards
+            out["after/W"], out["after/X"], out["after/y"] = inp["WA"], inp["XA"], inp["yA"]
+    if errors:
+        raise errors[0]
+
+
+def _calls(out, fb):
+    """The call counts that came back, or {} (with a note) when they are not plain counts."""
+    calls = {}
+    for key, value in out.items():
+        if key.startswith("calls/"):
+            v = np.asarray(value)
+            if v.shape != () or v.dtype.kind not in "iu" or v < 0:
+                fb.note("The call counts that came back are not whole numbers, so they are ignored.")
+                return {}
+            calls[key[len("calls/"):]] = int(v)
+    return calls
+
+
+def _loss_slips(reference, inp, tag, svm):
+    """What the loss would be after each classic slip, for the feedback."""
+    W, X, y, reg = (inp[k + tag] for k in ("W", "X", "y", "reg"))
+    data, _ = reference(W, X, y, 0.0)
+    R, N = reg * float(np.sum(W * W)), len(y)
+    slips = {"Your loss has the regulariser 0.5 * reg * sum(W**2); this assignment's is reg * sum(W**2) "
+             "(whose gradient is 2 * reg * W).": data + 0.5 * R,
+             "Your loss lacks the regulariser reg * sum(W**2).": data,
+             "Your data loss is summed over the N examples, not averaged: divide it by N (not the "
+             "regulariser).": N * data + R,
+             "Your loss divides the regulariser by N as well: only the data loss is an average.": data + R / N}
+    if svm:
+        slips["Your loss counts the correct class's own margin (1 per example): skip j == y[i]."] = data + 1 + R
+    return slips
 
 
 def _check_loss(reference, name):
+    svm, stability = name.startswith("svm"), name.startswith("softmax")
+
     def check(inp, out, fb):
-        calls = {k[len("calls/"):]: int(v) for k, v in out.items() if k.startswith("calls/")}
-        repeated = {k: n for k, n in calls.items() if k in LOSSES and n > (2 if k == name else 4)}
-        lossA, dWA = reference(inp["WA"], inp["XA"], inp["yA"], inp["regA"])
-        _, dWB = reference(inp["WB"], inp["XB"], inp["yB"], inp["regB"])
-        ok_loss = fb.close("lossA", lossA, tol=GRAD_TOL, what="the loss")
+        calls = _calls(out, fb)
+        n_problems = sum(f"W{t}" in inp for t in PROBLEMS)
+        repeated = {k: n for k, n in calls.items() if k in LOSSES and n > n_problems * (1 if k == name else 2)}
+        ref = {t: reference(inp["W" + t], inp["X" + t], inp["y" + t], inp["reg" + t])
+               for t in PROBLEMS if "W" + t in inp}
+        N = {t: len(inp["y" + t]) for t in ref}
+
+        loss_A = fb.close("lossA", ref["A"][0], tol=GRAD_TOL, what="the loss",
+                          slips=_loss_slips(reference, inp, "A", svm))
+        grad_A = fb.gradient("dWA", ref["A"][1], tol=GRAD_TOL, what="dW", N=N["A"], reg=inp["regA"], W=inp["WA"])
+        loss_M = fb.close("lossM", ref["M"][0], tol=GRAD_TOL, what="the loss when the labels lack some classes")
+        grad_M = fb.gradient("dWM", ref["M"][1], tol=GRAD_TOL, what="dW when the labels lack some classes",
+                             N=N["M"], reg=inp["regM"], W=inp["WM"])
+        dWA = out.get("dWA")
+        if not grad_A and dWA is not None and np.shape(dWA) == ref["A"][1].shape and np.all(np.isfinite(dWA)) \
+                and rel_error(np.asarray(dWA, dtype=np.float64), ref["A"][1]) < 1e-4:
+            fb.note("dW is close to the reference but not exact: an exact formula in float64 agrees to about 1e-12. "
+                    "Errors like this come from a numerical gradient (finite differences, which earn nothing "
+                    "here) or from float32 arithmetic.")
+        if loss_A and grad_A and not (loss_M and grad_M):
+            fb.note("Your function is right when every class appears among the labels but not when some are "
+                    "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
+                    "contain every class).")
+        ok_loss, ok_grad = loss_A and loss_M, grad_A and grad_M
+        untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
+                        and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
+        ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.",
+                            f"{name} changed the caller's W, X or y in place: work on copies "
+                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).")
+
+        ok_stable = True
+        if stability:
+            ok_stable = fb.close("lossS", ref["S"][0], tol=GRAD_TOL,
+                                 what="the loss on extreme scores (rows near +1000 and -1000, correct classes "
+                                      "thousands below the row maximum)")
+            ok_stable &= fb.gradient("dWS", ref["S"][1], tol=GRAD_TOL, what="dW on extreme scores")
+            got = out.get("lossS")
+            if not ok_stable and got is not None and not np.all(np.isfinite(got)):
+                fb.note("Subtract each row's own maximum before exp (a global maximum underflows whole rows), and "
+                        "take log p as shifted score minus log-sum-exp rather than log(p), which is -inf once p "
+                        "underflows to 0.")
+
         if repeated:
             fb.check(False, "", f"Computing dW ran {', '.join(f'{k} {n} times' for k, n in repeated.items())}: "
                                 f"a gradient obtained by evaluating the loss at nudged weights is a numerical "
                                 f"gradient, which earns nothing here. Derive dW.")
-            return 0.5 * ok_loss
-        ok_grad = fb.gradient("dWA", dWA, tol=GRAD_TOL, what="dW", N=len(inp["yA"]), reg=inp["regA"], W=inp["WA"])
-        if ok_grad:
-            ok_grad = fb.gradient("dWB", dWB, tol=GRAD_TOL, what="dW on features of very different scales",
-                                  N=len(inp["yB"]), reg=inp["regB"], W=inp["WB"])
-            if not ok_grad and "dWB" in out and np.shape(out["dWB"]) == dWB.shape:
+            ok_grad = False
+        elif ok_grad:
+            ok_grad = fb.gradient("dWB", ref["B"][1], tol=GRAD_TOL, what="dW on features of very different scales",
+                                  N=N["B"], reg=inp["regB"], W=inp["WB"])
+            dWB = out.get("dWB")
+            if not ok_grad and dWB is not None and np.shape(dWB) == ref["B"][1].shape and np.all(np.isfinite(dWB)):
                 fb.note("dW is right on an ordinary problem but not exact on one whose features span seven "
                         "orders of magnitude. An exact formula is right there too; centred differences are "
                         "not (their error grows with the loss divided by the step), so this looks like a "
                         "numerical gradient, which earns nothing.")
+            if ok_grad:
+                if out.get("dWL") is None and out.status == "timeout":
+                    fb.check(False, "", f"dW for a W with {LARGE[1] * LARGE[2]:,} weights did not come back "
+                                        f"within the time limit. An exact dW takes milliseconds there; evaluating "
+                                        f"the loss once per weight (finite differences, complex step) takes "
+                                        f"minutes, and such a numerical gradient earns nothing. Derive dW.")
+                    ok_grad = False
+                else:
+                    ok_grad = fb.gradient("dWL", ref["L"][1], tol=GRAD_TOL,
+                                          what=f"dW for a W with {LARGE[1] * LARGE[2]:,} weights",
+                                          N=N["L"], reg=inp["regL"], W=inp["WL"])
+        if stability:
+            return 0.4 * ok_loss + 0.4 * ok_grad + 0.2 * ok_stable
         return 0.5 * ok_loss + 0.5 * ok_grad
     return check
 
 
 def _loss_part(name, points, reference, description):
+    stability = name.startswith("softmax")
     return Part(name=name.replace("_loss", ""), points=points, driver=drive_loss, needs=(name,),
-                inputs=lambda rng: {**loss_inputs(rng), "function": name}, check=_check_loss(reference, name),
-                count_calls=True, description=description)
+                inputs=lambda rng: {**loss_inputs(rng, stability), "function": name},
+                check=_check_loss(reference, name), count_calls=True, timeout=20, description=description)
 
 
 # ------------------------------------------------------------------------------ SGD
@@ -163,7 +316,7 @@ def digits_inputs(rng):
     mean, std = X[tr].mean(axis=0), X[tr].std(axis=0)
     std[std < 1e-8] = 1.0
     Xs = np.hstack([(X - mean) / std, np.ones((len(y), 1))])
-    return {"X_train": Xs[tr], "y_train": y[tr], "X_val": Xs[va], "y_val": y[va]}
+    return {"X_train": Xs[tr], "y_train": y[tr], "X_val": Xs[va], "y_val": y[va]}   # X_val, y_val: held out
 
 
 def drive_digits(ns, inp, out):
@@ -203,7 +356,7 @@ PARTS = [
     Part("predict", 1, call="predict", args=("W", "X"), returns="labels", inputs=predict_inputs,
          check=check_predict, description="Predicted labels"),
     Part("digits", 2, inputs=digits_inputs, check=check_digits, driver=drive_digits,
-         needs=("train_linear", "softmax_loss_vectorized", "HYPERPARAMS"), timeout=30,
+         needs=("train_linear", "softmax_loss_vectorized", "HYPERPARAMS"), timeout=30, held_out=("X_val", "y_val"),
          description="A softmax classifier on the digits: 90 % validation accuracy"),
 ]
 

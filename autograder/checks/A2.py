@@ -220,7 +220,8 @@ PARTS = [
     Part("two_layer", points=3, inputs=two_layer_inputs, check=check_two_layer, driver=drive_two_layer,
          needs=("two_layer_loss",), description="two-layer network: scores, loss and gradients"),
     Part("training", points=2, inputs=training_inputs, check=check_training, driver=drive_training,
-         needs=("train_two_layer",), timeout=60, description="training on the digits: validation accuracy"),
+         needs=("train_two_layer",), timeout=60, held_out=("X_val", "y_val"),
+         description="training on the digits: validation accuracy"),
 ]
 
 

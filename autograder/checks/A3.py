@@ -69,11 +69,13 @@ ADD, MUL, SCALE = 0, 1, 2
 def backward_inputs(rng):
     L, K = int(rng.integers(2, 5)), int(rng.integers(6, 16))
     shape = (int(rng.integers(1, 4)),)
-    program = []
-    for k in range(K):
+    # First a leaf feeds a + and then, later, a *; another feeds a * and then a +: with `grad = ...` instead
+    # of `grad += ...` in either op, the backward pass of the earlier node overwrites the later one's share.
+    program = [(ADD, 0, 1), (MUL, 0, L), (MUL, 1, L + 1), (ADD, L + 2, 1)]
+    for k in range(len(program), K):
         op = int(rng.integers(0, 3))
-        i, j = (int(v) for v in rng.integers(0, L + k, 2))   # operands may repeat: branches
-        program.append((op, i, j))
+        # each node uses the one before (so that every node is an ancestor of the root) and any other
+        program.append((op, L + k - 1, int(rng.integers(0, L + k))))
     program[-1] = (ADD, L + K - 2, int(rng.integers(0, L)))  # the root uses a leaf directly as well
     return {"leaves": rng.uniform(-2, 2, (L,) + shape), "program": np.array(program, dtype=np.int64),
             "consts": rng.uniform(-2, 2, K), "g": rng.standard_normal(shape),

@@ -111,7 +111,11 @@ def check_adam(inp, out, fb):
 
 # ------------------------------------------------------------------------------------------------ init
 def init_inputs(rng):
-    return {"fan_in": int(rng.integers(200, 600)), "fan_out": int(rng.integers(200, 600)),
+    # fan_in and fan_out at least a factor 2.5 apart, in either order, so that the classic mix-ups
+    # (1/fan_in for Xavier, fan_out for He, 2/fan_in for Xavier) differ by far more than the tolerance
+    small, large = int(rng.integers(150, 240)), int(rng.integers(600, 900))
+    fan_in, fan_out = (small, large) if rng.random() < 0.5 else (large, small)
+    return {"fan_in": fan_in, "fan_out": fan_out,
             "seed": int(rng.integers(0, 2**31)), "small_in": int(rng.integers(2, 9)), "small_out": int(rng.integers(2, 9))}
 
 
@@ -212,8 +216,9 @@ def early_stopping_inputs(rng):
     losses = np.round(trend + rng.normal(0, 0.05, (K, T)), 2)      # rounding makes ties happen
     losses[0] = np.linspace(1.0, 0.1, T)                           # never stops
     losses[1] = 0.5                                                # flat: stops at epoch = patience
-    return {"losses": losses, "patience": rng.integers(1, 7, K), "min_delta": rng.choice([0.0, 0.0, 0.01, 0.05], K),
-            "single": np.array([0.3])}
+    min_delta = rng.choice([0.0, 0.0, 0.01, 0.05], K)
+    min_delta[1] = 0.0              # a tie is not an improvement: `loss <= best` never stops on the flat curve
+    return {"losses": losses, "patience": rng.integers(1, 7, K), "min_delta": min_delta, "single": np.array([0.3])}
 
 
 def drive_early_stopping(ns, inp, out):

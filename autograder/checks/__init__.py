@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import re
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,6 +32,7 @@ class Part:
     helpers: tuple = ()
     needs: tuple | None = None
     count_calls: bool = False
+    held_out: tuple = ()           # inputs only the check sees (validation labels...): never sent to the sandbox
     timeout: float = 10.0
     memory_mb: int = 1024
     description: str = ""
@@ -115,7 +117,9 @@ class Feedback:
         return "a number" if np.ndim(a) == 0 else f"shape {tuple(np.shape(a))}"
 
     # ------------------------------------------------------------------ comparisons
-    def close(self, key, expected, *, tol: float = 1e-9, what: str | None = None) -> bool:
+    def close(self, key, expected, *, tol: float = 1e-9, what: str | None = None, slips: dict | None = None) -> bool:
+        """``slips``: {words: the value a known slip would give}; a wrong value that matches one (to 1e-6) gets
+        its words as a note ("the regulariser is 0.5 * reg * sum(W**2) instead of reg * sum(W**2)")."""
         what = what or key
         got, missing = self._got(key, what)
         if missing:
@@ -135,7 +139,13 @@ class Feedback:
         err = _rel_error(got, expected)
         if err <= tol:
             return self._add(True, f"{what} is right (relative error {err:.1e}).")
-        return self._add(False, f"{what} is wrong (relative error {err:.1e}, tolerance {tol:.0e}).")
+        self._add(False, f"{what} is wrong (relative error {err:.1e}, tolerance {tol:.0e}).")
+        for words, value in (slips or {}).items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape == got.shape and np.all(np.isfinite(got)) and _rel_error(got, value) <= 1e-6:
+                self._add(None, words)
+                break
+        return False
 
     def gradient(self, key, expected, *, tol: float = 1e-9, what: str | None = None, N: int | None = None,
                  reg: float | None = None, W=None) -> bool:
@@ -145,6 +155,8 @@ class Feedback:
             return ok
         got = np.asarray(self.out[key], dtype=np.float64)
         expected = np.asarray(expected, dtype=np.float64)
+        if got.shape == expected.shape and not np.all(np.isfinite(got)):
+            return ok                    # close() has said it: NaN or inf, nothing more to diagnose
         for sentence in _diagnose(got, expected, what, N, reg, W):
             self._add(None, sentence)
         return ok
@@ -183,7 +195,8 @@ def _rel_error(a, b) -> float:
 
 
 def _diagnose(got, expected, what, N, reg, W) -> list[str]:
-    """The gradient checker's plain-words diagnoses, comparing with the exact reference gradient."""
+    """The gradient checker's plain-words diagnoses, comparing with the exact reference gradient, worded for
+    grading: the reference is not a numerical gradient, and no reference value is ever shown (README)."""
     try:
         from deepgrad import gradcheck
     except ImportError:     # the library is optional for the framework itself
@@ -195,10 +208,28 @@ def _diagnose(got, expected, what, N, reg, W) -> list[str]:
         return []
     reg_grad = 2.0 * reg * np.asarray(W, dtype=np.float64) if reg is not None and W is not None else None
     try:
-        return [s for s in gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N,
-                                               what, 1e-8) if s]
+        found = [s for s in gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N,
+                                                what, 1e-8) if s]
     except Exception:  # noqa: BLE001  (a diagnosis is a courtesy; never let it break grading)
         return []
+    said = []
+    for sentence in found:
+        if "(numerical)" in sentence:
+            said.append(_where(got, expected))        # the checker's line shows the expected value: ours does not
+        else:
+            sentence = sentence.replace("the numerical one", "the reference")
+            said.append(re.sub(r"\bnumeric(al)?\b", "reference", sentence))
+    return said
+
+
+def _where(got, expected) -> str:
+    """How many entries are wrong and where the worst is, with the student's own value only."""
+    err = np.abs(got - expected) / np.maximum(1e-8, np.abs(got) + np.abs(expected))
+    bad = int(np.sum(err > 1e-6))
+    if got.ndim == 0:
+        return f"Your value is {float(got):.6g}."
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape))
+    return f"{bad} of {err.size} entries are wrong; the worst is at index {worst}, where yours is {got[worst]:.6g}."
 
 
 def escape(text) -> str:

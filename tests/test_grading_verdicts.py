@@ -1,0 +1,293 @@
+"""Correct and classically buggy implementations of every graded function of A1-A4, each graded by the real
+pipeline (``grade_part``: inputs drawn, the sandbox, the check) and given the verdict it deserves.
+
+Most buggy versions are the reference answer with one slip put in (a textual edit that the test asserts
+took place); the A1 losses also get whole implementations written the way students write them. The bug list
+per part is in autograder/FORMAT.md; the expected score of each case says what the slip deserves under the
+part's rule (A1's losses: 0.5 loss + 0.5 dW for the SVM, 0.4 loss + 0.4 dW + 0.2 extreme scores for softmax;
+A2-A4: all or nothing per part, A3's elementwise and forward mode: a share per operation).
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from autograder import checks, grading, notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+_SOURCES = {}
+
+
+def solution(assignment: str) -> dict:
+    if assignment not in _SOURCES:
+        _SOURCES[assignment] = json.loads((ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    return _SOURCES[assignment]
+
+
+def answer(assignment: str, grade_id: str) -> str:
+    for cell in solution(assignment)["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            return "".join(cell["source"])
+    raise KeyError(grade_id)
+
+
+def cells_with(assignment: str, grade_id: str, source: str) -> list[str]:
+    nb = json.loads(json.dumps(solution(assignment)))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            cell["source"] = source
+    return notebook.answer_cells(nb)
+
+
+def slip(assignment, grade_id, *edits) -> str:
+    """The reference answer with textual edits (old, new); each must apply."""
+    src = answer(assignment, grade_id)
+    for old, new in edits:
+        assert old in src, f"{grade_id}: {old!r} is not in the reference answer"
+        src = src.replace(old, new)
+    return src
+
+
+def fn(signature: str, body: str) -> str:
+    return f"def {signature}:\n" + "\n".join("    " + line for line in body.strip("\n").splitlines()) + "\n"
+
+
+SMV = "softmax_loss_vectorized(W, X, y, reg)"
+UNSTABLE = fn(SMV, '''
+N = X.shape[0]
+P = np.exp(X @ W)
+P /= P.sum(axis=1, keepdims=True)
+loss = -np.log(P[np.arange(N), y]).mean() + reg * np.sum(W * W)
+P[np.arange(N), y] -= 1
+return loss, X.T @ P / N + 2 * reg * W
+''')
+COMPLEX_STEP_PRIVATE = fn(SMV, '''
+def private(W_):
+    S = X @ W_
+    S = S - S.real.max(axis=1, keepdims=True)
+    return -(S[np.arange(len(y)), y] - np.log(np.exp(S).sum(axis=1))).mean() + reg * np.sum(W_ * W_)
+dW = np.zeros(W.shape)
+for idx in np.ndindex(W.shape):
+    Wc = W.astype(complex)
+    Wc[idx] += 1e-30j
+    dW[idx] = private(Wc).imag / 1e-30
+return float(private(W).real), dW
+''')
+COMPLEX_STEP_BATCHED = fn(SMV, '''
+def private(W_):                    # W_: (K, D, C), K nudged copies at once
+    S = np.einsum("nd,kdc->knc", X, W_)
+    S = S - S.real.max(axis=2, keepdims=True)
+    rows = np.arange(len(y))
+    return -(S[:, rows, y] - np.log(np.exp(S).sum(axis=2))).mean(axis=1) + reg * np.sum(W_ * W_, axis=(1, 2))
+D, C = W.shape
+dW = np.zeros(W.size)
+for start in range(0, W.size, 256):
+    k = np.arange(start, min(start + 256, W.size))
+    Wc = np.repeat(W[None].astype(complex), len(k), axis=0).reshape(len(k), -1)
+    Wc[np.arange(len(k)), k] += 1e-30j
+    dW[k] = private(Wc.reshape(len(k), D, C)).imag / 1e-30
+return float(private(W[None])[0].real), dW.reshape(D, C)
+''')
+FORWARD_DIFFERENCE = fn(SMV, '''
+def f(W_):
+    S = X @ W_
+    S = S - S.max(axis=1, keepdims=True)
+    return -(S[np.arange(len(y)), y] - np.log(np.exp(S).sum(axis=1))).mean() + reg * np.sum(W_ * W_)
+base, dW, h = f(W), np.zeros_like(W), 1e-7
+for idx in np.ndindex(W.shape):
+    Wh = W.copy()
+    Wh[idx] += h
+    dW[idx] = (f(Wh) - base) / h
+return base, dW
+''')
+LABELS_C = fn(SMV, '''
+N = X.shape[0]
+S = X @ W
+S = S - S.max(axis=1, keepdims=True)
+logp = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+loss = -logp[np.arange(N), y].mean() + reg * np.sum(W * W)
+Y = np.eye(int(y.max()) + 1)[y]          # C from the labels in this batch
+return loss, X.T @ (np.exp(logp) - Y) / N + 2 * reg * W
+''')
+INPLACE = slip("A1", "ans_softmax_vectorized",
+               ("dW = X.T @ G / N + 2 * reg * W", "dW = W\n    dW *= 2 * reg\n    dW += X.T @ G / N"))
+
+def bug(assignment, part, cell, edits, expected, why):
+    """A case: the reference answer of ``cell`` with ``edits`` (old, new) made, and the score it deserves."""
+    return assignment, part, cell, slip(assignment, cell, *edits), expected, why
+
+
+def own(assignment, part, cell, source, expected, why):
+    """A case: an implementation written whole."""
+    return assignment, part, cell, source, expected, why
+
+
+def ref(assignment, part, cell, points):
+    return own(assignment, part, cell, answer(assignment, cell), points, "reference")
+
+
+SVM_N, SM_N, SM_V = "ans_svm_naive", "ans_softmax_naive", "ans_softmax_vectorized"
+LOSS_V = "loss = -log_probs[rows, y].mean() + reg * np.sum(W * W)"
+DW_V = "dW = X.T @ G / N + 2 * reg * W"
+CASES = [
+    ref("A1", "svm_naive", SVM_N, 2),
+    bug("A1", "svm_naive", SVM_N, [("            if j == y[i]:\n                continue\n", "")], 1,
+        "the correct class's margin counted: loss +1, dW unchanged"),
+    bug("A1", "svm_naive", SVM_N, [("    loss /= N\n", "")], 1, "missing /N in the loss (SVM)"),
+    bug("A1", "svm_naive", SVM_N, [("loss += reg * np.sum(W * W)", "loss += 0.5 * reg * np.sum(W * W)"),
+                                   ("dW += 2 * reg * W", "dW += reg * W")], 0, "0.5 * reg in loss and dW"),
+    bug("A1", "svm_naive", SVM_N, [("N, C = X.shape[0], W.shape[1]", "N, C = X.shape[0], int(y.max()) + 1")], 0,
+        "C from the labels"),
+    bug("A1", "svm_naive", SVM_N, [("N, C = X.shape[0], W.shape[1]", "N, C = X.shape[0], len(np.unique(y))")], 0,
+        "C as the number of distinct labels"),
+    bug("A1", "svm_naive", SVM_N, [("N, C = X.shape[0], W.shape[1]", "N, C = X.shape[0], W.shape[0]")], 0,
+        "C from the wrong axis (works only when square)"),
+    ref("A1", "svm_vectorized", "ans_svm_vectorized", 2),
+    bug("A1", "svm_vectorized", "ans_svm_vectorized", [(DW_V, "dW = -(X.T @ G / N + 2 * reg * W)")], 1,
+        "dW with the sign flipped"),
+    bug("A1", "svm_vectorized", "ans_svm_vectorized", [(DW_V, "dW = X.T @ G / N")], 1, "regulariser missing from dW"),
+    bug("A1", "svm_vectorized", "ans_svm_vectorized", [("loss = margins.sum() / N + reg * np.sum(W * W)",
+                                                        "loss = (margins.sum() + reg * np.sum(W * W)) / N")], 1,
+        "the regulariser divided by N too"),
+    ref("A1", "softmax_naive", SM_N, 2),
+    bug("A1", "softmax_naive", SM_N, [("shifted = scores - np.max(scores)", "shifted = scores")], 1.6,
+        "exp without the row maximum subtracted"),
+    bug("A1", "softmax_naive", SM_N, [("        loss += log_total - shifted[y[i]]\n",
+                                       "        loss += -np.log(np.exp(shifted[y[i]]) / np.sum(np.exp(shifted)))\n")],
+        1.6, "-log(p) that underflows to inf"),
+    bug("A1", "softmax_naive", SM_N, [("    dW /= N\n", "")], 0.8, "missing /N in dW (wrong on extreme scores too)"),
+    ref("A1", "softmax_vectorized", SM_V, 2),
+    own("A1", "softmax_vectorized", SM_V, UNSTABLE, 1.6, "unstable: no max subtracted, -log(p)"),
+    bug("A1", "softmax_vectorized", SM_V, [("S - S.max(axis=1, keepdims=True)", "S - S.max()")], 1.6,
+        "a global instead of a row maximum"),
+    bug("A1", "softmax_vectorized", SM_V, [(LOSS_V, LOSS_V.replace(".mean()", ".sum()"))], 0.8,
+        "missing /N in the loss"),
+    bug("A1", "softmax_vectorized", SM_V, [(LOSS_V, LOSS_V.replace("+ reg", "+ 0.5 * reg"))], 1.2,
+        "0.5 * reg in the loss only"),
+    bug("A1", "softmax_vectorized", SM_V, [(LOSS_V, "loss = -log_probs[rows, y].mean()"), (DW_V, "dW = X.T @ G / N")],
+        0.4, "no regulariser at all (extreme scores still right)"),
+    own("A1", "softmax_vectorized", SM_V, LABELS_C, 0.4, "C from the labels present in the batch"),
+    own("A1", "softmax_vectorized", SM_V, INPLACE, 1.2, "dW built in the caller's W"),
+    own("A1", "softmax_vectorized", SM_V, COMPLEX_STEP_PRIVATE, 1.2, "complex step through a private copy"),
+    own("A1", "softmax_vectorized", SM_V, COMPLEX_STEP_BATCHED, 1.2, "complex step, batched nudges"),
+    own("A1", "softmax_vectorized", SM_V, FORWARD_DIFFERENCE, 0.8, "forward differences"),
+    ref("A1", "predict", "ans_predict", 1),
+    bug("A1", "predict", "ans_predict", [("np.argmax(X @ W, axis=1)", "np.argmax(X @ W, axis=0)")], 0, "wrong axis"),
+    ref("A1", "sgd", "ans_sgd", 2),
+    bug("A1", "sgd", "ans_sgd", [("replace=True", "replace=False")], 0, "batches without replacement"),
+    bug("A1", "sgd", "ans_sgd", [("W = W - learning_rate * dW", "W = W + learning_rate * dW")], 0, "ascent"),
+    bug("A1", "digits", "ans_digits", [("learning_rate=0.5", "learning_rate=1e-6")], 0, "no learning"),
+    # A2: backprop by hand
+    ref("A2", "linear", "answer_linear", 2),
+    bug("A2", "linear", "answer_linear", [("db = dout.sum(axis=0)", "db = dout.sum(axis=1)")], 0,
+        "db over the wrong axis"),
+    bug("A2", "linear", "answer_linear", [("dW = x.T @ dout", "dW = (dout.T @ x).T * 2")], 0, "dW off by 2"),
+    bug("A2", "relu", "answer_relu", [("dx = dout * (x > 0)", "dx = dout * (x >= 0)")], 0, "gradient 1 at the kink"),
+    bug("A2", "sigmoid", "answer_sigmoid", [("out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))",
+                                             "out = 1.0 / (1.0 + np.exp(-x))")], 0, "overflowing exp"),
+    bug("A2", "dropout", "answer_dropout", [("mask = keep / (1 - p)", "mask = keep * 1.0")], 0, "not inverted"),
+    bug("A2", "dropout", "answer_dropout", [("keep = rng.random(x.shape) >= p", "keep = rng.random(x.shape) < p")], 0,
+        "p as the keep probability (A2)"),
+    ref("A2", "two_layer", "answer_two_layer", 3),
+    bug("A2", "two_layer", "answer_two_layer", [('"W1": dW1 + 2 * reg * W1', '"W1": dW1 + reg * W1')], 0,
+        "half the regulariser's gradient"),
+    bug("A2", "two_layer", "answer_two_layer", [("    dscores /= N\n", "")], 0, "missing /N in the gradients"),
+    bug("A2", "two_layer", "answer_two_layer", [("da = relu_backward(dh, cache_relu)", "da = dh")], 0,
+        "the ReLU's gradient left out"),
+    # A3: the autodiff engine
+    ref("A3", "tensor_core", "answer_tensor_core", 2),
+    bug("A3", "tensor_core", "answer_tensor_core", [("other.grad += unbroadcast(out.grad, other.shape)",
+                                                     "other.grad += out.grad.sum() * np.ones(other.shape)")], 0,
+        "broadcast gradient summed over everything"),
+    ref("A3", "backward", "answer_backward", 3),
+    bug("A3", "backward", "answer_backward", [("for node in reversed(topological_order(self)):",
+                                               "for node in topological_order(self):")], 0, "wrong order"),
+    bug("A3", "backward", "answer_tensor_core", [("self.grad += unbroadcast(out.grad, self.shape)",
+                                                  "self.grad = unbroadcast(out.grad, self.shape)")], 0,
+        "= instead of += : gradients do not add at branches"),
+    bug("A3", "elementwise", "answer_elementwise", [("self.grad += (1.0 - out.data ** 2) * out.grad",
+                                                     "self.grad += (1.0 - self.data ** 2) * out.grad")], 3 * 8 / 9,
+        "tanh's derivative at the input (one operation of nine wrong)"),
+    bug("A3", "elementwise", "answer_elementwise", [("self.grad += out.grad / self.data",
+                                                     "self.grad += out.grad / out.data")], 3 * 7 / 9,
+        "log's VJP at the output (log and the neuron wrong)"),
+    bug("A3", "matmul_sum", "answer_matmul_sum", [("self.grad += out.grad @ other.data.T",
+                                                   "self.grad += out.grad @ other.data")], 0, "no transpose"),
+    bug("A3", "forward_mode", "answer_forward_mode", [
+        ("return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)",
+         "return Dual(self.value * other.value, self.tangent * other.tangent)")], None, "product rule forgotten"),
+    # A4: optimisation
+    bug("A4", "momentum", "answer_momentum", [
+        ('v = config["momentum"] * config["velocity"] + dw',
+         'v = config["momentum"] * config["velocity"] + config["lr"] * dw'),
+        ('next_w = w - config["lr"] * v', 'next_w = w - v')], 0, "CS231n's velocity, not PyTorch's"),
+    bug("A4", "rmsprop", "answer_rmsprop", [('np.sqrt(s) + config["eps"]', 'np.sqrt(s + config["eps"])')], 0,
+        "eps inside the square root"),
+    ref("A4", "adam", "answer_adam", 3),
+    bug("A4", "adam", "answer_adam", [("m_hat = m / (1 - beta1 ** t)", "m_hat = m"),
+                                      ("v_hat = v / (1 - beta2 ** t)", "v_hat = v")], 0, "no bias correction"),
+    bug("A4", "adam", "answer_adam", [('config["m"], config["v"], config["t"] = m, v, t',
+                                       'config["m"], config["v"], config["t"] = m_hat, v_hat, t')], 0,
+        "bias-corrected moments stored"),
+    bug("A4", "init", "answer_init", [("np.sqrt(2.0 / (fan_in + fan_out))", "np.sqrt(1.0 / fan_in)")], 0,
+        "Xavier with 1/fan_in"),
+    bug("A4", "dropout", "answer_dropout", [("(rng.random(x.shape) >= p)", "(rng.random(x.shape) < p)")], 0,
+        "p as the keep probability"),
+    bug("A4", "early_stopping", "answer_early_stopping", [("elif epoch - best_epoch >= patience:",
+                                                           "elif epoch - best_epoch > patience:")], 0,
+        "stops one epoch late"),
+    bug("A4", "early_stopping", "answer_early_stopping", [("if loss < best - min_delta:",
+                                                           "if loss <= best - min_delta:")], 0,
+        "a tie counts as an improvement"),
+]
+
+
+def _grade(case):
+    assignment, part_name, grade_id, source, _, _ = case
+    module = checks.load(assignment)
+    index = [p.name for p in module.PARTS].index(part_name)
+    result = grading.grade_part(module.PARTS[index], index, cells_with(assignment, grade_id, source), "verdicts",
+                                20261201, [])
+    return result
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_grade, CASES))
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c[0]}-{c[1]}-{c[5]}" for c in CASES])
+def test_each_implementation_gets_its_verdict(verdicts, i):
+    assignment, part, _, _, expected, why = CASES[i]
+    result = verdicts[i]
+    detail = (result.status, [line.text for line in result.lines][:8])
+    if expected is None:
+        assert 0 < result.score < result.points, detail
+    else:
+        assert result.score == pytest.approx(expected, abs=1e-3), detail
+
+
+def test_feedback_names_the_slip(verdicts):
+    def said(why):
+        i = next(k for k, c in enumerate(CASES) if c[5] == why)
+        return " ".join(line.text for line in verdicts[i].lines)
+
+    assert "0.5 * reg" in said("0.5 * reg in the loss only")
+    assert "summed over the N examples" in said("missing /N in the loss")
+    assert "correct class's own margin" in said("the correct class's margin counted: loss +1, dW unchanged")
+    assert "subtract each row's own maximum" in said("a global instead of a row maximum").lower()
+    assert "numerical gradient" in said("complex step through a private copy")
+    assert "W.shape[1]" in said("C from the labels present in the batch")
+    assert "in place" in said("dW built in the caller's W")
+    # the unstable softmax's NaN gradient was derived: no "numerical gradient" note for it
+    assert "numerical gradient" not in said("unstable: no max subtracted, -log(p)")
+
+
+def test_feedback_never_shows_a_reference_value(verdicts):
+    for result in verdicts:
+        for line in result.lines:
+            assert "(numerical)" not in line.text and "numerical one" not in line.text, line.text
