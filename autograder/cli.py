@@ -104,7 +104,7 @@ def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
     return ok
 
 
-def check(assignment: str, path: Path, *, seed: int | None = None, stream=sys.stdout) -> bool:
+def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) -> bool:
     """Grade one notebook exactly as `deepgrad grade` would (same sandbox, checks and feedback) and print
     the feedback as text. Returns True for full marks."""
     from .grading import grade_all
@@ -116,7 +116,7 @@ def check(assignment: str, path: Path, *, seed: int | None = None, stream=sys.st
         summary = io.StringIO()   # grade_all's closing line names grades.csv in a folder that is about to go
         result, = grade_all(assignment, folder.parent, Path(tmp) / "out", seed=seed, progress=False,
                             stream=summary)
-    print(feedback_text(result, path), file=stream)
+    print(feedback_text(result, path), file=stream or sys.stdout)
     return result.score == result.max_score
 
 
