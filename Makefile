@@ -48,6 +48,7 @@ lab: install
 
 # The instructor's lab: the whole repository, with nbgrader's formgrader on autograder/nbgrader_config.py.
 instructor: install
+	@mkdir -p exchange
 	@JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
 
 test: install

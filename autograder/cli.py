@@ -132,7 +132,7 @@ def feedback_text(result, path: Path) -> str:
         out.append(f"\n{p.name:<{width}}  {p.score:g} / {p.points:g}  {p.description}")
         if p.score < p.points:
             out.append(f"    {STATUS_WORDS.get(p.status, p.status)}")
-        for line in p.lines:
+        for line in (line for line in p.lines if line.text):
             out.append(textwrap.fill(line.text, 100, initial_indent=f"    {marks[line.ok]} ",
                                      subsequent_indent="      "))
     out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
