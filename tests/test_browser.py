@@ -303,8 +303,9 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             try:
-                # The URL `make lab` printed: the lab opens on the student's copy, lessons and assignments only.
-                page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
+                # The URL `make lab` printed (reset: the lesson-06 test shares this server and left its layout
+                # behind): the lab opens on the student's copy, lessons and assignments only.
+                page.goto(f"{base}/lab?reset&token={token}", wait_until="domcontentloaded")
                 listing = page.locator(".jp-DirListing-content")
                 expect(listing.get_by_text("course", exact=True)).to_be_visible(timeout=60_000)
                 names = sorted(listing.locator(".jp-DirListing-itemText").all_inner_texts())
