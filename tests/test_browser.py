@@ -1,10 +1,16 @@
-"""A real browser opens lesson 06 in JupyterLab, runs it, and moves the (x+y)z backprop explorer's slider.
+"""A real browser in the student's lab, started as the README says (`make lab`, on a fresh copy in WORK).
 
-JupyterLab runs headless on a free port with a token; Playwright drives Debian's Chromium at
-/usr/bin/chromium (never a downloaded browser). conftest.py skips this test, with the reason, when Chromium
-or playwright is missing. Screenshots go to test-artifacts/browser/ to be looked at:
-06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page),
-06_final.png (the page when the test ends, passed or failed).
+1. The student's path: the lab shows only `course/` and `assignments/` and none of nbgrader's instructor
+   screens; course/README.md opens rendered, its A1 link opens A1, Part 1 is typed in and every cell up to
+   its tests runs without an error; the saved notebook is then graded with `deepgrad check`. `make lab`
+   must have printed nothing but the URL.
+2. Lesson 06 runs, and the (x+y)z backprop explorer's slider moves the gradients.
+
+Playwright drives Debian's Chromium at /usr/bin/chromium (never a downloaded browser). conftest.py skips
+these tests, with the reason, when Chromium or playwright is missing. Screenshots go to test-artifacts/browser/
+to be looked at: student_1_lab.png, student_2_readme.png, student_3_a1_part1.png, student_final.png;
+06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page), 06_final.png
+(the page when the test ends, passed or failed).
 """
 from __future__ import annotations
 
