@@ -1,4 +1,4 @@
-# DeepGrad: `make lab` to learn, `make test` to check everything. Both create .venv on first use.
+# DeepGrad: `make lab` to learn, `make instructor` to grade, `make test` to check everything. All create .venv on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
