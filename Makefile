@@ -1,4 +1,4 @@
-# DeepGrad: `make lab` to learn, `make test` to check everything. Both create .venv on first use.
+# DeepGrad: `make lab` to learn, `make instructor` to grade, `make test` to check everything. All create .venv on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -17,20 +17,39 @@ ifeq ($(shell id -u),0)
   LAB_FLAGS += --allow-root
 endif
 
-.PHONY: install lab test test-fast figures bench grade verify assign clean
+# The student's own copy of the lessons and assignments, where `make lab` opens (see README).
+WORK   ?= work
+# Jupyter configuration of the two labs (labs/README.md): common/ keeps the terminal to the URL to open.
+STUDENT_CONFIG    := $(CURDIR)/labs/student:$(CURDIR)/labs/common
+INSTRUCTOR_CONFIG := $(CURDIR)/labs/common:$(CURDIR)/autograder
+
+.PHONY: install lab instructor test test-fast figures bench grade verify assign clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	$(VENV)/bin/jupyter labextension list >/dev/null 2>&1 || true
-	touch $@
+# Quiet: one line says what is happening. setuptools' note on editable installs ("be careful with folders
+# ... same name as your package") is for packagers, not students. overrides.json: the lab's defaults
+# (no news pop-up, Markdown opens rendered), for both labs.
+$(VENV)/.installed: pyproject.toml labs/overrides.json
+	@echo "Installing DeepGrad and its dependencies into $(VENV) (the first time takes a few minutes)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel" $(PY) -m pip install --quiet -e ".[dev]"
+	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@$(VENV)/bin/jupyter labextension list >/dev/null 2>&1 || true
+	@mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
+	@cp labs/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.d/deepgrad.json
+	@touch $@
 
+# The student's lab: their copy of the lessons and assignments, nbgrader's instructor screens off.
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=course --port=$(PORT) $(LAB_FLAGS)
+	@$(PY) labs/copy_work.py $(WORK)
+	@JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=$(WORK) --port=$(PORT) $(LAB_FLAGS)
+
+# The instructor's lab: the whole repository, with nbgrader's formgrader on autograder/nbgrader_config.py.
+instructor: install
+	@mkdir -p exchange
+	@JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
 
 test: install
 	$(VENV)/bin/ruff check lib/deepgrad --extend-exclude lib/deepgrad/viz,lib/deepgrad/widgets $(addprefix tests/test_,$(addsuffix .py,autograd checks data devices doctests edges forward_mode gpu init layering layers layers_vs_autograd linear losses nn ops_table optim train)) && \

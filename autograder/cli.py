@@ -3,15 +3,18 @@
     deepgrad assign A1                                   regenerate assignments/A1 from solutions/A1
     deepgrad grade A1 SUBMISSIONS --output OUT --jobs 2  grade; OUT/grades.csv, OUT/feedback/, gradebook
     deepgrad verify [A1 ...]                             solutions score full marks, released stubs zero
+    deepgrad check A1 path/to/A1.ipynb                   grade one notebook, print the feedback (students)
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -101,6 +104,42 @@ def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
     return ok
 
 
+def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) -> bool:
+    """Grade one notebook exactly as `deepgrad grade` would (same sandbox, checks and feedback) and print
+    the feedback as text. Returns True for full marks."""
+    from .grading import grade_all
+    module = checks.load(assignment)
+    with tempfile.TemporaryDirectory(prefix="deepgrad-check-") as tmp:
+        folder = Path(tmp) / "submissions" / path.stem
+        folder.mkdir(parents=True)
+        shutil.copy(path, folder / module.NOTEBOOK)
+        summary = io.StringIO()   # grade_all's closing line names grades.csv in a folder that is about to go
+        result, = grade_all(assignment, folder.parent, Path(tmp) / "out", seed=seed, progress=False,
+                            stream=summary)
+    print(feedback_text(result, path), file=stream or sys.stdout)
+    return result.score == result.max_score
+
+
+def feedback_text(result, path: Path) -> str:
+    """The feedback page of one result as terminal text: a line per part, its feedback indented below."""
+    from .report import STATUS_WORDS
+    marks = {True: "✓", False: "✗", None: "•"}
+    width = max(len(p.name) for p in result.parts) if result.parts else 0
+    out = [f"{result.assignment}: {result.score:g} / {result.max_score:g} for {path}"]
+    if result.notebook_problem:
+        out.append(f"  {result.notebook_problem}")
+    for p in result.parts:
+        out.append(f"\n{p.name:<{width}}  {p.score:g} / {p.points:g}  {p.description}")
+        if p.score < p.points:
+            out.append(f"    {STATUS_WORDS.get(p.status, p.status)}")
+        for line in (line for line in p.lines if line.text):
+            out.append(textwrap.fill(line.text, 100, initial_indent=f"    {marks[line.ok]} ",
+                                     subsequent_indent="      "))
+    out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
+               "only, on inputs drawn just now.")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="deepgrad", description="DeepGrad instructor tools (nbgrader + a "
                                      "sandboxed autograder).")
@@ -124,6 +163,11 @@ def main(argv=None) -> int:
     p.add_argument("assignment", nargs="*")
     p.add_argument("--jobs", "-j", type=int, default=2)
 
+    p = sub.add_parser("check", help="grade your own notebook as the instructor would and print the feedback")
+    p.add_argument("assignment")
+    p.add_argument("notebook", type=Path, help="your notebook, e.g. work/assignments/A1/A1.ipynb")
+    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: fresh each run)")
+
     args = parser.parse_args(argv)
     if args.command == "assign":
         for a in args.assignment:
@@ -139,6 +183,13 @@ def main(argv=None) -> int:
                             progress=not args.no_progress, gradebook=args.gradebook)
         # non-zero when a notebook was unusable or a part crashed (the summary line names them)
         return 1 if any(r.failed for r in results) else 0
+    if args.command == "check":
+        if not args.notebook.is_file():
+            parser.error(f"NOTEBOOK must be a notebook file such as work/assignments/{args.assignment}/"
+                         f"{args.assignment}.ipynb, got {args.notebook}")
+        if args.assignment not in graded_assignments():
+            parser.error(f"ASSIGNMENT must be one of {', '.join(graded_assignments())}, got {args.assignment!r}")
+        return 0 if check(args.assignment, args.notebook, seed=args.seed) else 1
     if args.command == "verify":
         names = args.assignment or graded_assignments()
         ok = verify(names, jobs=args.jobs)

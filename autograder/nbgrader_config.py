@@ -20,3 +20,7 @@ c.CourseDirectory.course_id = "deepgrad"
 # Released notebooks carry no outputs and no hidden tests; helper files (none today) would be copied along.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ExecutePreprocessor.timeout = 300
+# The formgrader's release/collect buttons need an exchange folder; nbgrader's default (/srv/nbgrader/exchange)
+# is missing on most machines and its warning is the first thing an instructor would see. Keep it here
+# (`make instructor` creates it).
+c.Exchange.root = os.path.join(_ROOT, "exchange")

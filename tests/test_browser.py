@@ -1,17 +1,22 @@
-"""A real browser opens lesson 06 in JupyterLab, runs it, and moves the (x+y)z backprop explorer's slider.
+"""A real browser in the student's lab, started as the README says (`make lab`, on a fresh copy in WORK).
 
-JupyterLab runs headless on a free port with a token; Playwright drives Debian's Chromium at
-/usr/bin/chromium (never a downloaded browser). conftest.py skips this test, with the reason, when Chromium
-or playwright is missing. Screenshots go to test-artifacts/browser/ to be looked at:
-06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page),
-06_final.png (the page when the test ends, passed or failed).
+1. The student's path: the lab shows only `course/` and `assignments/` and none of nbgrader's instructor
+   screens; course/README.md opens rendered, its A1 link opens A1, Part 1 is typed in and every cell up to
+   its tests runs without an error; the saved notebook is then graded with `deepgrad check`. `make lab`
+   must have printed nothing but the URL.
+2. Lesson 06 runs, and the (x+y)z backprop explorer's slider moves the gradients.
+
+Playwright drives Debian's Chromium at /usr/bin/chromium (never a downloaded browser). conftest.py skips
+these tests, with the reason, when Chromium or playwright is missing. Screenshots go to test-artifacts/browser/
+to be looked at: student_1_lab.png, student_2_readme.png, student_3_a1_part1.png, student_final.png;
+06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page), 06_final.png
+(the page when the test ends, passed or failed).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +29,6 @@ import urllib.request
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COURSE = os.path.join(ROOT, "course")
 SHOTS = os.path.join(ROOT, "test-artifacts", "browser")
 LESSON = "06_backprop.ipynb"
 CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else (shutil.which("chromium") or "")
@@ -86,11 +90,15 @@ def _stop(proc: subprocess.Popen, base: str, token: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab():
-    """A JupyterLab server on a copy of the course, with its own settings, runtime and workspace folders."""
+    """The student's lab, started as the README says (`make lab`), on a fresh copy of the course.
+
+    WORK (the student's copy), the port and Jupyter's settings, runtime and workspace folders are the
+    test's own; the token is read from the URL `make lab` prints, as a student would. Yields
+    ``(base_url, token, work_dir, log_path)``.
+    """
     home = tempfile.mkdtemp(prefix="deepgrad-lab-")
-    course = os.path.join(home, "course")
-    shutil.copytree(COURSE, course)
-    port, token = _free_port(), secrets.token_hex(16)
+    work = os.path.join(home, "work")
+    port = _free_port()
     env = dict(
         os.environ,
         DEEPGRAD_FAST="1",
@@ -100,53 +108,48 @@ def lab():
         JUPYTERLAB_SETTINGS_DIR=os.path.join(home, "settings"),
         JUPYTERLAB_WORKSPACES_DIR=os.path.join(home, "workspaces"),
     )
-    settings = {
-        # Silence the "news" prompt so that no toast covers the notebook.
-        ("apputils-extension", "notification"): {"fetchNews": "false", "checkForUpdates": False},
-        # Keep every cell attached and rendered: with windowing (the default "contentVisibility"), cells out
-        # of view have no layout and no innerText, so prompts and labels there cannot be read.
-        ("notebook-extension", "tracker"): {"windowingMode": "none"},
-    }
-    for (extension, plugin), values in settings.items():
-        folder = os.path.join(home, "settings", "@jupyterlab", extension)
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, f"{plugin}.jupyterlab-settings"), "w") as fh:
-            json.dump(values, fh)
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}", "--allow-root",
-    ]
-    log = open(os.path.join(home, "lab.log"), "w")
+    # Keep every cell attached and rendered: with windowing (the default "contentVisibility"), cells out of
+    # view have no layout and no innerText, so prompts and labels there cannot be read. (The news pop-up is
+    # off for everyone: labs/overrides.json.)
+    folder = os.path.join(home, "settings", "@jupyterlab", "notebook-extension")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "tracker.jupyterlab-settings"), "w") as fh:
+        json.dump({"windowingMode": "none"}, fh)
+    # The README's command, with this interpreter's environment; --old-file: a test never installs.
+    venv = sys.prefix
+    cmd = ["make", "--no-print-directory", "-C", ROOT, f"--old-file={venv}/.installed", "lab", f"VENV={venv}",
+           f"PORT={port}", f"WORK={work}"]
+    log_path = os.path.join(home, "lab.log")
+    log = open(log_path, "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    base, token = f"http://127.0.0.1:{port}", None
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    raise RuntimeError("JupyterLab did not start:\n" + open(log.name).read()[-3000:])
+        deadline = time.time() + 90
+        while token is None:
+            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", open(log_path).read())
+            if found:
+                token = found.group(1)
+            elif proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("`make lab` printed no URL:\n" + open(log_path).read()[-3000:])
+            else:
                 time.sleep(0.5)
-        yield base, token
+        yield base, token, work, log_path
     finally:
-        _stop(proc, base, token)
+        _stop(proc, base, token or "")
         log.close()
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _wait_for_idle_kernel(base: str, token: str, timeout: float = 60) -> None:
+def _wait_for_idle_kernel(base: str, token: str, timeout: float = 60, notebook: str = LESSON) -> None:
     deadline = time.time() + timeout
     while True:
         with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
             states = [s["kernel"]["execution_state"] for s in json.load(r)
-                      if s.get("path", "").endswith(LESSON) and s.get("kernel")]
+                      if s.get("path", "").endswith(notebook) and s.get("kernel")]
         if "idle" in states:
             return
         if time.time() > deadline:
-            raise AssertionError(f"the lesson's kernel did not become idle in {timeout} s (states: {states})")
+            raise AssertionError(f"{notebook}'s kernel did not become idle in {timeout} s (states: {states})")
         time.sleep(0.25)
 
 
@@ -181,7 +184,7 @@ def _expected(x: float, y: float, z: float) -> dict[str, str]:
 def test_backprop_explorer_responds_in_a_real_browser(lab):
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = lab
+    base, token, _, _ = lab
     os.makedirs(SHOTS, exist_ok=True)
     for name in os.listdir(SHOTS):  # no stale picture from an earlier run
         if name.startswith("06_") and name.endswith(".png"):
@@ -193,7 +196,7 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             try:
-                page.goto(f"{base}/lab/tree/{LESSON}?token={token}", wait_until="domcontentloaded")
+                page.goto(f"{base}/lab/tree/course/{LESSON}?token={token}", wait_until="domcontentloaded")
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
                 # The toolbar says "idle" before the notebook has a kernel at all, and a Run All then runs
                 # nothing: ask the server until the lesson's kernel exists and is idle.
@@ -264,3 +267,128 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
         finally:
             browser.close()
     assert not [e for e in errors if "widget" in e.lower()], f"widget errors in the page: {errors}"
+
+
+# ------------------------------------------------------------------------------ the student's path
+# What a student must never see: nbgrader's instructor screens and their error messages, Jupyter's news prompt.
+HIDDEN_WORDS = ("Create Assignment", "Formgrader", "Assignment List", "Error fetching courses",
+                "exchange directory", "Validate", "Jupyter news")
+
+
+def _no_instructor_screens(page) -> None:
+    for words in HIDDEN_WORDS:
+        shown = page.get_by_text(words, exact=False)
+        assert not [i for i in range(shown.count()) if shown.nth(i).is_visible()], \
+            f"the student's lab shows {words!r}"
+    for menu in ("Nbgrader", "nbgrader"):
+        assert page.locator(".lm-MenuBar-itemLabel", has_text=menu).count() == 0, "an nbgrader menu is shown"
+    assert page.locator(".jp-Dialog").count() == 0, "a dialog (an error?) covers the lab"
+
+
+def _run_cell(page, cell) -> None:
+    cell.locator(".jp-InputArea").click()
+    page.keyboard.press("Escape")              # command mode: Shift+Enter runs the cell, not a new line
+    page.keyboard.press("Shift+Enter")
+
+
+def test_student_path_from_readme_to_a_checked_a1(lab):
+    """README -> course/README.md -> its A1 link -> A1 opens; Part 1 written, run, self-checked and
+    tested in the browser without an error; saved; `deepgrad check` grades Part 1 as right."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, work, log_path = lab
+    os.makedirs(SHOTS, exist_ok=True)
+    for name in os.listdir(SHOTS):
+        if name.startswith("student_") and name.endswith(".png"):
+            os.remove(os.path.join(SHOTS, name))
+    solution = _solution_of("svm_loss_naive")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            try:
+                # The URL `make lab` printed (reset: the lesson-06 test shares this server and left its layout
+                # behind): the lab opens on the student's copy, lessons and assignments only.
+                page.goto(f"{base}/lab?reset&token={token}", wait_until="domcontentloaded")
+                listing = page.locator(".jp-DirListing-content")
+                expect(listing.get_by_text("course", exact=True)).to_be_visible(timeout=60_000)
+                names = sorted(listing.locator(".jp-DirListing-itemText").all_inner_texts())
+                assert names == ["assignments", "course"], f"the student's lab shows {names}"
+                page.wait_for_timeout(1000)      # let late extensions (and any error dialog) appear
+                _no_instructor_screens(page)
+                page.screenshot(path=os.path.join(SHOTS, "student_1_lab.png"))
+
+                # course/README.md opens rendered, and its A1 link opens the assignment.
+                listing.get_by_text("course", exact=True).dblclick()
+                expect(listing.get_by_text("README.md", exact=True)).to_be_visible(timeout=10_000)
+                listing.get_by_text("README.md", exact=True).dblclick()
+                readme = page.locator(".jp-RenderedMarkdown").filter(has_text="The DeepGrad course")
+                expect(readme).to_be_visible(timeout=30_000)
+                link = readme.get_by_role("link", name="A1 · Linear classifiers and losses")
+                link.scroll_into_view_if_needed()
+                page.screenshot(path=os.path.join(SHOTS, "student_2_readme.png"))
+                link.click()
+                notebook = page.locator(".jp-NotebookPanel:visible")
+                expect(notebook.locator(".jp-Cell").first).to_contain_text("A1", timeout=60_000)
+                _wait_for_idle_kernel(base, token, notebook="A1.ipynb")
+                expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(
+                    timeout=30_000)
+
+                # Part 1 as a student writes it (typed into the answer cell), then every cell up to its tests.
+                cells = notebook.locator(".jp-Cell")
+                answer = cells.filter(has_text="def svm_loss_naive(W, X, y, reg):")
+                answer.locator(".cm-content").click()
+                page.keyboard.press("ControlOrMeta+a")
+                page.keyboard.insert_text(solution)
+                tests = cells.filter(has_text="# Tests for Part 1")
+                count = cells.count()
+                last = next(i for i in range(count) if "# Tests for Part 1" in cells.nth(i).inner_text())
+                for i in range(last + 1):
+                    cell = cells.nth(i)
+                    if "jp-CodeCell" in (cell.get_attribute("class") or ""):
+                        _run_cell(page, cell)
+                expect(tests.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
+                _wait_for_idle_kernel(base, token, notebook="A1.ipynb")
+                check = cells.filter(has_text="# Self-check 1").locator(".jp-OutputArea")
+                expect(check).to_contain_text("✓ OK", timeout=30_000)
+                expect(check).to_contain_text("cat example: loss 2.9000")
+                ran = notebook.locator(".jp-OutputArea-output")
+                errors_shown = ran.filter(has_text="Traceback").count() + notebook.locator(
+                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+                assert errors_shown == 0, "a cell of A1 shows an error:\n" + "\n".join(ran.all_inner_texts())[:2000]
+                _no_instructor_screens(page)
+                check.scroll_into_view_if_needed()
+                page.screenshot(path=os.path.join(SHOTS, "student_3_a1_part1.png"))
+                page.keyboard.press("ControlOrMeta+s")
+                expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=10_000)
+            finally:
+                try:
+                    page.screenshot(path=os.path.join(SHOTS, "student_final.png"))
+                except Exception as exc:  # noqa: BLE001 (keep the test's own failure, not this one)
+                    print(f"no final screenshot: {exc}")
+        finally:
+            browser.close()
+    assert not errors, f"errors in the page: {errors}"
+
+    # The saved notebook, checked as the README tells a self-learner: Part 1 right, the rest still stubs.
+    saved = os.path.join(work, "assignments", "A1", "A1.ipynb")
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "deepgrad"), "check", "A1", saved,
+                           "--seed", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr          # not full marks yet
+    assert re.search(r"^svm_naive\s+2 / 2", done.stdout, re.M), done.stdout
+    assert re.search(r"^svm_vectorized\s+0 / 2", done.stdout, re.M), done.stdout
+    log = open(log_path).read()
+    quiet = "WARNING" not in log and "nbgrader" not in log.lower() and not re.search(r"^\[[DIWE] ", log, re.M)
+    assert quiet, f"`make lab` printed more than the URL:\n{log}"
+
+
+def _solution_of(name: str) -> str:
+    """The reference answer cell that defines ``name`` in solutions/A1, without the solution markers."""
+    nb = json.load(open(os.path.join(ROOT, "solutions", "A1", "A1.ipynb")))
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if f"def {name}(" in src and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            return "\n".join(line for line in src.splitlines() if "### " not in line)
+    raise LookupError(name)

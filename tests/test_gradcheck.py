@@ -91,6 +91,29 @@ def test_numerical_gradient_array_is_vjp(rng):
     np.testing.assert_allclose(numerical_gradient_array(f, x, dout), expected, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("numerical", [
+    lambda f, x: numerical_gradient(f, x),
+    lambda f, x: numerical_gradient(f, x, method="forward"),
+    lambda f, x: numerical_gradient_array(lambda z: np.atleast_1d(f(z)), x, np.ones(1)),
+    lambda f, x: numerical_jacobian(lambda z: np.atleast_1d(f(z)), x),
+    lambda f, x: check_gradient(f, x, np.zeros_like(x)),
+], ids=["centred", "forward", "array", "jacobian", "checker"])
+def test_every_numerical_derivative_restores_x_when_f_raises(rng, numerical):
+    x = rng.standard_normal((2, 3))
+    before = x.copy()
+    calls = []
+
+    def f(z):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("boom")
+        return float(np.sum(z ** 2))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        numerical(f, x)
+    np.testing.assert_array_equal(x, before)
+
+
 def test_numerical_gradient_array_copes_with_reused_output_buffer(rng):
     x = rng.standard_normal(3)
     buf = np.empty(3)
@@ -201,6 +224,70 @@ def test_planted_mistakes_are_diagnosed(rng, mistake, reg, words):
     assert len(report.diagnosis) == 1, report.diagnosis
     assert words in report.diagnosis[0], report.diagnosis
     assert "Not OK" in str(report)
+
+
+def _problem_with_zeros(rng, n=6, reg=0.1):
+    """A multiclass SVM loss (square W) whose gradient has exact and near-zero entries, and its gradient.
+
+    Row 0 of W meets a feature that is 0 everywhere: its data gradient is exactly 0 and so is its centred
+    difference. Row 1 meets a feature of size 1e-11: its true entries are ~1e-11, of the order of the
+    rounding noise of finite differences. Class 3 never comes within the margin: column 3 of the data
+    gradient is exactly 0, and with the regulariser the data part there is rounding noise (~1e-11).
+    """
+    d = c = 4
+    X = rng.standard_normal((n, d))
+    X[:, 0] = 0.0
+    X[:, 1] *= 1e-11
+    X[:, -1] = 1.0
+    y = rng.integers(0, c - 1, n)
+    W = 0.3 * rng.standard_normal((d, c))
+    W[-1, 3] = -20.0                      # class 3's bias: its margins are always violated by nobody
+
+    def loss(W):
+        s = X @ W
+        m = np.maximum(0.0, s - s[np.arange(n), y][:, None] + 1.0)
+        m[np.arange(n), y] = 0.0
+        return m.sum() / n + reg * (W ** 2).sum()
+
+    s = X @ W
+    m = s - s[np.arange(n), y][:, None] + 1.0
+    G = (m > 0).astype(float)
+    G[np.arange(n), y] = 0.0
+    G[np.arange(n), y] = -G.sum(axis=1)
+    return W, loss, X.T @ G / n + 2 * reg * W, n, reg
+
+
+_SLIPS_WITHOUT_REG = [("sum_not_mean", "N = 6 times"), ("divide_twice", "1/N = 1/6"), ("sign", "opposite sign"),
+                      ("transposed_square", "transpose")]
+_REG_SLIPS = [("missing_reg", "regulariser's term (2*reg*W for reg*sum(W**2)) seems to be missing"),
+              ("half_reg", "2*reg*W, not reg*W")]
+
+
+@pytest.mark.parametrize("mistake, words, reg", [(m, w, 0.0) for m, w in _SLIPS_WITHOUT_REG]
+                         + [(m, w, 0.1) for m, w in _SLIPS_WITHOUT_REG + _REG_SLIPS])
+def test_diagnoses_hold_with_exact_and_near_zero_entries(rng, mistake, words, reg):
+    W, loss, g, n, reg = _problem_with_zeros(rng, reg=reg)
+    numeric = numerical_gradient(loss, W)
+    data = numeric - 2 * reg * W
+    # the situation of the issue: entries (of the data part) that are zero up to rounding, and exact
+    # zeros where no regulariser blurs them
+    assert np.any((data != 0.0) & (np.abs(data) < 1e-9)), data
+    assert np.any(data == 0.0) == (reg == 0.0), data
+    assert check_gradient(loss, W, g, name="W", batch_size=n, reg=reg).ok       # g itself is right
+    report = check_gradient(loss, W, _planted(mistake, W, g, n, reg), name="W", batch_size=n, reg=reg)
+    assert not report.ok and report.verdict == WRONG
+    assert len(report.diagnosis) == 1 and words in report.diagnosis[0], report.diagnosis
+    assert "No single slip" not in str(report)
+
+
+def test_diagnoses_are_not_invented_for_noise(rng):
+    """The noise floor makes the hypotheses tolerant of entries near zero, not of real errors."""
+    W, loss, g, n, reg = _problem_with_zeros(rng)
+    wrong = 6 * (g - 2 * reg * W) + 2 * reg * W
+    wrong[2, 0] += 1e-3                           # an error far above rounding, in one entry
+    report = check_gradient(loss, W, wrong, name="W", batch_size=n, reg=reg)
+    assert not report.ok and "N = 6 times" not in str(report)
+    assert "No single slip" in str(report)
 
 
 def test_wrong_shape_and_transposed_shape(rng):

@@ -110,8 +110,9 @@ def test_to_numpy_and_array_module_follow_the_input():
     np.testing.assert_array_equal(backend.to_numpy([1, 2]), [1, 2])
 
 
-def test_make_lab_serves_the_course():
-    """`make lab` (the README's first command) starts JupyterLab on course/ without a display or a browser."""
+def test_make_lab_serves_the_course(tmp_path):
+    """`make lab` (the README's first command) starts JupyterLab on the student's copy of course/ and
+    assignments/ without a display or a browser."""
     import signal
     import socket
     import time
@@ -122,7 +123,7 @@ def test_make_lab_serves_the_course():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    proc = subprocess.Popen(["make", "lab", f"PORT={port}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["make", "lab", f"PORT={port}", f"WORK={tmp_path / 'work'}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, text=True)
     try:
         deadline, log = time.monotonic() + 120, ""
@@ -139,7 +140,8 @@ def test_make_lab_serves_the_course():
                 time.sleep(0.5)   # the URL is printed a moment before the port accepts connections
         assert contents is not None, "JupyterLab never answered"
         names = {item["name"] for item in contents["content"]}
-        assert "00_welcome.ipynb" in names and "06_backprop.ipynb" in names  # served from course/
+        assert names == {"course", "assignments"}, names      # the student's copy, nothing else
+        assert (tmp_path / "work" / "course" / "06_backprop.ipynb").is_file()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -104,6 +104,24 @@ def _indices(x):
     return np.ndindex(x.shape) if x.ndim else [()]
 
 
+def _nudges(f, x, steps):
+    """Yield ``(idx, [f(x + s e_idx) for s in steps])`` for every index of ``x``.
+
+    The one place that perturbs ``x`` in place: the entry is restored before each yield, and also when
+    ``f`` raises, so the caller's array is never left nudged.
+    """
+    for idx in _indices(x):
+        old = x[idx].copy()
+        values = []
+        try:
+            for step in steps:
+                x[idx] = old + step
+                values.append(f(x))
+        finally:
+            x[idx] = old
+        yield idx, values
+
+
 # ------------------------------------------------------------------------------ numerical gradients
 def numerical_gradient(f, x, h: float = 1e-5, method: str = "centred", *, warn: bool = True):
     """Numerical gradient of a scalar function by finite differences.
@@ -128,24 +146,13 @@ def numerical_gradient(f, x, h: float = 1e-5, method: str = "centred", *, warn: 
         _warn_precision(x, "x")
     xp = backend.get_array_module(x)
     grad = xp.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+    # Each method as (steps, how its values make the slope): f0 is only needed by the one-sided ones.
     f0 = None if method == "centred" else _scalar(f(x))
-    for idx in _indices(x):
-        old = x[idx].copy()
-        try:
-            if method != "backward":
-                x[idx] = old + h
-                fp = _scalar(f(x))
-            if method != "forward":
-                x[idx] = old - h
-                fm = _scalar(f(x))
-        finally:
-            x[idx] = old
-        if method == "centred":
-            grad[idx] = (fp - fm) / (2 * h)
-        elif method == "forward":
-            grad[idx] = (fp - f0) / h
-        else:
-            grad[idx] = (f0 - fm) / h
+    steps, slope = {"centred": ((h, -h), lambda fp, fm: (fp - fm) / (2 * h)),
+                    "forward": ((h,), lambda fp: (fp - f0) / h),
+                    "backward": ((-h,), lambda fm: (f0 - fm) / h)}[method]
+    for idx, values in _nudges(lambda x_: _scalar(f(x_)), x, steps):
+        grad[idx] = slope(*values)
     return grad
 
 
@@ -170,15 +177,8 @@ def numerical_gradient_array(f, x, dout, h: float = 1e-5, *, warn: bool = True):
     xp = backend.get_array_module(x)
     dout = xp.asarray(dout)
     grad = xp.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
-    for idx in _indices(x):
-        old = x[idx].copy()
-        try:
-            x[idx] = old + h
-            fp = _copy_out(f(x), xp)   # copy: f may return the same buffer every call
-            x[idx] = old - h
-            fm = _copy_out(f(x), xp)
-        finally:
-            x[idx] = old
+    # copy: f may return the same buffer every call
+    for idx, (fp, fm) in _nudges(lambda x_: _copy_out(f(x_), xp), x, (h, -h)):
         if fp.shape != dout.shape:
             raise ValueError(f"dout must have the shape of f(x) {fp.shape}, got {dout.shape}")
         grad[idx] = ((fp - fm) * dout).sum() / (2 * h)
@@ -202,17 +202,8 @@ def numerical_jacobian(f, x, h: float = 1e-5, *, warn: bool = True):
     if warn:
         _warn_precision(x, "x")
     xp = backend.get_array_module(x)
-    columns = []
-    for idx in _indices(x):
-        old = x[idx].copy()
-        try:
-            x[idx] = old + h
-            fp = _copy_out(f(x), xp)
-            x[idx] = old - h
-            fm = _copy_out(f(x), xp)
-        finally:
-            x[idx] = old
-        columns.append(((fp - fm) / (2 * h)).ravel())
+    columns = [((fp - fm) / (2 * h)).ravel()
+               for _, (fp, fm) in _nudges(lambda x_: _copy_out(f(x_), xp), x, (h, -h))]
     if not columns:
         return xp.zeros((_copy_out(f(x), xp).size, 0))
     return xp.stack(columns, axis=1)
@@ -254,15 +245,7 @@ def _sweep(f, x, h: float):
     jump = np.zeros(x.shape)        # estimated change of slope across a kink
     lo, hi = np.zeros(x.shape), np.zeros(x.shape)
     fmax = abs(f0)
-    for idx in _indices(x):
-        old = x[idx].copy()
-        values = []
-        try:
-            for step in (h, -h, h / 2, -h / 2):
-                x[idx] = old + step
-                values.append(_scalar(f(x)))
-        finally:
-            x[idx] = old
+    for idx, values in _nudges(lambda x_: _scalar(f(x_)), x, (h, -h, h / 2, -h / 2)):
         fp, fm, fp2, fm2 = values
         fmax = max(fmax, *(abs(v) for v in values))
         grad[idx] = (fp - fm) / (2 * h)
@@ -313,9 +296,26 @@ def _ratio_words(c: float, batch_size: int | None) -> str | None:
             f"so look for a wrong constant factor (a scale, a learning rate or a batch size applied here).")
 
 
+def _explains(a, b, floor: float) -> bool:
+    """Does ``b`` explain ``a`` (a hypothesis about a mistake, or a transposed or reshaped gradient)?
+
+    The relative error of the checker, with its noise floor: entries that should be zero come out of
+    finite differences as rounding noise (~1e-11), and ``N * 1e-11`` against an exact 0 is a large
+    *relative* error but no evidence against "your gradient is N times too large". Below ``floor``
+    entries are compared in absolute terms, as in the verdict itself.
+    """
+    if a.size == 0:
+        return True
+    return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b)))) <= 1e-5
+
+
 def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> list[str]:
-    """Plain-language guesses for a failing check; each test only fires when it fits the data well."""
-    fits = 1e-5      # how closely a hypothesis must explain the analytic gradient
+    """Plain-language guesses for a failing check; each test only fires when it fits the data well.
+
+    ``floor`` is the checker's noise floor (see :func:`_explains`); pass ``1e-8`` when ``numeric`` is exact.
+    """
+    def fits(a_, b_):
+        return _explains(a_, b_, floor)
     smooth = ~kinks
     n, a = numeric[smooth], analytic[smooth]
     out = []
@@ -329,7 +329,7 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
         return out
     if not np.any(analytic):
         return [f"Your gradient for {name} is all zeros: is it computed and returned (not only initialised)?"]
-    if a.size and rel_error(-a, n) <= fits:
+    if a.size and fits(-a, n):
         return [_ratio_words(-1.0, batch_size)]
     if reg_grad is not None:
         r = reg_grad[smooth]
@@ -341,10 +341,10 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
                 (-r, "The regularisation gradient seems to be added twice."),
                 (-2 * r, "The regularisation gradient seems to be added with the wrong sign (it should "
                          "pull the weights towards zero: + 2*reg*W).")):
-            if np.any(r) and rel_error(a + shift, n) <= fits:
+            if np.any(r) and fits(a + shift, n):
                 return [words]
     if numeric.ndim == 2 and numeric.shape[0] == numeric.shape[1] and numeric.shape[0] > 1 \
-            and rel_error(analytic.T, numeric) <= fits:
+            and fits(analytic.T, numeric):
         return [f"Your gradient is the transpose of the numerical one: {name} has shape {numeric.shape}, "
                 f"so dL/d{name} must be laid out like {name} itself (for W of shape (D, C) use X.T @ dscores)."]
     # A constant factor on the whole gradient, or (when the regulariser is known) on its data part only.
@@ -356,7 +356,7 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
         dot = float(np.dot(n_part, n_part))
         if dot > 0:
             c = float(np.dot(a_part, n_part) / dot)
-            if c != 0 and rel_error(a_part, c * n_part) <= fits:
+            if c != 0 and fits(a_part, c * n_part):
                 words = _ratio_words(c, batch_size)
                 if words:
                     return [prefix + (words[0].lower() + words[1:] if prefix else words)]
@@ -424,20 +424,20 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
         raise TypeError(f"the analytic gradient for {name} must be an array of shape {shape}, "
                         f"got {type(analytic).__name__}")
     numeric, kink_mask, resolution, lo, hi = _sweep(f, x, h)
-    if analytic_np.shape != shape:
-        words = (f"Your gradient for {name} has shape {analytic_np.shape} but {name} has shape {shape}: "
-                 f"a gradient always has the shape of the thing it is the gradient with respect to.")
-        if analytic_np.shape == shape[::-1] and len(shape) == 2 and rel_error(analytic_np.T, numeric) <= 1e-5:
-            words += " Transposed, it matches the numerical gradient: return its transpose (e.g. X.T @ dout)."
-        elif analytic_np.size == numeric.size and rel_error(analytic_np.reshape(shape), numeric) <= 1e-5:
-            words += f" Its values are right; reshape it to {shape}."
-        return ParameterCheck(name, shape, np.inf, np.inf, int(kink_mask.sum()), WRONG_SHAPE, False,
-                              [words], numeric, analytic_np, kink_mask)
-    analytic_np = analytic_np.astype(np.float64)
     # CS231n's relative error, except that differences below what finite differences can resolve
     # (rounding in f divided by h) cannot count: entries that small are compared in absolute terms,
     # so a correct gradient with tiny entries is not failed for noise.
     floor = max(1e-8, resolution / _BANDS[0][0])
+    if analytic_np.shape != shape:
+        words = (f"Your gradient for {name} has shape {analytic_np.shape} but {name} has shape {shape}: "
+                 f"a gradient always has the shape of the thing it is the gradient with respect to.")
+        if analytic_np.shape == shape[::-1] and len(shape) == 2 and _explains(analytic_np.T, numeric, floor):
+            words += " Transposed, it matches the numerical gradient: return its transpose (e.g. X.T @ dout)."
+        elif analytic_np.size == numeric.size and _explains(analytic_np.reshape(shape), numeric, floor):
+            words += f" Its values are right; reshape it to {shape}."
+        return ParameterCheck(name, shape, np.inf, np.inf, int(kink_mask.sum()), WRONG_SHAPE, False,
+                              [words], numeric, analytic_np, kink_mask)
+    analytic_np = analytic_np.astype(np.float64)
     err = np.abs(analytic_np - numeric) / np.maximum(floor, np.abs(analytic_np) + np.abs(numeric))
     if not np.all(np.isfinite(analytic_np)):
         err = np.where(np.isfinite(err), err, np.inf)
