@@ -52,7 +52,7 @@ instructor: install
 	@JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
 
 test: install
-	$(VENV)/bin/ruff check lib/deepgrad --extend-exclude lib/deepgrad/viz,lib/deepgrad/widgets $(addprefix tests/test_,$(addsuffix .py,autograd checks data devices doctests edges forward_mode gpu init layering layers layers_vs_autograd linear losses nn ops_table optim train)) && \
+	$(VENV)/bin/ruff check lib autograder tests bench && \
 	$(ONE_THREAD) DEEPGRAD_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 figures: install

@@ -280,7 +280,7 @@ def send(out):
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"expected numbers, got {type(value).__name__} (dtype {arr.dtype})")
             arrays[str(key)] = np.array(arr, dtype=arr.dtype, copy=True)
-        except BaseException as exc:  # noqa: BLE001  (rigged objects may raise anything)
+        except BaseException as exc:
             messages["conversion"].append([str(key)[:100], describe(exc)])
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -325,7 +325,7 @@ def simple_driver(ns, inp, out, spec):
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
             raise ValueError(f"{spec['call']} returned {got}; expected a tuple of {len(returns)}: "
                              f"({', '.join(returns)})")
-        for name, value in zip(returns, result):
+        for name, value in zip(returns, result, strict=True):
             store(out, name, value)
     else:
         store(out, returns, result)
@@ -382,7 +382,7 @@ def run_cells(ns):
             budget(0)
         except Interrupted:
             messages["cell_timeouts"].append(i)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             budget(0)
             messages["cell_errors"].append([i, describe(exc)])
     budget(0)
@@ -416,7 +416,7 @@ def main():
         budget(0)
     except Interrupted:
         messages["timed_out"] = True
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         budget(0)
         messages["error"] = describe(exc)
     finally:

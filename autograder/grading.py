@@ -160,7 +160,7 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
             fraction = float(verdict)
         fraction = min(max(fraction, 0.0), 1.0) if np.isfinite(fraction) else 0.0
         result.score = round(fraction * part.points, 4)
-    except Exception as exc:  # noqa: BLE001  (a bug in a check must not stop the batch)
+    except Exception as exc:
         result.status, result.score = "grader_error", 0.0
         result.lines.append(Line(False, f"Grader error: {type(exc).__name__}: {exc}"))
         result.detail = traceback.format_exc(limit=5)
@@ -273,7 +273,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
             sid = futures[fut]
             try:
                 results.append(fut.result())
-            except Exception as exc:  # noqa: BLE001  (should not happen: grade_student catches per part)
+            except Exception as exc:
                 results.append(StudentResult(sid, assignment, [
                     PartResult(p.name, float(p.points), 0.0, "grader_error", p.description,
                                lines=[Line(False, f"Grader error: {type(exc).__name__}: {exc}")])

@@ -439,7 +439,7 @@ def _interpret(rc, timed_out, blob, stderr_tail, limits, wall) -> RunResult:
     parse_error = ""
     try:
         arrays, messages = _parse(blob)
-    except Exception as exc:  # noqa: BLE001  (anything malformed is the child's fault)
+    except Exception as exc:
         arrays, messages = {}, None
         parse_error = _text(exc)
     if messages is not None:

@@ -82,7 +82,7 @@ def torch_mlp_step(torch, sizes, batch, seed=0):
     X = torch.from_numpy(rng.normal(size=(batch, sizes[0])).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, sizes[-1], size=batch))
     layers = []
-    for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(torch.nn.Linear(d, m))
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
@@ -134,7 +134,7 @@ def micrograd_demo_step(mg_engine, mg_nn):
     def step():  # micrograd's demo.ipynb, verbatim in substance
         inputs = [list(map(mg_engine.Value, xrow)) for xrow in X]
         scores = list(map(model, inputs))
-        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores, strict=True)]
         data_loss = sum(losses) * (1.0 / len(losses))
         reg_loss = ALPHA * sum(p * p for p in model.parameters())
         total = data_loss + reg_loss
@@ -176,7 +176,7 @@ def main():
         print(f"\nmicrograd demo step (deepgrad): {ours * 1e3:.3f} ms; micrograd not installed (pip install micrograd)")
         return
     theirs = timeit(micrograd_demo_step(mg_engine, mg_nn), blocks=1, warmup=1, max_reps=3)
-    print(f"\nmicrograd's demo (MLP 2-16-16-1, 100 moons, hinge + L2), one step:")
+    print("\nmicrograd's demo (MLP 2-16-16-1, 100 moons, hinge + L2), one step:")
     print(f"  deepgrad {ours * 1e3:.3f} ms, micrograd {theirs * 1e3:.1f} ms: deepgrad is {theirs / ours:,.0f}x faster")
 
 

@@ -35,7 +35,7 @@ GOAL_SPEEDUP, GOAL_TORCH_RATIO = 20.0, 1.5
 def step_flops(sizes, batch: int) -> float:
     """Floating-point operations of one step's matrix products: forward 2·N·D·M per layer, backward twice
     that (dx and dW). The first layer's dx is counted too, so this is a slight upper bound."""
-    return sum(3 * 2 * batch * d * m for d, m in zip(sizes[:-1], sizes[1:]))
+    return sum(3 * 2 * batch * d * m for d, m in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def _timeit(step, sync, budget_s: float = 1.0, min_repeats: int = 3, max_repeats: int = 50) -> float:
@@ -64,11 +64,11 @@ def _batch(sizes, batch: int, seed: int = 0):
 # --------------------------------------------------------------------------------------------- DeepGrad
 def deepgrad_step(sizes, batch: int, device: str):
     """A closure running one DeepGrad training step on ``device`` ('cpu' or 'cuda'), and the sync to use."""
-    from deepgrad import functional as F, nn, optim  # noqa: PLC0415 (the engine: imported when benchmarked)
+    from deepgrad import functional as F, nn, optim
 
     deepgrad.init.manual_seed(0)
     layers = []
-    for d, m in zip(sizes[:-1], sizes[1:]):
+    for d, m in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [nn.Linear(d, m, dtype=DTYPE), nn.ReLU()]
     model = nn.Sequential(*layers[:-1]).to(device)
     opt = optim.Adam(model.parameters(), lr=1e-3)
@@ -102,7 +102,7 @@ def transfer_time(sizes, batch: int) -> float:
 def torch_cuda_reason() -> str | None:
     """Why PyTorch CUDA is not benchmarked here, or None when it is."""
     try:
-        import torch  # noqa: PLC0415 (optional: only for this comparison)
+        import torch
     except ImportError:
         return "PyTorch is not installed (pip install torch, a CUDA build, to compare)"
     if not torch.cuda.is_available():
@@ -111,11 +111,11 @@ def torch_cuda_reason() -> str | None:
 
 
 def torch_step(sizes, batch: int):
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.manual_seed(0)
     layers = []
-    for d, m in zip(sizes[:-1], sizes[1:]):
+    for d, m in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [torch.nn.Linear(d, m), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1]).to("cuda")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -138,7 +138,7 @@ def _ms(seconds: float | None) -> str:
 
 def _env_summary() -> str:
     try:
-        from threadpoolctl import threadpool_info  # noqa: PLC0415 (comes with scikit-learn)
+        from threadpoolctl import threadpool_info
         blas = [f"{i.get('internal_api')} {i.get('num_threads')} threads" for i in threadpool_info()
                 if i.get("user_api") == "blas"]
     except ImportError:

@@ -39,8 +39,8 @@ def main(n: int = 500, d: int = 3072, c: int = 10, reg: float = 5e-6, dtype=np.f
     results = {}
     for name, naive, vectorised in (("svm", svm_loss_naive, svm_loss_vectorized),
                                     ("softmax", softmax_loss_naive, softmax_loss_vectorized)):
-        t_naive = best_time(lambda: naive(W, X, y, reg), 3)
-        t_vec = best_time(lambda: vectorised(W, X, y, reg), 20)
+        t_naive = best_time(lambda naive=naive: naive(W, X, y, reg), 3)
+        t_vec = best_time(lambda vectorised=vectorised: vectorised(W, X, y, reg), 20)
         diff = float(np.abs(naive(W, X, y, reg)[1] - vectorised(W, X, y, reg)[1]).max())
         results[name] = {"naive_s": t_naive, "vectorized_s": t_vec, "speedup": t_naive / t_vec}
         print(f"{name:8s} {1e3 * t_naive:11.1f} {1e3 * t_vec:16.2f} {t_naive / t_vec:8.0f}x {diff:14.1e}")

@@ -23,10 +23,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from deepgrad import widgets  # noqa: E402
-from deepgrad.widgets._common import controls_of, moves  # noqa: E402
+from deepgrad import widgets
+from deepgrad.widgets._common import controls_of, moves
 
 
 def time_change(ex, ctl, value) -> tuple[float, float, float]:
@@ -59,7 +59,7 @@ def bench(name: str, n_moves: int, rng) -> list[tuple]:
         if not values:
             continue
         frames = ex.frames
-        first, done, cpu = zip(*(time_change(ex, ctl, v) for v in values))
+        first, done, cpu = zip(*(time_change(ex, ctl, v) for v in values), strict=True)
         if ex.frames == frames:
             print(f"{name}: {key} redraws nothing (it takes effect at the next press of a button)")
             continue

@@ -250,7 +250,7 @@ class _Stream:
 
 class _Runtime:
     @staticmethod
-    def getDeviceCount() -> int:  # noqa: N802 (CuPy's name)
+    def getDeviceCount() -> int:
         return 1
 
 

@@ -116,7 +116,7 @@ def grade(a, sources, seed=0, only=None):
                 kwargs = {p: inp[k] for p, k in (part.kwargs or {}).items()}
                 result = ns[part.call](*[inp[k] for k in part.args], **kwargs)
                 if isinstance(part.returns, tuple):
-                    out.update(zip(part.returns, result))
+                    out.update(zip(part.returns, result, strict=True))
                 else:
                     out[part.returns] = result
         except Exception as exc:  # what the driver collected before the error still counts

@@ -262,7 +262,7 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
             finally:
                 try:
                     page.screenshot(path=os.path.join(SHOTS, "06_final.png"))
-                except Exception as exc:  # noqa: BLE001 (keep the test's own failure, not this one)
+                except Exception as exc:
                     print(f"no final screenshot: {exc}")
         finally:
             browser.close()
@@ -366,7 +366,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
             finally:
                 try:
                     page.screenshot(path=os.path.join(SHOTS, "student_final.png"))
-                except Exception as exc:  # noqa: BLE001 (keep the test's own failure, not this one)
+                except Exception as exc:
                     print(f"no final screenshot: {exc}")
         finally:
             browser.close()

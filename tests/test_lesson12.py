@@ -82,7 +82,7 @@ def test_the_smallest_gap_is_no_guide():
 
 def test_dropout_slows_memorising_and_ends_with_higher_validation_accuracy(noisy_runs):
     base, dropped = noisy_runs["base"], noisy_runs["dropout"]
-    assert all(d.val_acc[-1] > b.val_acc[-1] for b, d in zip(base, dropped))
+    assert all(d.val_acc[-1] > b.val_acc[-1] for b, d in zip(base, dropped, strict=True))
     assert _mean([d.train_acc[-1] for d in dropped]) < _mean([b.train_acc[-1] for b in base]) - 0.05
 
 
@@ -112,7 +112,7 @@ def test_accuracy_grows_with_the_amount_of_data():
 
 def test_random_features_show_double_descent():
     widths = [10, 20, 50, 80, 100, 120, 150, 200, 300, 1000, 3000]
-    mse, acc = map(np.array, zip(*[G.random_features(seed, widths) for seed in range(5)]))
+    mse, acc = map(np.array, zip(*[G.random_features(seed, widths) for seed in range(5)], strict=True))
     mse, acc = mse.mean(axis=0), acc.mean(axis=0)
     peak = widths[int(np.argmax(mse))]
     assert 80 <= peak <= 200, f"the error should peak near p = n = 100, not at p = {peak}"

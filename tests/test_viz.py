@@ -8,12 +8,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from deepgrad import viz  # noqa: E402
-from deepgrad.viz.style import new_figure  # noqa: E402
+from deepgrad import viz
+from deepgrad.viz.style import new_figure
 
 
 @pytest.fixture(autouse=True)

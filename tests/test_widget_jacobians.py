@@ -7,12 +7,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from deepgrad import layers, widgets  # noqa: E402
-from deepgrad.gradcheck import numerical_jacobian  # noqa: E402
-from deepgrad.widgets.jacobians import JacobianController  # noqa: E402
+from deepgrad import layers, widgets
+from deepgrad.gradcheck import numerical_jacobian
+from deepgrad.widgets.jacobians import JacobianController
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

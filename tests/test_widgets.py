@@ -9,13 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import threading  # noqa: E402
+import threading
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from deepgrad import widgets  # noqa: E402
-from deepgrad.widgets._common import controls_of, moves  # noqa: E402
+from deepgrad import widgets
+from deepgrad.widgets._common import controls_of, moves
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -282,7 +282,7 @@ def _burst(w, rng, per_control: int = 3):
             for i in idx:
                 ctl, v = changes[i]
                 ctl.value = v
-        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=fire, args=(h,)) for h in halves]
@@ -315,7 +315,7 @@ def test_a_burst_of_changes_ends_on_the_view_of_the_final_controls(name):
 
 
 def test_a_change_supersedes_a_background_run_instead_of_queuing_behind_it():
-    w = widgets.regularization_explorer(epochs=300).wait()  # noqa: F841 (the first run finished)
+    w = widgets.regularization_explorer(epochs=300).wait()
     c = w.controller
     w.controls["epochs"].value = 290  # a 290-epoch run starts in the background ...
     while len(c.history["val_loss"]) < 2:

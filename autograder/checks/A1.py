@@ -68,7 +68,7 @@ def _extreme(rng):
     """Scores near +-1000 per row (a shared offset feature with the same weight in every class) and, in
     about half the rows, a spread of thousands with the correct class at the row's minimum."""
     W, X, y, reg = _problem(rng)
-    N, C = len(y), W.shape[1]
+    N = len(y)
     X[:, 0] = rng.choice([-1.0, 1.0], N) * rng.uniform(900, 1100, N)
     W[0] = 1.0
     wide = rng.random(N) < 0.5

@@ -281,7 +281,7 @@ def check_batchnorm(inp, out, fb):
     eval_param = {"mode": "eval", "running_mean": inp["running_mean"], "running_var": inp["running_var"]}
     expected, cache = layers.batchnorm_forward(inp["x_eval"], gamma, beta, eval_param)
     ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
-    for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache)):
+    for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
     return (2 * ok_train + 2 * ok_running + 2 * ok_eval + 3 * ok_dx + ok_params) / 10
 
@@ -295,7 +295,7 @@ def fc_net_inputs(rng):
            "X": _multiscale(rng, (int(rng.integers(5, 15)), D)), "reg": float(rng.uniform(0.01, 0.3)),
            "dropout": float(rng.uniform(0.2, 0.6)), "drop_seed": int(rng.integers(0, 2**20))}
     inp["y"] = rng.integers(0, C, len(inp["X"]))
-    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         inp[f"W{l}"] = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
         inp[f"b{l}"] = rng.standard_normal(fan_out)
     return inp

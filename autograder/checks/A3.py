@@ -429,7 +429,7 @@ def drive_modules(ns, inp, out):
             self.scale = Parameter(np.ones(1))
     out["tied_count"] = len(Tied().parameters())
 
-    for p, key in zip(mine, ("W1", "b1", "W2", "b2")):
+    for p, key in zip(mine, ("W1", "b1", "W2", "b2"), strict=True):
         p.data = np.array(inp[key])
     out["scores"] = model(np.array(inp["X"])).data
     for attempt in ("first", "second"):
@@ -510,7 +510,8 @@ def drive_sgd(ns, inp, out):
     Tensor = ns["Tensor"]
     params = [Tensor(np.array(inp[k])) for k in ("W1", "b1", "W2", "b2")]
     W1, b1, W2, b2 = params
-    model = lambda X: (Tensor(X) @ W1 + b1).relu() @ W2 + b2     # plain Tensors: no Module needed here
+    def model(X):                # plain Tensors: no Module needed here
+        return (Tensor(X) @ W1 + b1).relu() @ W2 + b2
     optimizer = ns["SGD"](params, inp["lr"])
     losses, after = [], []
     for batch in inp["batches"]:

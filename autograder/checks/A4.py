@@ -223,7 +223,7 @@ def early_stopping_inputs(rng):
 
 def drive_early_stopping(ns, inp, out):
     fn, results = ns["early_stopping"], []
-    for losses, patience, min_delta in zip(inp["losses"], inp["patience"], inp["min_delta"]):
+    for losses, patience, min_delta in zip(inp["losses"], inp["patience"], inp["min_delta"], strict=True):
         results.append(fn([float(v) for v in losses], patience=int(patience), min_delta=float(min_delta)))
     out["results"] = np.array(results, dtype=np.int64)
     out["single"] = np.array(fn([float(inp["single"][0])], patience=3), dtype=np.int64)
@@ -231,7 +231,7 @@ def drive_early_stopping(ns, inp, out):
 
 def check_early_stopping(inp, out, fb):
     expected = [reference_early_stopping(list(l), int(p), float(d))
-                for l, p, d in zip(inp["losses"], inp["patience"], inp["min_delta"])]
+                for l, p, d in zip(inp["losses"], inp["patience"], inp["min_delta"], strict=True)]
     ok = fb.equal("results", np.array(expected, dtype=np.int64),
                   what="(stop_epoch, best_epoch) on 12 validation curves, with ties, plateaus and min_delta")
     ok &= fb.equal("single", np.array([0, 0]), what="a single epoch: (0, 0)")
@@ -322,7 +322,7 @@ def reference_statistics(X, weights, activation, dout):
         hs.append(h)
         caches.append(cache)
     grads, g = [], dout
-    for W, cache in zip(weights[::-1], caches[::-1]):
+    for W, cache in zip(weights[::-1], caches[::-1], strict=True):
         grads.append(g)
         g = backward(g, cache) @ W.T
     return {"act_mean": np.array([h.mean() for h in hs[1:]]), "act_std": np.array([h.std() for h in hs[1:]]),

@@ -210,7 +210,7 @@ def _diagnose(got, expected, what, N, reg, W) -> list[str]:
     try:
         found = [s for s in gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N,
                                                 what, 1e-8) if s]
-    except Exception:  # noqa: BLE001  (a diagnosis is a courtesy; never let it break grading)
+    except Exception:
         return []
     said = []
     for sentence in found:

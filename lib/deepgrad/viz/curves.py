@@ -114,7 +114,7 @@ def plot_history(history, ax=None, xlabel: str = "epoch", smooth: int = 1, mark_
         axes = list(np.atleast_1d(ax))
         if len(axes) != len(order):
             raise ValueError(f"ax must hold {len(order)} Axes (panels: {order}), got {len(axes)}")
-    for a, group in zip(axes, order):
+    for a, group in zip(axes, order, strict=True):
         for key, split, values in groups[group]:
             steps = np.arange(1, len(values) + 1)
             st = _SPLIT_STYLE.get(split, {})

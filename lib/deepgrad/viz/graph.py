@@ -65,7 +65,7 @@ def as_graph(obj):
     if hasattr(obj, "nodes"):
         return obj
     if hasattr(obj, "backward"):
-        from .. import autograd  # noqa: PLC0415 (viz sits above autograd; imported only when needed)
+        from .. import autograd
 
         return autograd.trace(obj)
     raise TypeError(f"draw_graph needs a Graph (from deepgrad.autograd.trace), a DrawGraph or a Tensor; "
@@ -164,7 +164,6 @@ def draw_graph(graph_or_tensor, ax=None, show_grads: bool = True, highlight=None
     if not nodes:
         raise ValueError("the graph has no nodes to draw")
     pos = layout(graph)
-    by_id = {n.id: n for n in nodes}
     highlight = set() if highlight is None else ({highlight} if isinstance(highlight, (int, np.integer))
                                                  else set(highlight))
     ncol = int(max(p[0] for p in pos.values())) + 1

@@ -74,7 +74,7 @@ def evaluate_grid(f, xlim, ylim, resolution: int = 200):
         if zz.shape != xx.shape:
             raise ValueError
     except (TypeError, ValueError):
-        zz = np.array([float(np.asarray(f(np.array([a, b])))) for a, b in zip(xx.ravel(), yy.ravel())])
+        zz = np.array([float(np.asarray(f(np.array([a, b])))) for a, b in zip(xx.ravel(), yy.ravel(), strict=True)])
         zz = zz.reshape(xx.shape)
     return xx, yy, zz
 

@@ -249,7 +249,7 @@ class Explorer(W.VBox):
             fn(*args)
         except Superseded:
             return
-        except Exception as exc:  # noqa: BLE001 (shown to the student, not swallowed)
+        except Exception as exc:
             self._show_error(exc)
             return
         if self._failed:  # recovered: the old traceback no longer describes what is shown

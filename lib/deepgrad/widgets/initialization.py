@@ -159,7 +159,7 @@ class _LayerStatsView(Blit):
         L = len(c.activations)
         edges = np.linspace(-1, 1, self.bins + 1)
         centres = (edges[:-1] + edges[1:]) / 2
-        for (ax, lines, scale), arrays in zip(self.rows, (c.activations, c.grads)):
+        for (ax, lines, scale), arrays in zip(self.rows, (c.activations, c.grads), strict=True):
             lim = max(float(np.abs(a).max()) for a in arrays) or 1.0
             scale.set_text(f"largest = {lim:.3g}")
             for i, line in enumerate(lines):
@@ -170,7 +170,7 @@ class _LayerStatsView(Blit):
             ax.set_ylim(-0.1, L + 0.35)  # room above layer 1 for the corner note
             ax.set_yticks(np.arange(L) + 0.3, [f"layer {L - k}" for k in range(L)], fontsize=8)
         layers_ = np.arange(1, L + 1)
-        for line, arrays in zip(self.std_lines, (c.activations, c.grads)):
+        for line, arrays in zip(self.std_lines, (c.activations, c.grads), strict=True):
             line.set_data(layers_, np.clip([float(a.std()) for a in arrays], *self.STD_RANGE))
         self.ax_std.set_xticks(layers_)
         self.ax_std.set_xlim(0.5, L + 0.5)

@@ -88,7 +88,7 @@ class _LinearView(Blit):
         c = self.c
         self.image.set_data(c.image)
         self.ax_img.set_title(f"test image {c.index}\ntrue label {c.label}", fontsize=10)
-        for k, (t, bar) in enumerate(zip(self.template_titles, self.bars)):
+        for k, (t, bar) in enumerate(zip(self.template_titles, self.bars, strict=True)):
             win = k == c.predicted
             t.set_text(f"{k}: {c.scores[k]:.1f}")
             t.set_fontweight("bold" if win else "normal")

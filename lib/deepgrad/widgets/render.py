@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display needed; also what exported notebooks and tests use
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 __all__ = ["main", "FIGURES", "WIDGETS"]
 
@@ -82,7 +82,7 @@ def fig_decision_boundary():
 
     fig, (a, b) = new_figure(figsize=(10.5, 4.4), ncols=2)
     for ax, (name, (X, y)) in zip((a, b), (("blobs", data.make_blobs(300, seed=0)),
-                                           ("XOR", data.make_xor(200, seed=0)))):
+                                           ("XOR", data.make_xor(200, seed=0))), strict=True):
         clf = LinearClassifier(loss="softmax", reg=1e-4, seed=0)
         clf.train(X, y, learning_rate=0.5, num_iters=300, batch_size=100)
         plot_decision_boundary(clf, X, y, ax=ax, title=f"Linear classifier on {name}")
