@@ -52,6 +52,8 @@ def render(result) -> str:
             f"{result.max_score:g}</b></p>")
     if result.notebook_problem:
         head += f"<p class='none'>{e(result.notebook_problem)}</p>"
+    if result.late_note:
+        head += f"<p class='some'>{e(result.late_note)}</p>"
     head += ("<p class='status'>Each part was graded by running your answer cells on their own, with NumPy "
              "only, on inputs drawn at grading time, and comparing the results with the reference.</p>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(result.assignment)} feedback</title>"

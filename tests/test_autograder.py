@@ -241,7 +241,8 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
     with open(out / "grades.csv") as f:
         rows = list(csv.reader(f))
     module = checks.load("A1")
-    assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS]]
+    assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS],
+                       "late_penalty"]
     assert rows[1][:4] == ["alice", "A1", "13", "13"] and rows[2][:4] == ["bob", "A1", "0", "13"]
     assert rows[3][:4] == ["carol", "A1", "0", "13"]
     assert (out / "feedback" / "alice" / "A1.html").is_file()
