@@ -19,8 +19,6 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; line-height: 1.4; }
 .part { border: 1px solid #ccc; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
 .plots { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
-table { border-collapse: collapse; } td, th { padding: .1rem .6rem; text-align: left; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: #555; }
 """
 
@@ -78,7 +76,6 @@ def render(assignment: str, parts: list[dict], n_students: int) -> str:
         order = list(mistakes.MISTAKES)       # most common first; ties in the catalogue's order
         mistake_rows = [(mistakes.label(c), n) for c, n in sorted(
             part["mistakes"].items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else len(order)))]
-        table = "".join(f"<tr><td>{e(label)}</td><td class='n'>{n}</td></tr>" for label, n in mistake_rows)
         body.append(
             f"<div class='part'><h2>{e(part['name'])} <span class='muted'>({points:g} points)</span></h2>"
             f"<div class='muted'>{e(part['description'])}</div>"
@@ -86,8 +83,7 @@ def render(assignment: str, parts: list[dict], n_students: int) -> str:
             + _svg_bars(score_rows, len(scores), "Scores", BLUE, 90)
             + (_svg_bars(mistake_rows, len(scores), "Diagnosed mistakes", ORANGE, 330) if mistake_rows
                else "<p>No mistake diagnosed.</p>")
-            + "</div>" + (f"<table><tr><th>mistake</th><th>students</th></tr>{table}</table>" if table else "")
-            + "</div>")
+            + "</div></div>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(assignment)} class report</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
 

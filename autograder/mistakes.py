@@ -32,10 +32,12 @@ MISTAKES = {
     "missing": ("function not defined", ()),
     "stub": ("not attempted (still the stub)", (r"still the stub",)),
     "no_notebook": ("no usable notebook", ()),
+    "crashed": ("process ended without results", ()),
+    "grader_error": ("the grader failed (not the student's fault)", ()),
 }
 # statuses that are mistakes in themselves (the sandbox's words, not a check's)
-_STATUS = {"timeout": "timeout", "memory": "memory", "error": "error", "missing": "missing",
-           "no_notebook": "no_notebook"}
+_STATUS = {code: code for code in ("timeout", "memory", "error", "missing", "no_notebook", "crashed",
+                                    "grader_error")}
 _PATTERNS = [(code, re.compile("|".join(phrases), re.IGNORECASE)) for code, (_, phrases) in MISTAKES.items()
              if phrases]
 
