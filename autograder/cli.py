@@ -203,7 +203,8 @@ def main(argv=None) -> int:
     p.add_argument("--output", "-o", type=Path, required=True, help="where grades.csv, feedback/ and the "
                    "gradebook go")
     p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
-    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: fresh each run)")
+    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: the seed recorded for "
+                   "the student in OUTPUT, or a fresh one)")
     p.add_argument("--gradebook", default=None, help="nbgrader database URL (default: sqlite in OUTPUT)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--course", type=Path, default=None, help="course file (TOML) with deadlines, extensions "

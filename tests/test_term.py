@@ -130,7 +130,9 @@ def test_gradebook_holds_penalties_for_nbgrader(term):
 
 def test_autograded_notebooks_where_the_formgrader_looks(term):
     _, out, _, _ = term
+    import nbformat
     nb = json.loads((out / "autograded" / "carol" / "A1" / "A1.ipynb").read_text())
+    nbformat.validate(nbformat.from_dict(nb))          # a notebook Jupyter and the formgrader open
     graded = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"]
               if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     assert set(graded) >= {"svm_vectorized", "digits"}
