@@ -1,19 +1,17 @@
-"""The autograded copy of a submission, where nbgrader's formgrader looks for it.
+"""The feedback in the autograded copies, where nbgrader's formgrader shows it.
 
-nbgrader's formgrader shows ``<course root>/autograded/<student>/<assignment>/<notebook>.ipynb`` beside the
-gradebook's scores, for manual grading. ``deepgrad grade`` never executes the notebook, so the copy is the
-student's own notebook with each graded cell's output replaced by that part's feedback: the score, what
-happened in the sandbox and the plain-words lines of the feedback page. Nothing else is added: the hidden
-checks, their inputs and the expected values stay in the grader, as on the feedback page.
+``manual.formgrader_notebooks`` writes ``OUTPUT/autograded/<student>/<assignment>/<notebook>.ipynb``, the
+released notebook with the student's answers, which the formgrader displays for grading by hand.
+``deepgrad grade`` never executes it, so here each graded (test) cell gets its part's feedback as output: the
+score, what happened in the sandbox and the plain-words lines of the feedback page. Nothing else is added:
+the hidden checks, their inputs and the expected values stay in the grader, as on the feedback page.
 """
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
-from . import notebook as nbmod
-from .report import STATUS_WORDS, folder_name
+from .report import STATUS_WORDS
 
 MARK = {True: "✓", False: "✗", None: "•"}
 
@@ -40,19 +38,19 @@ def annotate(nb: dict, result) -> dict:
 
 
 def path(output: Path, student: str, assignment: str, notebook_name: str) -> Path:
-    return Path(output) / "autograded" / folder_name(student) / assignment / notebook_name
+    """Where the formgrader looks for a student's notebook (the layout manual.formgrader_notebooks writes)."""
+    return Path(output) / "autograded" / student / assignment / notebook_name
 
 
-def write(output: Path, submission: Path, result, notebook_name: str) -> Path | None:
-    """Write the autograded copy of one student's submission (None when it has no usable notebook)."""
-    if result.notebook_problem:
-        return None
-    with tempfile.TemporaryDirectory(prefix="deepgrad-autograded-") as scratch:
-        try:
-            nb = nbmod.load(nbmod.find(Path(submission), result.assignment, notebook_name, Path(scratch)))
-        except nbmod.NotebookProblem:
-            return None
-    target = path(output, result.student, result.assignment, notebook_name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(annotate(nb, result), indent=1, ensure_ascii=False), encoding="utf-8")
-    return target
+def annotate_all(output: Path, notebook_name: str, results) -> int:
+    """Put each student's feedback into their autograded copy (those without one are skipped); returns how
+    many were annotated."""
+    done = 0
+    for r in results:
+        target = path(output, r.student, r.assignment, notebook_name)
+        if not target.is_file():
+            continue
+        nb = json.loads(target.read_text(encoding="utf-8"))
+        target.write_text(json.dumps(annotate(nb, r), indent=1, ensure_ascii=False), encoding="utf-8")
+        done += 1
+    return done

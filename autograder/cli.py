@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import checks, classreport, lms, notebook, release, returning, similarity
+from . import checks, classreport, lms, manual, notebook, release, returning, similarity
 
 
 def graded_assignments() -> list[str]:
@@ -68,7 +68,7 @@ def consistency(assignment: str) -> list[str]:
             problems.append(f"part {name!r} has no graded cell (grade_id) in the notebook")
         elif cells[name] != parts[name]:
             problems.append(f"part {name!r}: {parts[name]:g} points in the check module, {cells[name]:g} in the notebook")
-    return problems
+    return problems + manual.consistency(module, src, assignment)
 
 
 def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
@@ -151,8 +151,8 @@ def _export(args, parser) -> int:
     module = checks.load(args.assignment)
     roster = lms.read_roster(args.roster, args.match)
     grades = lms.read_grades(args.output / "grades.csv")
-    found = lms.export(args.format, args.assignment, sum(float(p.points) for p in module.PARTS), roster, grades,
-                       args.match, args.to)
+    points = sum(float(p.points) for p in module.PARTS) + sum(manual.parts(module).values())
+    found = lms.export(args.format, args.assignment, points, roster, grades, args.match, args.to)
     for line in found.lines():
         print(line)
     print(f"{len(roster)} students written to {args.to} ({args.format})")

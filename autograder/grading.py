@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import autograded, grades, late, record, report
+from . import autograded, grades, late, manual, record, report
 from . import checks as checks_mod
-from . import shard as shard_mod
 from . import notebook as nbmod
+from . import shard as shard_mod
 from .checks import Feedback, Line, Outputs
 from .sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 
@@ -303,12 +303,16 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         if terms:
             late.apply(r, terms, paths[r.student], module.NOTEBOOK)
         report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
-        autograded.write(output, paths[r.student], r, module.NOTEBOOK)
         record.save(output, r, seeds[r.student])
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
     if terms:
         late.store(db, terms, assignment, module, results)
+    # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
+    manual.keep(db, assignment, module, [r.student for r in results], source_nb)
+    manual.formgrader_notebooks(output / "autograded", assignment, module,
+                                SOURCE_DIR.parent / "assignments" / assignment / module.NOTEBOOK, students)
+    autograded.annotate_all(output, module.NOTEBOOK, results)
     grades.write_csv(output / "grades.csv", db, assignment, module)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
@@ -318,4 +322,3 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s: "
           f"{len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
     return results
-

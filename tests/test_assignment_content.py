@@ -1,4 +1,4 @@
-"""A2-A4: the source notebooks run, their parts match their check modules, solutions earn full marks, stubs zero.
+"""A1-A4: the source notebooks run, their parts match their check modules, solutions earn full marks, stubs zero.
 
 Grading is simulated in-process here (answer cells exec'd into a namespace, drivers shipped by source as the
 sandbox does, checks judged through a small stand-in for the pipeline's feedback object), so these tests
@@ -17,7 +17,7 @@ import pytest
 from deepgrad.gradcheck import rel_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASSIGNMENTS = ["A2", "A3", "A4"]
+ASSIGNMENTS = ["A1", "A2", "A3", "A4"]
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
 
 
@@ -142,15 +142,17 @@ def test_notebook_markup(a):
     for c in nb.cells:  # nbgrader's release fails on marker text anywhere else (FORMAT.md)
         if not _meta(c).get("solution"):
             assert "BEGIN SOLUTION" not in c.source and "END SOLUTION" not in c.source, c.source[:80]
-    tests = [c for c in nb.cells if _meta(c).get("grade")]
+    tests = [c for c in nb.cells if _meta(c).get("grade") and not _meta(c).get("solution")]
     assert tests and all("### BEGIN HIDDEN TESTS" in c.source for c in tests)
+    written = [c for c in nb.cells if _meta(c).get("grade") and _meta(c).get("solution")]
+    assert all(c.cell_type == "markdown" for c in written), "manually graded answers are markdown cells"
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_parts_match_the_notebook(a):
     module = _checks(a)
     cells = {_meta(c)["grade_id"]: _meta(c)["points"] for c in _notebook(a).cells if _meta(c).get("grade")}
-    assert {p.name: p.points for p in module.PARTS} == cells
+    assert {p.name: p.points for p in module.PARTS} | getattr(module, "MANUAL_PARTS", {}) == cells
     assert module.NOTEBOOK == f"{a}.ipynb"
 
 

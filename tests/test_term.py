@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder import autograded, checks, classreport, late, record
+from autograder import autograded, checks, classreport, late, manual, record
 from autograder.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = json.loads((ROOT / "solutions" / "A1" / "A1.ipynb").read_text())
 DW_V = "dW = X.T @ G / N + 2 * reg * W"
+FULL = sum(p.points for p in checks.load("A1").PARTS)      # the automatic parts' points (written ones: by hand)
+CAROL = FULL - 1                                            # her dW has the wrong sign: 1 of svm_vectorized's 2
+HALF = f"{CAROL / 2:g}"                                     # 36 hours late: 2 started days at 25 % off
 
 
 def notebook_with(grade_id: str, old: str, new: str) -> str:
@@ -81,7 +84,7 @@ def test_regrading_one_student_keeps_the_whole_class(term):
     rows = _rows(out / "grades.csv")
     assert sorted(rows) == ["alice", "bob", "carol", "dave", "erin"]
     assert rows["alice"] == first["alice"] and rows["bob"]["score"] == "0"
-    assert rows["erin"]["score"] == "13"
+    assert rows["erin"]["score"] == f"{FULL:g}"
 
 
 def test_the_seed_is_recorded_and_reused_on_a_regrade(term):
@@ -105,14 +108,13 @@ def test_seed_option_overrides_the_record(term, tmp_path):
 def test_late_penalty_follows_the_course_file_and_is_shown(term):
     _, out, _, _ = term
     rows = _rows(out / "grades.csv")
-    # carol: 12 of 13 earned, 36 hours late: 2 started days at 25 % -> half of it taken off
-    assert rows["carol"]["late_penalty"] == "6" and rows["carol"]["score"] == "6"
-    assert rows["dave"]["late_penalty"] == "0" and rows["dave"]["score"] == "13"     # his extension
+    assert rows["carol"]["late_penalty"] == HALF and rows["carol"]["score"] == HALF
+    assert rows["dave"]["late_penalty"] == "0" and rows["dave"]["score"] == f"{FULL:g}"     # his extension
     page = (out / "feedback" / "carol" / "A1.html").read_text()
-    assert "hours after the deadline" in page and "6 / 13" in page
+    assert "hours after the deadline" in page and f"{HALF} / {FULL:g}" in page
     assert "deadline" not in (out / "feedback" / "dave" / "A1.html").read_text()
     rec = record.load(out, "carol")
-    assert rec["submitted_at"] == "2026-10-11T12:00:00+00:00" and rec["penalty"] == 6
+    assert rec["submitted_at"] == "2026-10-11T12:00:00+00:00" and rec["penalty"] == float(HALF)
 
 
 def test_gradebook_holds_penalties_for_nbgrader(term):
@@ -123,7 +125,7 @@ def test_gradebook_holds_penalties_for_nbgrader(term):
     ensure_tools_on_path()
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         sub = gb.find_submission("A1", "carol")
-        assert sub.late_submission_penalty == 6 and sub.score == 12
+        assert sub.late_submission_penalty == float(HALF) and sub.score == CAROL
         assert str(sub.timestamp).startswith("2026-10-11 12:00")
         assert gb.find_assignment("A1").duedate.isoformat().startswith("2026-10-09T23:59")
 
@@ -172,15 +174,18 @@ def test_export_to_canvas_and_moodle_with_a_roster_check(term, capsys):
     assert "1 graded but not in the roster (not exported): erin" in said
     rows = list(csv.reader(open(to)))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "A1"]
-    assert rows[1][0] == "Points Possible" and rows[1][-1] == "13"
-    assert {r[1]: r[-1] for r in rows[2:]} == {"101": "13", "102": "0", "103": "6", "104": "13", "106": ""}
+    module = checks.load("A1")
+    points = sum(p.points for p in module.PARTS) + sum(manual.parts(module).values())   # written parts too
+    assert rows[1][0] == "Points Possible" and rows[1][-1] == f"{points:g}"
+    assert {r[1]: r[-1] for r in rows[2:]} == {"101": f"{FULL:g}", "102": "0", "103": HALF,
+                                             "104": f"{FULL:g}", "106": ""}
 
     moodle_roster = base / "moodle.csv"
     moodle_roster.write_text("First name,Surname,ID number,Email address,login\nAlice,A,9001,a@u.edu,alice\n")
     assert main(["export", "A1", str(out), "--roster", str(moodle_roster), "--match", "login", "--format",
                  "moodle", "--to", str(base / "moodle-out.csv")]) == 1
     assert list(csv.reader(open(base / "moodle-out.csv"))) == [
-        ["First name", "Surname", "ID number", "Email address", "A1"], ["Alice", "A", "9001", "a@u.edu", "13"]]
+        ["First name", "Surname", "ID number", "Email address", "A1"], ["Alice", "A", "9001", "a@u.edu", f"{FULL:g}"]]
 
 
 def test_roster_without_the_match_column_is_refused(term, capsys):

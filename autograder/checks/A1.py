@@ -359,3 +359,111 @@ PARTS = [
          needs=("train_linear", "softmax_loss_vectorized", "HYPERPARAMS"), timeout=30, held_out=("X_val", "y_val"),
          description="A softmax classifier on the digits: 90 % validation accuracy"),
 ]
+
+
+# ------------------------------------------------------------------------------ sanity checks
+def sgd_helper(X, y, learning_rate, reg, num_iters, batch_size, seed):
+    """The recipe of train_linear on softmax_helper (runs in the sandbox, so that each part is graded alone)."""
+    rng = np.random.default_rng(seed)
+    W = 0.001 * rng.standard_normal((X.shape[1], int(y.max()) + 1))
+    for _ in range(num_iters):
+        idx = rng.choice(X.shape[0], batch_size, replace=True)
+        W = W - learning_rate * softmax_helper(W, X[idx], y[idx], reg)[1]
+    return W
+
+
+def tiny_helper(X, y):
+    """The train_fn handed to sanity_checks: full-batch steps, no regularisation, enough to memorise."""
+    return sgd_helper(X, y, 1.0, 0.0, 200, len(y), 0)
+
+
+def sanity_inputs(rng):
+    N, D, C = int(rng.integers(60, 120)), int(rng.integers(25, 40)), int(rng.integers(3, 7))
+    X = np.hstack([rng.standard_normal((N, D - 1)), np.ones((N, 1))])
+    y = rng.integers(0, C, N)
+    y[-C:] = np.arange(C)                                     # every class present, not all in the tiny subset
+    return {"X": X, "y": y, "num_tiny": int(rng.integers(8, 20)), "seed": int(rng.integers(0, 2**31))}
+
+
+def drive_sanity(ns, inp, out):
+    result = ns["sanity_checks"](inp["X"], inp["y"], softmax_helper, tiny_helper, num_tiny=inp["num_tiny"],
+                                 seed=inp["seed"])
+    for key in ("initial_loss", "chance_loss", "tiny_accuracy"):
+        out[key] = result[key]
+
+
+def check_sanity(inp, out, fb):
+    X, y, n = inp["X"], inp["y"], inp["num_tiny"]
+    C = int(y.max()) + 1
+    W0 = 0.001 * np.random.default_rng(inp["seed"]).standard_normal((X.shape[1], C))
+    ok_initial = fb.close("initial_loss", linear.softmax_loss_vectorized(W0, X, y, 0.0)[0],
+                          what="the initial loss (W drawn from default_rng(seed), no regularisation)")
+    ok_chance = fb.close("chance_loss", np.log(C), what=f"the chance loss for C = {C} classes")
+    W = tiny_helper(X[:n], y[:n])
+    ok_tiny = fb.close("tiny_accuracy", np.mean(np.argmax(X[:n] @ W, axis=1) == y[:n]), tol=1e-12,
+                       what=f"the accuracy on the {n} examples of the tiny subset")
+    return (ok_initial + ok_chance + ok_tiny) / 3
+
+
+# ------------------------------------------------------------------------------ grid search
+def grid_inputs(rng):
+    """A small noisy problem and a 3 x 4 grid, drawn again until the best pair on the validation set is unique
+    and differs from the best on the training set (so that choosing on the wrong set shows)."""
+    for _ in range(100):
+        N, D, C = int(rng.integers(40, 80)), int(rng.integers(8, 16)), int(rng.integers(3, 5))
+        w_true = rng.standard_normal((D, C))
+        X, X_val = (np.hstack([rng.standard_normal((n, D - 1)), np.ones((n, 1))]) for n in (N, 300))
+        inp = {"X": X, "y": np.argmax(X @ w_true + 2.0 * rng.standard_normal((N, C)), axis=1),
+               "X_val": X_val, "y_val": np.argmax(X_val @ w_true, axis=1),
+               "learning_rates": np.sort(10.0 ** rng.uniform(-3, 0.5, 3)), "regs": np.sort(10.0 ** rng.uniform(-4, 0, 4)),
+               "num_iters": int(rng.integers(20, 40)), "batch_size": int(rng.integers(10, 20)),
+               "seed": int(rng.integers(0, 2**31))}
+        train, val = _grid(inp)
+        if np.sum(val == val.max()) == 1 and np.argmax(train) != np.argmax(val):
+            return inp
+    raise RuntimeError("no suitable grid problem in 100 draws")
+
+
+def _grid(inp):
+    train, val = np.zeros((3, 4)), np.zeros((3, 4))
+    for (i, j), _ in np.ndenumerate(train):
+        W = sgd_helper(inp["X"], inp["y"], inp["learning_rates"][i], inp["regs"][j], inp["num_iters"],
+                       inp["batch_size"], inp["seed"])
+        train[i, j] = np.mean(np.argmax(inp["X"] @ W, axis=1) == inp["y"])
+        val[i, j] = np.mean(np.argmax(inp["X_val"] @ W, axis=1) == inp["y_val"])
+    return train, val
+
+
+def drive_grid(ns, inp, out):
+    def train_fn(learning_rate, reg):
+        return sgd_helper(inp["X"], inp["y"], learning_rate, reg, inp["num_iters"], inp["batch_size"], inp["seed"])
+    train, val, best = ns["grid_search"](train_fn, inp["X"], inp["y"], inp["X_val"], inp["y_val"],
+                                         [float(v) for v in inp["learning_rates"]], [float(v) for v in inp["regs"]])
+    out["train_acc"], out["val_acc"], out["best"] = train, val, np.asarray(best, dtype=float)
+
+
+def check_grid(inp, out, fb):
+    train, val = _grid(inp)
+    i, j = np.unravel_index(np.argmax(val), val.shape)
+    ok_train = fb.close("train_acc", train, tol=1e-12, what="train_acc (3 learning rates x 4 regularisations)")
+    ok_val = fb.close("val_acc", val, tol=1e-12, what="val_acc (3 learning rates x 4 regularisations)")
+    ok_best = fb.close("best", [inp["learning_rates"][i], inp["regs"][j]], tol=1e-12,
+                       what="the chosen (learning_rate, reg)")
+    if not ok_best and out.get("best") is not None and np.shape(out["best"]) == (2,):
+        ti, tj = np.unravel_index(np.argmax(train), train.shape)
+        if np.allclose(out["best"], [inp["learning_rates"][ti], inp["regs"][tj]]):
+            fb.note("You chose the pair with the best training accuracy; choose on the validation set.")
+    return (ok_train + 2 * ok_val + 2 * ok_best) / 5
+
+
+PARTS += [
+    Part("sanity", 2, inputs=sanity_inputs, check=check_sanity, driver=drive_sanity,
+         helpers=(softmax_helper, sgd_helper, tiny_helper), needs=("sanity_checks",),
+         description="Sanity checks: the initial loss against chance, over-fitting a tiny subset"),
+    Part("grid_search", 3, inputs=grid_inputs, check=check_grid, driver=drive_grid,
+         helpers=(softmax_helper, sgd_helper), needs=("grid_search",), timeout=20,
+         description="Hyperparameter search on the validation set"),
+]
+
+# Written answers, graded by hand in formgrader (autograder/manual.py).
+MANUAL_PARTS = {"written_sanity": 2, "written_grid": 2}

@@ -223,3 +223,253 @@ PARTS = [
          needs=("train_two_layer",), timeout=60, held_out=("X_val", "y_val"),
          description="training on the digits: validation accuracy"),
 ]
+
+
+# ------------------------------------------------------------------------------------ batch normalisation
+def batchnorm_inputs(rng):
+    """Three training batches, an eval batch with given running statistics, upstream gradients.
+
+    The columns span six orders of magnitude, so a dx by centred differences misses the tolerance."""
+    N, D = int(rng.integers(6, 20)), int(rng.integers(3, 8))
+    scale, shift = 10.0 ** rng.uniform(-3, 3, D), rng.uniform(-5, 5, D)
+    inp = {f"x{k}": (rng.standard_normal((N, D)) + shift) * scale for k in range(3)}
+    inp.update(gamma=rng.uniform(0.5, 2.0, D), beta=rng.standard_normal(D), momentum=float(rng.uniform(0.05, 0.5)),
+               dout=_multiscale(rng, (N, D)), x_eval=(rng.standard_normal((int(rng.integers(1, 6)), D)) + shift) * scale,
+               running_mean=shift * scale, running_var=scale ** 2 * rng.uniform(0.5, 2.0, D))
+    inp["dout_eval"] = _multiscale(rng, inp["x_eval"].shape)
+    return inp
+
+
+def drive_batchnorm(ns, inp, out):
+    forward, backward = ns["batchnorm_forward"], ns["batchnorm_backward"]
+    bn_param = {"mode": "train", "momentum": inp["momentum"]}
+    for k in range(3):
+        result, cache = forward(inp[f"x{k}"], inp["gamma"], inp["beta"], bn_param)
+        out[f"out{k}"] = result
+        out[f"running_mean{k}"], out[f"running_var{k}"] = bn_param["running_mean"], bn_param["running_var"]
+    out["dx"], out["dgamma"], out["dbeta"] = backward(inp["dout"], cache)
+    # eval mode on its own running statistics, so that a slip in the running update costs only that part
+    eval_param = {"mode": "eval", "running_mean": inp["running_mean"], "running_var": inp["running_var"]}
+    result, cache = forward(inp["x_eval"], inp["gamma"], inp["beta"], eval_param)
+    out["eval_out"] = result
+    out["eval_dx"], out["eval_dgamma"], out["eval_dbeta"] = backward(inp["dout_eval"], cache)
+
+
+def check_batchnorm(inp, out, fb):
+    gamma, beta = inp["gamma"], inp["beta"]
+    bn_param = {"mode": "train", "momentum": inp["momentum"]}
+    ok_train = ok_running = True
+    for k in range(3):
+        expected, cache = layers.batchnorm_forward(inp[f"x{k}"], gamma, beta, bn_param)
+        ok_train &= fb.close(f"out{k}", expected, what=f"the train-mode output of batch {k + 1}")
+        ok_running &= fb.close(f"running_mean{k}", bn_param["running_mean"],
+                               what=f"running_mean after batch {k + 1}")
+        ok_running &= fb.close(f"running_var{k}", bn_param["running_var"], what=f"running_var after batch {k + 1}")
+    if not ok_running:
+        fb.note("The running statistics start at zeros (mean) and ones (variance) and after each training batch "
+                "move a fraction `momentum` of the way to the batch's statistics.")
+    dx, dgamma, dbeta = layers.batchnorm_backward(inp["dout"], cache)
+    fb.note(TIGHT)
+    ok_dx = fb.gradient("dx", dx, what="the train-mode dx")
+    if not ok_dx and "dx" in out and np.shape(out["dx"]) == dx.shape:
+        frozen = layers.batchnorm_backward(inp["dout"], (cache[0], cache[1], cache[2], "eval"))[0]
+        if np.allclose(np.asarray(out["dx"], dtype=float), frozen, rtol=1e-6, atol=0):
+            fb.note("Your dx is what it would be if the batch mean and variance were constants. In train mode "
+                    "they are computed from x, so x reaches the output along three paths; add all three.")
+    ok_params = fb.gradient("dgamma", dgamma, what="the train-mode dgamma")
+    ok_params &= fb.gradient("dbeta", dbeta, what="the train-mode dbeta")
+    eval_param = {"mode": "eval", "running_mean": inp["running_mean"], "running_var": inp["running_var"]}
+    expected, cache = layers.batchnorm_forward(inp["x_eval"], gamma, beta, eval_param)
+    ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
+    for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache)):
+        ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
+    return (2 * ok_train + 2 * ok_running + 2 * ok_eval + 3 * ok_dx + ok_params) / 10
+
+
+# ------------------------------------------------------------------------------------ fully connected net
+def fc_net_inputs(rng):
+    D, C = int(rng.integers(3, 9)), int(rng.integers(3, 7))
+    hidden = [int(h) for h in rng.integers(3, 10, int(rng.integers(2, 5)))]   # at least three linear layers
+    sizes = [D, *hidden, C]
+    inp = {"D": D, "C": C, "hidden": np.array(hidden), "L": len(sizes) - 1, "seed": int(rng.integers(0, 2**31)),
+           "X": _multiscale(rng, (int(rng.integers(5, 15)), D)), "reg": float(rng.uniform(0.01, 0.3)),
+           "dropout": float(rng.uniform(0.2, 0.6)), "drop_seed": int(rng.integers(0, 2**20))}
+    inp["y"] = rng.integers(0, C, len(inp["X"]))
+    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        inp[f"W{l}"] = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+        inp[f"b{l}"] = rng.standard_normal(fan_out)
+    return inp
+
+
+def drive_fc_net(ns, inp, out):
+    init, net = ns["init_fc_net"], ns["fc_net_loss"]
+    for key, value in init(inp["D"], [int(h) for h in inp["hidden"]], inp["C"], seed=inp["seed"]).items():
+        out["init/" + key] = value
+    out["he/W1"] = init(400, [300], 10, seed=inp["seed"])["W1"]
+    params = {f"{k}{l}": inp[f"{k}{l}"] for l in range(1, inp["L"] + 1) for k in "Wb"}
+    out["linear_scores"] = net({"W1": inp["W1"][:, :inp["C"]], "b1": inp["b1"][:inp["C"]]}, inp["X"])
+    out["scores"] = net(dict(params), inp["X"], dropout=inp["dropout"], seed=inp["drop_seed"])
+    for tag, p in (("plain", 0.0), ("dropout", inp["dropout"])):
+        loss, grads = net(dict(params), inp["X"], inp["y"], reg=inp["reg"], dropout=p, seed=inp["drop_seed"])
+        out[f"{tag}/loss"] = loss
+        for key, value in grads.items():
+            out[f"{tag}/grads/{key}"] = value
+
+
+def reference_fc_net(params, X, y=None, reg=0.0, dropout=0.0, seed=None):
+    """{linear -> ReLU -> dropout} x (L-1) -> linear -> softmax, from the library's layers (trusted)."""
+    L = len(params) // 2
+    h, caches = X, []
+    for l in range(1, L):
+        h, cache = layers.linear_relu_forward(h, params[f"W{l}"], params[f"b{l}"])
+        drop = None
+        if y is not None and dropout > 0:
+            h, drop = layers.dropout_forward(h, dropout, "train", seed=None if seed is None else seed + l)
+        caches.append((cache, drop))
+    scores, last = layers.linear_forward(h, params[f"W{L}"], params[f"b{L}"])
+    if y is None:
+        return scores
+    loss, dscores = losses.softmax_loss(scores, y)
+    grads = {}
+    dh, grads[f"W{L}"], grads[f"b{L}"] = layers.linear_backward(dscores, last)
+    for l in range(L - 1, 0, -1):
+        cache, drop = caches[l - 1]
+        dh = layers.dropout_backward(dh, drop) if drop is not None else dh
+        dh, grads[f"W{l}"], grads[f"b{l}"] = layers.linear_relu_backward(dh, cache)
+    for l in range(1, L + 1):
+        loss += reg * np.sum(params[f"W{l}"] ** 2)
+        grads[f"W{l}"] = grads[f"W{l}"] + 2 * reg * params[f"W{l}"]
+    return loss, grads
+
+
+def check_fc_net(inp, out, fb):
+    sizes = [inp["D"], *[int(h) for h in inp["hidden"]], inp["C"]]
+    L = len(sizes) - 1
+    shapes = {f"W{l}": (sizes[l - 1], sizes[l]) for l in range(1, L + 1)} | {f"b{l}": (sizes[l],) for l in range(1, L + 1)}
+    init = {k: out.get("init/" + k) for k in shapes}
+    ok_init = fb.check(all(v is not None and np.shape(v) == shapes[k] for k, v in init.items())
+                       and not any(k for k in out if k.startswith("init/") and k[5:] not in shapes),
+                       f"init_fc_net makes {', '.join(shapes)} with the right shapes",
+                       f"init_fc_net({sizes[0]}, {sizes[1:-1]}, {sizes[-1]}) should make exactly "
+                       + ", ".join(f"{k} {s}" for k, s in shapes.items()))
+    ok_init = ok_init and fb.check(all(not np.any(init[f"b{l}"]) for l in range(1, L + 1)), "the biases start at 0",
+                                   "the biases should start at 0")
+    he = out.get("he/W1")
+    std = float(np.std(he)) if he is not None and np.shape(he) == (400, 300) else float("nan")
+    ok_init = ok_init and fb.check(abs(std / np.sqrt(2 / 400) - 1) < 0.05,
+                                   f"W1 of a 400-input network has standard deviation {std:.4f} (He: sqrt(2/400))",
+                                   f"W1 of a 400-input network should have standard deviation sqrt(2/400) = "
+                                   f"{np.sqrt(2 / 400):.4f} (He), got {std:.4f}")
+    params = {f"{k}{l}": inp[f"{k}{l}"] for l in range(1, L + 1) for k in "Wb"}
+    fb.note(TIGHT)
+    linear = {"W1": inp["W1"][:, :inp["C"]], "b1": inp["b1"][:inp["C"]]}
+    ok_scores = fb.close("linear_scores", reference_fc_net(linear, inp["X"]),
+                         what="the scores of a network with no hidden layer (hidden_sizes=[])")
+    ok_scores &= fb.close("scores", reference_fc_net(params, inp["X"]),
+                          what=f"the test-time scores (y=None) of a network with {L} linear layers and dropout "
+                               f"{inp['dropout']:.2f} (dropout does nothing at test time)")
+    parts = {}
+    for tag, p in (("plain", 0.0), ("dropout", inp["dropout"])):
+        loss, grads = reference_fc_net(params, inp["X"], inp["y"], inp["reg"], p, inp["drop_seed"])
+        words = "without dropout" if not p else f"with dropout {p:.2f} (the mask after hidden layer l uses seed + l)"
+        ok = fb.close(f"{tag}/loss", loss, what=f"the regularised loss {words}")
+        for key in params:
+            reg_args = {"reg": inp["reg"], "W": params[key]} if key[0] == "W" else {}
+            ok &= fb.gradient(f"{tag}/grads/{key}", grads[key], what=f"grads[{key!r}] {words}",
+                              N=len(inp["y"]), **reg_args)
+        parts[tag] = ok
+    return (2 * ok_init + 2 * ok_scores + 3 * parts["plain"] + 3 * parts["dropout"]) / 10
+
+
+# ---------------------------------------------------------------------------------- the training loop
+def softmax_regression(params, X, y=None):
+    """The network handed to the student's train_net: scores X @ W + b, softmax cross-entropy (sandbox-safe)."""
+    scores = X @ params["W"] + params["b"]
+    if y is None:
+        return scores
+    N = X.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    dscores = np.exp(log_probs)
+    dscores[np.arange(N), y] -= 1
+    dscores /= N
+    return -log_probs[np.arange(N), y].mean(), {"W": X.T @ dscores, "b": dscores.sum(axis=0)}
+
+
+def replay_train_net(inp):
+    """The recipe of the notebook, on softmax_regression: (best epoch, best params, history)."""
+    params = {"W": inp["W"].copy(), "b": inp["b"].copy()}
+    rng, lr, N = np.random.default_rng(inp["seed"]), inp["lr"], len(inp["y"])
+    best, best_acc, best_epoch, history = None, -1.0, -1, {"loss": [], "val_acc": [], "lr": []}
+    for epoch in range(inp["epochs"]):
+        order, batch_losses = rng.permutation(N), []
+        for start in range(0, N, inp["batch_size"]):
+            batch = order[start:start + inp["batch_size"]]
+            loss, grads = softmax_regression(params, inp["X"][batch], inp["y"][batch])
+            params = {k: params[k] - lr * grads[k] for k in params}
+            batch_losses.append(loss)
+        acc = float(np.mean(np.argmax(softmax_regression(params, inp["X_val"]), axis=1) == inp["y_val"]))
+        history["loss"].append(float(np.mean(batch_losses)))
+        history["val_acc"].append(acc)
+        history["lr"].append(lr)
+        if acc > best_acc:
+            best, best_acc, best_epoch = params, acc, epoch
+        lr *= inp["lr_decay"]
+    return best_epoch, best, history
+
+
+def train_net_inputs(rng):
+    """A small noisy problem that over-fits: drawn again until the best epoch is not the last one."""
+    for _ in range(200):
+        N, D, C = int(rng.integers(30, 60)), int(rng.integers(30, 60)), 3
+        w_true = rng.standard_normal((D, C))
+        X, X_val = rng.standard_normal((N, D)), rng.standard_normal((150, D))
+        inp = {"X": X, "y": np.argmax(X @ w_true + 3.0 * rng.standard_normal((N, C)), axis=1),
+               "X_val": X_val, "y_val": np.argmax(X_val @ w_true, axis=1),
+               "W": 0.01 * rng.standard_normal((D, C)), "b": np.zeros(C), "lr": float(rng.uniform(0.2, 0.5)),
+               "lr_decay": float(rng.uniform(0.8, 0.95)), "epochs": int(rng.integers(8, 14)),
+               "batch_size": int(rng.integers(5, 12)), "seed": int(rng.integers(0, 2**31))}
+        if replay_train_net(inp)[0] < inp["epochs"] - 2:
+            return inp
+    raise RuntimeError("no over-fitting problem found in 200 draws")
+
+
+def drive_train_net(ns, inp, out):
+    params = {"W": inp["W"].copy(), "b": inp["b"].copy()}
+    best, history = ns["train_net"](params, softmax_regression, inp["X"], inp["y"], inp["X_val"], inp["y_val"],
+                                    lr=inp["lr"], lr_decay=inp["lr_decay"], epochs=inp["epochs"],
+                                    batch_size=inp["batch_size"], seed=inp["seed"])
+    for key in ("loss", "val_acc", "lr"):
+        out["history/" + key] = np.asarray(history[key], dtype=float)
+    out["best/W"], out["best/b"] = best["W"], best["b"]
+
+
+def check_train_net(inp, out, fb):
+    best_epoch, best, history = replay_train_net(inp)
+    fb.note(f"The grader replays your recipe on a small problem where the validation accuracy peaks at epoch "
+            f"{best_epoch + 1} of {inp['epochs']}.")
+    ok_lr = fb.close("history/lr", history["lr"], what="the learning rate of each epoch (decayed once per epoch)")
+    ok_h = fb.close("history/loss", history["loss"], what="the mean mini-batch loss of each epoch")
+    ok_h &= fb.close("history/val_acc", history["val_acc"], what="the validation accuracy after each epoch")
+    ok_best = fb.close("best/W", best["W"], what=f"the returned W (that of epoch {best_epoch + 1})")
+    ok_best &= fb.close("best/b", best["b"], what=f"the returned b (that of epoch {best_epoch + 1})")
+    if not ok_best and ok_h:
+        fb.note("Your run itself is right but the parameters you return are not those of the best epoch: if they "
+                "are the last epoch's, the dictionary (or its arrays) you kept was updated afterwards; copy the "
+                "arrays when you keep them.")
+    return (2 * ok_lr + 3 * ok_h + 5 * ok_best) / 10
+
+
+PARTS += [
+    Part("batchnorm", points=3, inputs=batchnorm_inputs, check=check_batchnorm, driver=drive_batchnorm,
+         needs=("batchnorm_forward", "batchnorm_backward"),
+         description="batch normalisation: train and eval modes, running statistics, backward"),
+    Part("fc_net", points=3, inputs=fc_net_inputs, check=check_fc_net, driver=drive_fc_net,
+         needs=("init_fc_net", "fc_net_loss"), description="a fully connected network of any depth, with dropout"),
+    Part("train_net", points=3, inputs=train_net_inputs, check=check_train_net, driver=drive_train_net,
+         helpers=(softmax_regression,), needs=("train_net",), timeout=30,
+         description="the training loop: mini-batches, learning-rate decay, keeping the best parameters"),
+]
+
+# Written answers, graded by hand in formgrader (autograder/manual.py).
+MANUAL_PARTS = {"written_batchnorm": 2, "written_dropout": 2}

@@ -28,6 +28,7 @@ __all__ = [
     "sigmoid_forward", "sigmoid_backward",
     "tanh_forward", "tanh_backward",
     "dropout_forward", "dropout_backward",
+    "batchnorm_forward", "batchnorm_backward",
     "linear_relu_forward", "linear_relu_backward",
     "linear_jacobian", "relu_jacobian", "leaky_relu_jacobian", "sigmoid_jacobian", "tanh_jacobian",
 ]
@@ -301,6 +302,75 @@ def dropout_backward(dout, cache):
         return dout
     dout = _check_dout(dout, mask.shape, "dropout")
     return dout * mask
+
+
+# --------------------------------------------------------------------------------- batch normalisation
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation over the batch axis (Ioffe and Szegedy; PyTorch's ``nn.BatchNorm1d``).
+
+    In ``"train"`` mode each feature is normalised with the mean and (biased) variance of this batch,
+    ``xhat = (x - mean) / sqrt(var + eps)``, then scaled and shifted, ``out = gamma * xhat + beta``; the
+    running statistics move towards the batch's, ``running = (1 - momentum) * running + momentum * batch``
+    (PyTorch's meaning of momentum). In ``"eval"`` mode the running statistics replace the batch's, so
+    an example's output does not depend on the rest of its batch. (PyTorch keeps the unbiased variance in
+    ``running_var``; here it is the same biased variance that normalises the batch.)
+
+    Inputs:
+    - x: (N, D)
+    - gamma, beta: (D,) scale and shift
+    - bn_param: dict with "mode" ("train" or "eval") and optionally "eps" (1e-5), "momentum" (0.1),
+      "running_mean" (D,) and "running_var" (D,) (zeros and ones when absent); the running statistics
+      are stored back into it
+
+    Returns a tuple of:
+    - out: (N, D)
+    - cache: what batchnorm_backward needs
+    """
+    x, gamma, beta = _array(x, "x"), _array(gamma, "gamma"), _array(beta, "beta")
+    if x.ndim != 2 or gamma.shape != (x.shape[1],) or beta.shape != (x.shape[1],):
+        raise ValueError(f"batchnorm_forward needs x (N, D) and gamma, beta (D,), got x {x.shape}, "
+                         f"gamma {gamma.shape}, beta {beta.shape}")
+    mode = bn_param.get("mode")
+    if mode not in ("train", "eval"):
+        raise ValueError(f"bn_param['mode'] must be 'train' or 'eval', got {mode!r}")
+    xp = backend.get_array_module(x)
+    eps, momentum = float(bn_param.get("eps", 1e-5)), float(bn_param.get("momentum", 0.1))
+    running_mean = bn_param.get("running_mean", xp.zeros(x.shape[1], dtype=x.dtype))
+    running_var = bn_param.get("running_var", xp.ones(x.shape[1], dtype=x.dtype))
+    if mode == "train":
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mean
+        bn_param["running_var"] = (1 - momentum) * running_var + momentum * var
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std, mode)
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of :func:`batchnorm_forward`.
+
+    In train mode the batch's mean and variance depend on every x in it, so each dx collects three paths:
+    through its own xhat, through the mean and through the variance. In eval mode they are constants.
+
+    Inputs:
+    - dout: (N, D) upstream gradient
+    - cache: from batchnorm_forward
+
+    Returns a tuple of:
+    - dx: (N, D)
+    - dgamma, dbeta: (D,)
+    """
+    xhat, gamma, inv_std, mode = cache
+    dout = _check_dout(dout, xhat.shape, "batchnorm")
+    dgamma, dbeta = (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    dxhat = dout * gamma
+    if mode == "eval":
+        return dxhat * inv_std, dgamma, dbeta
+    # the compact form: dxhat minus its batch mean and minus its projection on xhat, rescaled
+    dx = inv_std * (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0))
+    return dx, dgamma, dbeta
 
 
 # ----------------------------------------------------------------------------------- sandwich layers

@@ -1,0 +1,89 @@
+"""A2's deeper half (batch normalisation, a network of any depth, the training loop): the solution earns each
+part, and the slips students make each get the verdict they deserve (graded in-process, as in
+test_assignment_content; the sandboxed pipeline is exercised there too)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_assignment_content import _answers, _replace_function, grade
+
+SOLUTION = _answers("A2")
+
+
+def _edit(old, new):
+    """The solution with one snippet replaced (the snippet must be there: a test of nothing is no test)."""
+    hits = [s for s in SOLUTION if old in s]
+    assert len(hits) == 1, old
+    return [s.replace(old, new) for s in SOLUTION]
+
+
+BATCHNORM_BUGS = {
+    # eval mode normalises with the batch's own statistics: a lone test example would come out as beta
+    "eval_uses_batch_statistics": (_edit('''    if mode == "train":
+        mu = x.mean(axis=0)''', '''    if True:
+        mu = x.mean(axis=0)'''), 0.8),
+    # the running mean copies the last batch instead of averaging with momentum
+    "running_mean_without_momentum": (_edit(
+        'bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mu',
+        'bn_param["running_mean"] = mu'), 0.8),
+    # dx as if the batch mean and variance were constants: the eval-mode formula in train mode
+    "backward_ignores_mean_and_variance": (_edit('''    if mode == "eval":
+        return dxhat * inv_std, dgamma, dbeta''', '''    if True:
+        return dxhat * inv_std, dgamma, dbeta'''), 0.7),
+}
+
+FC_NET_BUGS = {
+    "dropout_at_test_time": (_edit("if train and dropout > 0:", "if dropout > 0:"), 0.8),
+    # the two-layer net's regulariser carried over: deeper weight matrices go unregularised
+    "only_W1_W2_regularised": (_edit("for l in range(1, L + 1):\n        W = params", "for l in range(1, 3):\n        W = params"), 0.4),
+    # a hand-made mask that keeps units but does not rescale them by 1 / (1 - p)
+    "dropout_not_rescaled": (_edit(
+        'h, drop_cache = dropout_forward(h, dropout, "train", seed=None if seed is None else seed + l)',
+        'keep = np.random.default_rng(None if seed is None else seed + l).random(h.shape) >= dropout\n'
+        '            h, drop_cache = h * keep, (keep.astype(float), "train")'), 0.7),
+}
+
+TRAIN_NET_BUGS = {
+    # the dictionary itself is kept while its arrays keep being updated in place
+    "best_kept_by_reference": (_edit("best_params = {name: value.copy() for name, value in params.items()}",
+                                     "best_params = params"), 0.5),
+    # decaying after every mini-batch instead of every epoch
+    "decay_per_batch": (_edit("            losses.append(loss)\n        val_acc",
+                              "            losses.append(loss)\n            lr *= lr_decay\n        val_acc"), 0.0),
+    # keeping the epoch with the lowest training loss: that is nearly always the last
+    "best_by_training_loss": (_edit("if val_acc > best_acc:\n            best_acc = val_acc",
+                                    "if -np.mean(losses) > best_acc:\n            best_acc = -np.mean(losses)"), 0.5),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_solution_earns_the_new_parts(seed):
+    assert grade("A2", SOLUTION, seed, only=("batchnorm", "fc_net", "train_net")) == {
+        "batchnorm": 1.0, "fc_net": 1.0, "train_net": 1.0}
+
+
+@pytest.mark.parametrize("part, bugs", [("batchnorm", BATCHNORM_BUGS), ("fc_net", FC_NET_BUGS),
+                                        ("train_net", TRAIN_NET_BUGS)])
+def test_classic_slips_get_what_they_deserve(part, bugs):
+    got = {name: grade("A2", sources, seed=3, only=(part,))[part] for name, (sources, _) in bugs.items()}
+    assert got == {name: expected for name, (_, expected) in bugs.items()}
+
+
+def test_a_numerical_batchnorm_backward_earns_nothing_for_dx():
+    cheat = '''def batchnorm_backward(dout, cache):
+    x, gamma, beta, bn_param = cache
+    f = lambda x_: np.sum(batchnorm_forward(x_, gamma, beta, dict(bn_param))[0] * dout)
+    dx, h = np.zeros_like(x), 1e-5
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + h; fp = f(x); x[i] = old - h; fm = f(x); x[i] = old
+        dx[i] = (fp - fm) / (2 * h)
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+'''
+    sources = _replace_function(SOLUTION, "batchnorm_backward", cheat)
+    sources = [s.replace("cache = (xhat, xc, inv_std, gamma, mode)",
+                         "cache = (x.copy(), gamma, beta, {**bn_param, 'momentum': 0.0})") for s in sources]
+    score = grade("A2", sources, seed=4, only=("batchnorm",))["batchnorm"]
+    # the forward passes, the running statistics and dgamma, dbeta earn their share; both dx (train and eval
+    # mode, differentiated numerically on columns of very different scales) earn nothing
+    assert score == 0.5, score
