@@ -165,7 +165,10 @@ def _return(args, parser) -> int:
     if args.roster:
         if not args.name:
             parser.error("--roster needs --name, the roster column a zip is named by")
-        names = {r[args.match].strip(): r.get(args.name, "") for r in lms.read_roster(args.roster, args.match)}
+        roster = lms.read_roster(args.roster, args.match)
+        if roster and args.name not in roster[0]:
+            parser.error(f"--name {args.name!r} is not a column of {args.roster}; its columns are {list(roster[0])}")
+        names = {r[args.match].strip(): r[args.name] for r in roster}
     written = returning.return_feedback(args.assignment, module.NOTEBOOK, args.output, args.to, args.layout, names)
     print(f"{len(written)} students' feedback written to {args.to} ({args.layout})")
     return 0

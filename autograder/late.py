@@ -144,10 +144,9 @@ def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
     late = when - due
     fraction = course.rule.fraction(late)
     result.penalty = round(fraction * result.score, 4)
-    extended = " (your extension)" if result.student in deadline.extensions else ""
     if fraction == 0:
-        result.late_note = None
         return
+    extended = " (your extension)" if result.student in deadline.extensions else ""
     hours = late.total_seconds() / 3600
     result.late_note = (f"Submitted {when:%Y-%m-%d %H:%M} UTC, {hours:.1f} hours after the deadline "
                         f"{due:%Y-%m-%d %H:%M} UTC{extended}. Late rule: {course.rule.words()}. "

@@ -45,8 +45,8 @@ def read_roster(path: Path, match: str) -> list[dict]:
     columns = list(rows[0].keys()) if rows else []
     if match not in columns:
         raise ValueError(f"roster {path} has no column match={match!r}; its columns are {columns}")
-    rows = [r for r in rows if (r.get(match) or "").strip() and r.get(match, "").strip() != "Points Possible"
-            and (r.get(CANVAS[0]) or "").strip() != "Points Possible"]
+    # Canvas's export has a "Points Possible" row under the header: not a student
+    rows = [r for r in rows if (r[match] or "").strip() and (r[columns[0]] or "").strip() != "Points Possible"]
     seen = set()
     for r in rows:
         key = r[match].strip()

@@ -28,8 +28,7 @@ def as_dict(result, seed: int) -> dict:
     return {
         "version": VERSION, "student": result.student, "assignment": result.assignment, "seed": int(seed),
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "submitted_at": getattr(result, "submitted_at", None), "penalty": float(getattr(result, "penalty", 0.0)),
-        "late_note": getattr(result, "late_note", None),
+        "submitted_at": result.submitted_at, "penalty": float(result.penalty), "late_note": result.late_note,
         "score": result.score, "max_score": result.max_score, "notebook_problem": result.notebook_problem,
         "wall_s": round(result.wall_s, 3),
         "parts": [{"name": p.name, "points": p.points, "score": p.score, "status": p.status,

@@ -213,6 +213,15 @@ def test_return_one_zip_per_student_named_for_the_lms(term):
         (out / "feedback" / "carol" / "A1.html").read_text()
 
 
+def test_return_refuses_a_name_column_the_roster_lacks(term, capsys):
+    base, out, _, _ = term
+    (base / "names2.csv").write_text("login,lms_id\nalice,u101\n")
+    with pytest.raises(SystemExit):
+        main(["return", "A1", str(out), "--to", str(base / "r2"), "--roster", str(base / "names2.csv"),
+              "--match", "login", "--name", "Canvas ID"])
+    assert "--name 'Canvas ID' is not a column" in capsys.readouterr().err
+
+
 def test_late_rule_and_course_file_errors(tmp_path):
     from datetime import timedelta
     rule = late.Rule(per_day=0.1, max_days=2, grace=timedelta(minutes=10))
