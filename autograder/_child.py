@@ -269,9 +269,10 @@ _sending = threading.Lock()
 
 
 def send(out):
-    """Send the outputs once (the main thread at the end, or the watchdog at the deadline, whichever first)."""
+    """Send the outputs once (the main thread at the end, or the watchdog at the deadline, whichever comes
+    first); False when the other one is already sending."""
     if not _sending.acquire(blocking=False):
-        return
+        return False
     arrays = {}
     for key, value in out.items():
         try:
@@ -288,6 +289,7 @@ def send(out):
     view = memoryview(data)
     while view:
         view = view[os.write(_results, view):]
+    return True
 
 
 def load_inputs():
@@ -356,11 +358,13 @@ def watchdog(out, counts, seconds):
     """When the call is still running just before the deadline (stuck in one long NumPy operation, which the
     alarm cannot interrupt), send what the driver has put in ``out`` so far and end the process."""
     time.sleep(seconds)
+    if _sending.locked():
+        return                  # the call has just finished and its results are on their way
     messages["timed_out"] = True
     for name, n in list(counts.items()):
         out[f"calls/{name}"] = n
-    send(dict(out))
-    os._exit(0)
+    if send(dict(out)):
+        os._exit(0)
 
 
 def run_cells(ns):
