@@ -207,6 +207,8 @@ def test_return_one_zip_per_student_named_for_the_lms(term):
     with zipfile.ZipFile(to / "u103.zip") as z:
         assert sorted(z.namelist()) == ["A1-autograded.ipynb", "A1-feedback.html"]
         assert "hours after the deadline" in z.read("A1-feedback.html").decode()
+        # the seed stays with the instructor: nothing returned lets a student replay the inputs
+        assert all(str(record.seed(out, "carol")) not in z.read(n).decode() for n in z.namelist())
     nbg = base / "course"
     assert main(["return", "A1", str(out), "--to", str(nbg), "--layout", "nbgrader"]) == 0
     assert (nbg / "feedback" / "carol" / "A1" / "A1.html").read_text() == \
