@@ -4,6 +4,10 @@
     deepgrad grade A1 SUBMISSIONS --output OUT --jobs 2  grade; OUT/grades.csv, OUT/feedback/, gradebook
     deepgrad verify [A1 ...]                             solutions score full marks, released stubs zero
     deepgrad check A1 path/to/A1.ipynb                   grade one notebook, print the feedback (students)
+    deepgrad export A1 OUT --roster R --to F             grades in the CSV Canvas (or Moodle) imports
+    deepgrad return A1 OUT --to DIR                      one zip of feedback per student (or nbgrader's layout)
+    deepgrad report A1 OUT                               OUT/report.html: scores and mistakes per part
+    deepgrad similar A1 SUBMISSIONS --output F           pairs of submissions alike after normalising names
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import checks, manual, notebook, release
+from . import checks, classreport, lms, manual, notebook, release, returning, similarity
 
 
 def graded_assignments() -> list[str]:
@@ -138,6 +142,91 @@ def feedback_text(result, path: Path) -> str:
     out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
                "only, on inputs drawn just now.")
     return "\n".join(out)
+def _instructor_commands(sub) -> None:
+    """The term's commands after grading: export, return, report, similar."""
+    p = sub.add_parser("export", help="grades in the CSV an LMS imports, with a roster check")
+    p.add_argument("assignment")
+    p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote (its grades.csv)")
+    p.add_argument("--roster", type=Path, required=True, help="the LMS's roster as CSV (Canvas's gradebook "
+                   "export will do)")
+    p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
+    p.add_argument("--format", choices=lms.FORMATS, default="canvas")
+    p.add_argument("--to", type=Path, required=True, help="the CSV file to write")
+
+    p = sub.add_parser("return", help="each student's feedback: one zip per student, or nbgrader's layout")
+    p.add_argument("assignment")
+    p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
+    p.add_argument("--to", type=Path, required=True, help="where the zips (or feedback/) go")
+    p.add_argument("--layout", choices=returning.LAYOUTS, default="zip")
+    p.add_argument("--roster", type=Path, default=None, help="roster CSV naming the zips")
+    p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
+    p.add_argument("--name", default=None, help="the roster column a zip is named by (e.g. 'SIS Login ID')")
+
+    p = sub.add_parser("report", help="OUTPUT/report.html: per part, the scores and the mistakes made")
+    p.add_argument("assignment")
+    p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
+
+    p = sub.add_parser("similar", help="pairs of submissions whose answer cells are alike (flags only)")
+    p.add_argument("assignment")
+    p.add_argument("submissions", type=Path)
+    p.add_argument("--output", "-o", type=Path, required=True, help="the HTML page to write")
+    p.add_argument("--threshold", type=float, default=similarity.THRESHOLD,
+                   help=f"share of uncommon code two answers must have in common (default {similarity.THRESHOLD})")
+
+
+def _shard(text, parser):
+    if text is None:
+        return None
+    from . import shard
+    try:
+        return shard.parse(text)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _export(args, parser) -> int:
+    module = checks.load(args.assignment)
+    roster = lms.read_roster(args.roster, args.match)
+    grades = lms.read_grades(args.output / "grades.csv")
+    points = sum(float(p.points) for p in module.PARTS) + sum(manual.parts(module).values())
+    found = lms.export(args.format, args.assignment, points, roster, grades, args.match, args.to)
+    for line in found.lines():
+        print(line)
+    print(f"{len(roster)} students written to {args.to} ({args.format})")
+    return 1 if found.unknown else 0
+
+
+def _return(args, parser) -> int:
+    module = checks.load(args.assignment)
+    names = None
+    if args.roster:
+        if not args.name:
+            parser.error("--roster needs --name, the roster column a zip is named by")
+        roster = lms.read_roster(args.roster, args.match)
+        if roster and args.name not in roster[0]:
+            parser.error(f"--name {args.name!r} is not a column of {args.roster}; its columns are {list(roster[0])}")
+        names = {r[args.match].strip(): r[args.name] for r in roster}
+    written = returning.return_feedback(args.assignment, module.NOTEBOOK, args.output, args.to, args.layout, names)
+    print(f"{len(written)} students' feedback written to {args.to} ({args.layout})")
+    return 0
+
+
+def _report(args, parser) -> int:
+    module = checks.load(args.assignment)
+    path = classreport.write(args.assignment, module, args.output)
+    print(f"report written to {path}")
+    return 0
+
+
+def _similar(args, parser) -> int:
+    module = checks.load(args.assignment)
+    pairs = similarity.write(args.assignment, module, args.submissions, args.output, args.threshold)
+    print(f"{len(pairs)} pair{'s' if len(pairs) != 1 else ''} at or above {args.threshold:g} written to "
+          f"{args.output} (a flag for a human to look at, not a verdict; no grade is changed)")
+    return 0
+
+
+INSTRUCTOR_COMMANDS = {"export": _export, "return": _return, "report": _report, "similar": _similar}
 
 
 def main(argv=None) -> int:
@@ -154,9 +243,14 @@ def main(argv=None) -> int:
     p.add_argument("--output", "-o", type=Path, required=True, help="where grades.csv, feedback/ and the "
                    "gradebook go")
     p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
-    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: fresh each run)")
+    p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: the seed recorded for "
+                   "the student in OUTPUT, or a fresh one)")
     p.add_argument("--gradebook", default=None, help="nbgrader database URL (default: sqlite in OUTPUT)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--course", type=Path, default=None, help="course file (TOML) with deadlines, extensions "
+                   "and the late penalty")
+    p.add_argument("--shard", default=None, help="i/N: grade only shard i of N (N graders, one gradebook)")
+    _instructor_commands(sub)
 
     p = sub.add_parser("verify", help="every solution scores full marks, every released stub zero, the "
                        "released notebooks are in sync")
@@ -180,7 +274,8 @@ def main(argv=None) -> int:
             parser.error(f"SUBMISSIONS must be a folder, got {args.submissions}")
         from .grading import grade_all
         results = grade_all(args.assignment, args.submissions, args.output, jobs=args.jobs, seed=args.seed,
-                            progress=not args.no_progress, gradebook=args.gradebook)
+                            progress=not args.no_progress, gradebook=args.gradebook, course=args.course,
+                            shard=_shard(args.shard, parser))
         # non-zero when a notebook was unusable or a part crashed (the summary line names them)
         return 1 if any(r.failed for r in results) else 0
     if args.command == "check":
@@ -190,6 +285,11 @@ def main(argv=None) -> int:
         if args.assignment not in graded_assignments():
             parser.error(f"ASSIGNMENT must be one of {', '.join(graded_assignments())}, got {args.assignment!r}")
         return 0 if check(args.assignment, args.notebook, seed=args.seed) else 1
+    if args.command in INSTRUCTOR_COMMANDS:
+        try:
+            return INSTRUCTOR_COMMANDS[args.command](args, parser)
+        except (ValueError, FileNotFoundError) as exc:    # a roster, course file or folder that is wrong
+            parser.error(str(exc))
     if args.command == "verify":
         names = args.assignment or graded_assignments()
         ok = verify(names, jobs=args.jobs)

@@ -11,7 +11,6 @@ reported too, so the batch always completes.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import secrets
@@ -25,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import autograded, grades, late, manual, record, report
 from . import checks as checks_mod
-from . import manual
 from . import notebook as nbmod
-from . import report
+from . import shard as shard_mod
 from .checks import Feedback, Line, Outputs
 from .sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 
@@ -60,6 +59,9 @@ class StudentResult:
     parts: list                                      # [PartResult]
     notebook_problem: str | None = None
     wall_s: float = 0.0
+    submitted_at: str | None = None                  # ISO time, UTC (late.apply)
+    penalty: float = 0.0                             # points taken off for lateness
+    late_note: str | None = None                     # the words the feedback gives for it
 
     @property
     def score(self) -> float:
@@ -167,6 +169,15 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
     return result
 
 
+def _seed_for(output: Path, student: str, fixed: int | None) -> int:
+    """The seed of a student's inputs: ``fixed`` if given, else the one recorded in ``output`` by an
+    earlier run (a regrade draws the same inputs), else a fresh one."""
+    if fixed is not None:
+        return fixed
+    recorded = record.seed(output, student)
+    return recorded if recorded is not None else secrets.randbits(63)
+
+
 def student_budget(module) -> float:
     """Seconds a student's parts may take together: a minute, or twice the longest part's limit."""
     return max(60.0, 2.0 * max((p.timeout for p in module.PARTS), default=0.0))
@@ -247,8 +258,11 @@ def discover(submissions: Path) -> list[tuple[str, Path]]:
 
 def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1, seed: int | None = None,
               progress: bool = True, gradebook: str | None = None, isolate: bool | None = None,
-              stream=None) -> list[StudentResult]:
-    """Grade every student in ``submissions``; write grades.csv, feedback/ and the gradebook in ``output``."""
+              stream=None, course: Path | None = None, shard: tuple[int, int] | None = None) -> list[StudentResult]:
+    """Grade every student in ``submissions``; write grades.csv (the whole class, from the gradebook),
+    feedback/, autograded/, record/ and the gradebook in ``output``. Each student's inputs are drawn from the
+    seed recorded for them in ``output`` (a regrade sees the same inputs), a fresh one if none, or ``seed``.
+    ``course``: a course file with deadlines (``late``); ``shard`` (i, N): only the students of shard i."""
     stream = stream or sys.stderr
     module = checks_mod.load(assignment)
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
@@ -257,8 +271,9 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         source_nb = source_notebook(assignment, module.NOTEBOOK)
     except nbmod.NotebookProblem:
         source_nb = None
-    students = discover(submissions)
-    base_seed = seed if seed is not None else secrets.randbits(63)
+    students = [s for s in discover(submissions) if shard is None or shard_mod.of(s[0], shard[1]) == shard[0]]
+    seeds = {sid: _seed_for(output, sid, seed) for sid, _ in students}
+    terms = late.load(course) if course else None
     hide = _hidden_paths([submissions, output])
     start = time.monotonic()
     bar = None
@@ -267,7 +282,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=stream)
     results = []
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-        futures = {pool.submit(grade_student, assignment, module, sid, path, base_seed=base_seed, hide=hide,
+        futures = {pool.submit(grade_student, assignment, module, sid, path, base_seed=seeds[sid], hide=hide,
                                source_nb=source_nb, isolate=isolate): sid for sid, path in students}
         for fut in as_completed(futures):
             sid = futures[fut]
@@ -283,15 +298,22 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     if bar:
         bar.close()
     results.sort(key=lambda r: r.student)
+    paths = dict(students)
     for r in results:
+        if terms:
+            late.apply(r, terms, paths[r.student], module.NOTEBOOK)
         report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
+        record.save(output, r, seeds[r.student])
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
     report.write_gradebook(db, assignment, module, results)
+    if terms:
+        late.store(db, terms, assignment, module, results)
     # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
-    by_hand = manual.keep(db, assignment, module, [r.student for r in results], source_nb)
-    write_csv(output / "grades.csv", module, results, by_hand)
+    manual.keep(db, assignment, module, [r.student for r in results], source_nb)
     manual.formgrader_notebooks(output / "autograded", assignment, module,
                                 SOURCE_DIR.parent / "assignments" / assignment / module.NOTEBOOK, students)
+    autograded.annotate_all(output, module.NOTEBOOK, results)
+    grades.write_csv(output / "grades.csv", db, assignment, module)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
     names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
@@ -300,22 +322,3 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s: "
           f"{len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
     return results
-
-
-def write_csv(path: Path, module, results, manual_scores=None) -> None:
-    """One row per student; the manual parts' columns hold a grader's score, blank while ungraded."""
-    names, by_hand = [p.name for p in module.PARTS], manual.parts(module)
-    manual_scores = manual_scores or {}
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student_id", "assignment", "score", "max_score", *names, *by_hand])
-        for r in results:
-            by = {p.name: p.score for p in r.parts}
-            written = [manual_scores.get(r.student, {}).get(n) for n in by_hand]
-            w.writerow([r.student, r.assignment, _num(r.score + sum(s or 0.0 for s in written)),
-                        _num(r.max_score + sum(by_hand.values())), *[_num(by[n]) for n in names],
-                        *["" if s is None else _num(s) for s in written]])
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"

@@ -50,8 +50,14 @@ def render(result) -> str:
     head = (f"<h1>{e(result.assignment)} feedback for {e(result.student)}</h1>"
             f'<p>Total: <b class="{_cls(result.score, result.max_score)}">{result.score:g} / '
             f"{result.max_score:g}</b></p>")
+    if result.penalty:
+        final = round(result.score - result.penalty, 4)
+        head = head.replace("</b></p>", f"</b>, after the late penalty <b class='{_cls(final, result.max_score)}'>"
+                                        f"{final:g} / {result.max_score:g}</b></p>")
     if result.notebook_problem:
         head += f"<p class='none'>{e(result.notebook_problem)}</p>"
+    if result.late_note:
+        head += f"<p class='some'>{e(result.late_note)}</p>"
     head += ("<p class='status'>Each part was graded by running your answer cells on their own, with NumPy "
              "only, on inputs drawn at grading time, and comparing the results with the reference.</p>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(result.assignment)} feedback</title>"

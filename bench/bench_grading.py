@@ -167,6 +167,10 @@ def main(n: int = 20, jobs: int = 2) -> dict:
         t_deepgrad, ok_d = time_deepgrad(tmp / "submissions", tmp / "deepgrad-out", jobs)
         print(f"deepgrad grade --jobs {jobs}:  {t_deepgrad:7.1f} s  ({t_deepgrad / n:.2f} s per submission)"
               + ("" if ok_d else "  [FAILED]"), flush=True)
+        per_core = t_deepgrad * jobs / n       # the figure a class of 1,000 is sized by (README, deploy/)
+        print(f"  {per_core:.2f} s per student per core: 1,000 students x 4 assignments at this rate = "
+              f"{per_core * 4000 / 3600:.1f} core-hours ({per_core * 4000 / 3600 / 16:.1f} h on 16 cores)",
+              flush=True)
         t_nbgrader, ok_n = time_nbgrader(tmp / "submissions", tmp / "course")
         print(f"nbgrader autograde:       {t_nbgrader:7.1f} s  ({t_nbgrader / n:.2f} s per submission)"
               + ("" if ok_n else "  [FAILED]"), flush=True)

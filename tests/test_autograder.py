@@ -242,11 +242,12 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
         rows = list(csv.reader(f))
     module = checks.load("A1")
     written = list(getattr(module, "MANUAL_PARTS", {}))      # graded by hand: blank until a grader scores them
-    assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS], *written]
+    assert rows[0] == ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS], *written,
+                       "late_penalty"]
     auto = f"{sum(p.points for p in module.PARTS):g}"
     total = f"{sum(p.points for p in module.PARTS) + sum(getattr(module, 'MANUAL_PARTS', {}).values()):g}"
     assert rows[1][:4] == ["alice", "A1", auto, total] and rows[2][:4] == ["bob", "A1", "0", total]
-    assert rows[3][:4] == ["carol", "A1", "0", total] and rows[1][-len(written):] == [""] * len(written)
+    assert rows[3][:4] == ["carol", "A1", "0", total] and rows[1][-len(written) - 1:-1] == [""] * len(written)
     assert (out / "feedback" / "alice" / "A1.html").is_file()
     assert "NotImplementedError" in (out / "feedback" / "bob" / "A1.html").read_text()
     assert "not valid notebook JSON" in (out / "feedback" / "carol" / "A1.html").read_text()

@@ -68,7 +68,8 @@ def test_regrade_keeps_manual_scores_and_comments(course):
     tmp_path, subs = course
     rows, db = _grade(tmp_path, subs)
     # before anyone grades by hand: blank in grades.csv, out of the auto points plus the manual ones
-    assert list(rows["alice"]) == ["student_id", "assignment", "score", "max_score", "double", "why_linear"]
+    assert list(rows["alice"]) == ["student_id", "assignment", "score", "max_score", "double", "why_linear",
+                                   "late_penalty"]
     assert (rows["alice"]["score"], rows["alice"]["max_score"], rows["alice"]["why_linear"]) == ("1", "3", "")
     with Gradebook(db) as gb:
         grade = gb.find_grade("why_linear", "W1", "W1", "alice")

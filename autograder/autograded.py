@@ -1,0 +1,56 @@
+"""The feedback in the autograded copies, where nbgrader's formgrader shows it.
+
+``manual.formgrader_notebooks`` writes ``OUTPUT/autograded/<student>/<assignment>/<notebook>.ipynb``, the
+released notebook with the student's answers, which the formgrader displays for grading by hand.
+``deepgrad grade`` never executes it, so here each graded (test) cell gets its part's feedback as output: the
+score, what happened in the sandbox and the plain-words lines of the feedback page. Nothing else is added:
+the hidden checks, their inputs and the expected values stay in the grader, as on the feedback page.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .report import STATUS_WORDS
+
+MARK = {True: "✓", False: "✗", None: "•"}
+
+
+def feedback_text(part) -> str:
+    """The text a graded cell shows: score, status and feedback lines of one part (grading.PartResult)."""
+    lines = [f"{part.name}: {part.score:g} / {part.points:g}", STATUS_WORDS.get(part.status, part.status)]
+    lines += [f"{MARK[line.ok]} {line.text}" for line in part.lines]
+    return "\n".join(lines) + "\n"
+
+
+def annotate(nb: dict, result) -> dict:
+    """``nb`` (the student's notebook) with each graded cell's outputs set to its part's feedback."""
+    parts = {p.name: p for p in result.parts}
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        part = parts.get(meta.get("grade_id")) if isinstance(meta, dict) else None
+        if part is not None and meta.get("grade"):
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": feedback_text(part)}]
+            cell["execution_count"] = None
+    return nb
+
+
+def path(output: Path, student: str, assignment: str, notebook_name: str) -> Path:
+    """Where the formgrader looks for a student's notebook (the layout manual.formgrader_notebooks writes)."""
+    return Path(output) / "autograded" / student / assignment / notebook_name
+
+
+def annotate_all(output: Path, notebook_name: str, results) -> int:
+    """Put each student's feedback into their autograded copy (those without one are skipped); returns how
+    many were annotated."""
+    done = 0
+    for r in results:
+        target = path(output, r.student, r.assignment, notebook_name)
+        if not target.is_file():
+            continue
+        nb = json.loads(target.read_text(encoding="utf-8"))
+        target.write_text(json.dumps(annotate(nb, r), indent=1, ensure_ascii=False), encoding="utf-8")
+        done += 1
+    return done

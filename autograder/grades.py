@@ -1,0 +1,71 @@
+"""grades.csv, written from the gradebook: the whole class, whoever was graded in this run.
+
+Grading one student (a regrade, a late submission) into an existing output folder updates that student in
+nbgrader's gradebook and leaves the others; the CSV is then rebuilt from the gradebook, so it always lists
+every student the gradebook has for the assignment, with the formgrader's manual scores where given.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from pathlib import Path
+
+from . import manual
+
+
+def class_rows(db_url: str, assignment: str, module) -> list[dict]:
+    """One row per student of ``assignment`` in the gradebook, sorted by id: ``student_id``, ``score`` (the
+    parts' scores less the late penalty, never below 0), ``max_score``, one entry per automatic part (its
+    manual score where the formgrader set one, else the autograder's), one per written part (``manual``;
+    None until a grader scores it) and ``late_penalty``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from ._env import ensure_tools_on_path
+    ensure_tools_on_path()
+    notebook = Path(module.NOTEBOOK).stem
+    names, by_hand = [p.name for p in module.PARTS], manual.parts(module)
+    rows = []
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        try:
+            submissions = gb.assignment_submissions(assignment)
+        except MissingEntry:
+            return []
+        for sub in submissions:
+            student = sub.student.id
+            by = {}
+            for name in names:
+                try:
+                    by[name] = float(gb.find_grade(name, notebook, assignment, student).score)
+                except MissingEntry:
+                    by[name] = 0.0
+            written = {}
+            for name in by_hand:
+                try:
+                    written[name] = gb.find_grade(name, notebook, assignment, student).manual_score
+                except MissingEntry:
+                    written[name] = None
+            penalty = float(sub.late_submission_penalty or 0.0)
+            raw = sum(by.values()) + sum(s or 0.0 for s in written.values())
+            rows.append({"student_id": student, "assignment": assignment,
+                         "score": round(max(0.0, raw - penalty), 4),
+                         "max_score": round(sum(float(p.points) for p in module.PARTS) + sum(by_hand.values()), 4),
+                         **by, **written, "late_penalty": round(penalty, 4)})
+    return sorted(rows, key=lambda r: r["student_id"])
+
+
+def write_csv(path: Path, db_url: str, assignment: str, module) -> list[dict]:
+    """Write grades.csv: student_id, assignment, score, max_score, one column per automatic part, one per
+    written part (blank until graded), late_penalty."""
+    rows = class_rows(db_url, assignment, module)
+    header = ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS],
+              *manual.parts(module), "late_penalty"]
+    tmp = Path(path).with_suffix(f".csv.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r[h] if isinstance(r[h], str) else "" if r[h] is None else f"{r[h]:g}" for h in header])
+    os.replace(tmp, path)      # shards grading into one folder each rewrite it: a reader never sees half
+    return rows

@@ -1,0 +1,68 @@
+"""Returning feedback: each student's feedback where they will get it.
+
+Two layouts. ``zip``: one ``<name>.zip`` per student holding the feedback page and the autograded notebook,
+the name taken from a roster column (the LMS's id, so the files can be matched on upload) or the student id.
+``nbgrader``: ``feedback/<student>/<assignment>/<notebook>.html`` under a course directory, the layout
+``nbgrader release_feedback`` ships through nbgrader's exchange to each student's ``fetch_feedback``.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import autograded, record
+from .report import folder_name
+
+LAYOUTS = ("zip", "nbgrader")
+
+
+def _files(output: Path, student: str, assignment: str, notebook_name: str) -> list[tuple[Path, str]]:
+    """(file, name in the zip) of one student's feedback: the page, and the autograded notebook if any."""
+    page = Path(output) / "feedback" / folder_name(student) / f"{assignment}.html"
+    files = [(page, f"{assignment}-feedback.html")] if page.is_file() else []
+    nb = autograded.path(output, student, assignment, notebook_name)
+    if nb.is_file():
+        files.append((nb, f"{assignment}-autograded.ipynb"))
+    return files
+
+
+def safe_name(text: str) -> str:
+    """A file name from an LMS id or a student's name: letters, digits and ``._-`` kept, the rest ``_``."""
+    name = re.sub(r"[^\w.\-]+", "_", text.strip()).strip("._") or "student"
+    return name[:120]
+
+
+def return_feedback(assignment: str, notebook_name: str, output: Path, to: Path, layout: str = "zip",
+                    names: dict | None = None) -> list[Path]:
+    """Write each graded student's feedback under ``to``; ``names`` maps submission names to the zip's name
+    (students without one are named by their id). Returns the files written."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    to = Path(to)
+    to.mkdir(parents=True, exist_ok=True)
+    written, used = [], set()
+    for rec in record.load_all(output, assignment):
+        student = rec["student"]
+        files = _files(output, student, assignment, notebook_name)
+        if not files:
+            continue
+        if layout == "nbgrader":
+            folder = to / "feedback" / folder_name(student) / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{Path(notebook_name).stem}.html"
+            shutil.copyfile(files[0][0], target)
+            written.append(target)
+            continue
+        name = safe_name((names or {}).get(unquote(student)) or student)
+        if name in used:                 # two roster names alike once made safe: keep both files
+            name = f"{name}_{folder_name(student)}"
+        used.add(name)
+        target = to / f"{name}.zip"
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+            for src, arcname in files:
+                z.write(src, arcname)
+        written.append(target)
+    return written
