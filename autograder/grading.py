@@ -305,6 +305,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
     db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
+    _create_gradebook(db)
     report.write_gradebook(db, assignment, module, results)
     if terms:
         late.store(db, terms, assignment, module, results)
@@ -322,3 +323,21 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s: "
           f"{len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
     return results
+
+
+def _create_gradebook(db_url: str, tries: int = 5) -> None:
+    """Create nbgrader's tables if they are missing. Shards grading into one PostgreSQL gradebook at once race
+    to create them (the loser's CREATE TYPE fails as a duplicate); the loser then finds them made."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    from ._env import ensure_tools_on_path
+    ensure_tools_on_path()          # nbgrader runs `alembic` by name
+    for attempt in range(tries):
+        try:
+            Gradebook(db_url).close()
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
