@@ -424,7 +424,10 @@ def main():
         for name, n in counts.items():
             out[f"calls/{name}"] = n
         progress("D")
-        send(out)
+        if not send(out):
+            # the watchdog is sending at the deadline: wait for it, it ends the process once its results are
+            # out (returning here would reach os._exit below and cut its write short: "no results came back")
+            _sending.acquire()
 
 
 main()
