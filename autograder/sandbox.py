@@ -387,6 +387,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     writer = threading.Thread(target=_write, args=(proc.stdin, struct.pack("<Q", len(program)) + program),
                               daemon=True)
     writer.start()
+    deadline = cells_deadline
     try:
         sent = False
         while proc.poll() is None:
@@ -406,6 +407,11 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
                 proc.wait(timeout=0.02)
             except subprocess.TimeoutExpired:
                 pass
+        if not timed_out:
+            # The child has exited, but what it wrote may still sit in the pipe, unread by a reader thread that
+            # a loaded machine has not yet scheduled: read to EOF, within the part's time (a descendant that
+            # holds the pipe open cannot stretch it), before closing the channel.
+            results.thread.join(timeout=max(0.0, deadline - time.monotonic()))
     finally:
         results.close()           # from here on, nothing more counts
         _kill_group(proc.pid)
