@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 
 import numpy as np
 import pytest
@@ -55,3 +57,16 @@ def _numpy_backend():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def stop_process_group(proc, timeout: float = 20) -> None:
+    """End a server started in its own session (JupyterLab, make lab): SIGTERM to its group, SIGKILL if it is
+    still there after ``timeout`` seconds."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

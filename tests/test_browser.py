@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import time
 import urllib.request
 
 import pytest
+from conftest import stop_process_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = os.path.join(ROOT, "test-artifacts", "browser")
@@ -72,14 +72,7 @@ def _stop(proc: subprocess.Popen, base: str, token: str) -> None:
                 urllib.request.urlopen(req, timeout=5).close()
     except OSError:
         pass  # the server is already gone or not answering: the kills below still run
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    stop_process_group(proc, timeout=10)
     for p in family:
         try:
             p.kill()

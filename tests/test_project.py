@@ -10,6 +10,7 @@ import tomllib
 
 import numpy as np
 import pytest
+from conftest import stop_process_group
 import yaml
 
 import deepgrad
@@ -113,7 +114,6 @@ def test_to_numpy_and_array_module_follow_the_input():
 def test_make_lab_serves_the_course(tmp_path):
     """`make lab` (the README's first command) starts JupyterLab on the student's copy of course/ and
     assignments/ without a display or a browser."""
-    import signal
     import socket
     import time
     import urllib.error
@@ -143,9 +143,4 @@ def test_make_lab_serves_the_course(tmp_path):
         assert names == {"course", "assignments"}, names      # the student's copy, nothing else
         assert (tmp_path / "work" / "course" / "06_backprop.ipynb").is_file()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
