@@ -211,6 +211,17 @@ def _limits(lim):
         set_(resource.RLIMIT_NPROC, lim["nproc"])
 
 
+def _numpy_from_own_site():
+    """NumPy was imported by the fork server from its real directory, which the namespaces may hide; what it
+    loads lazily from now on comes from the copy in ``own/site`` (a bind mount, or a link without namespaces)."""
+    real, site = P["numpy_dir"], os.path.join(P["own"], "site", "numpy")
+    for name, module in list(sys.modules.items()):
+        paths = getattr(module, "__path__", None) if name.split(".")[0] == "numpy" else None
+        if isinstance(paths, list):
+            module.__path__ = [site + p[len(real):] if p.startswith(real) else p for p in paths]
+
+
+os.environ.update(P["environ"])
 _join_cgroup()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the size limit raises OSError instead of killing us
 _libc = _isolate(P["isolate"]) if P.get("isolate") else None
@@ -228,8 +239,9 @@ os.dup2(_devnull, 1)
 sys.stdout = open(1, "w", closefd=False)
 sys.path[:0] = [os.path.join(P["own"], "site")]
 sys.dont_write_bytecode = True
+_numpy_from_own_site()
 
-import numpy as np  # noqa: E402  (only after confinement)
+import numpy as np  # noqa: E402  (imported by the fork server, before any student code was in the process)
 
 FILTERED = _filter_system_calls()
 MAX_TEXT = 500

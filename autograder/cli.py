@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import io
 import json
 import shutil
 import sys
@@ -111,15 +110,8 @@ def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
 def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) -> bool:
     """Grade one notebook exactly as `deepgrad grade` would (same sandbox, checks and feedback) and print
     the feedback as text. Returns True for full marks."""
-    from .grading import grade_all
-    module = checks.load(assignment)
-    with tempfile.TemporaryDirectory(prefix="deepgrad-check-") as tmp:
-        folder = Path(tmp) / "submissions" / path.stem
-        folder.mkdir(parents=True)
-        shutil.copy(path, folder / module.NOTEBOOK)
-        summary = io.StringIO()   # grade_all's closing line names grades.csv in a folder that is about to go
-        result, = grade_all(assignment, folder.parent, Path(tmp) / "out", seed=seed, progress=False,
-                            stream=summary)
+    from .grading import grade_notebook
+    result = grade_notebook(assignment, path, seed=seed)
     print(feedback_text(result, path), file=stream or sys.stdout)
     return result.score == result.max_score
 

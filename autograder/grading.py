@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -267,10 +268,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     module = checks_mod.load(assignment)
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    try:
-        source_nb = source_notebook(assignment, module.NOTEBOOK)
-    except nbmod.NotebookProblem:
-        source_nb = None
+    source_nb = _source_or_none(assignment, module)
     students = [s for s in discover(submissions) if shard is None or shard_mod.of(s[0], shard[1]) == shard[0]]
     seeds = {sid: _seed_for(output, sid, seed) for sid, _ in students}
     terms = late.load(course) if course else None
@@ -325,16 +323,64 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     return results
 
 
+def alembic_head() -> str:
+    """The newest of nbgrader's database revisions, read from its migration scripts: the revision no other
+    revision names as its ``down_revision`` (what ``alembic heads`` prints, without a second Python)."""
+    import importlib.util
+    import re
+    versions = Path(importlib.util.find_spec("nbgrader").submodule_search_locations[0], "alembic", "versions")
+    revisions, parents = set(), set()
+    for script in versions.glob("*.py"):
+        text = script.read_text()
+        revisions.update(re.findall(r"^revision\s*=\s*['\"](\w+)['\"]", text, re.M))
+        parents.update(re.findall(r"^down_revision\s*=\s*['\"](\w+)['\"]", text, re.M))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"nbgrader's migrations in {versions} have {len(heads)} heads, expected one")
+    return heads.pop()
+
+
+def _source_or_none(assignment: str, module) -> dict | None:
+    """The source notebook, whose answer-cell ids locate the student's answers (None: find them by marker)."""
+    try:
+        return source_notebook(assignment, module.NOTEBOOK)
+    except nbmod.NotebookProblem:
+        return None
+
+
+def grade_notebook(assignment: str, path: Path, *, seed: int | None = None) -> StudentResult:
+    """One notebook graded exactly as :func:`grade_all` grades a student (same sandbox, parts, checks and
+    feedback), with nothing written: the self-learner's `deepgrad check`."""
+    module = checks_mod.load(assignment)
+    with tempfile.TemporaryDirectory(prefix="deepgrad-check-") as tmp:
+        folder = Path(tmp) / "submission"
+        folder.mkdir()
+        shutil.copy(path, folder / module.NOTEBOOK)
+        return grade_student(assignment, module, student_id(Path(path).stem), folder,
+                             base_seed=secrets.randbits(63) if seed is None else seed, hide=_hidden_paths([tmp]),
+                             source_nb=_source_or_none(assignment, module))
+
+
 def _create_gradebook(db_url: str, tries: int = 5) -> None:
-    """Create nbgrader's tables if they are missing. Shards grading into one PostgreSQL gradebook at once race
-    to create them (the loser's CREATE TYPE fails as a duplicate); the loser then finds them made."""
+    """Create nbgrader's tables if they are missing, with the database revision nbgrader would record (nbgrader
+    itself asks a separate `alembic` process for it, seconds per new gradebook). Shards grading into one
+    PostgreSQL gradebook at once race to create them (the loser's CREATE fails as a duplicate); the loser then
+    finds them made."""
     from nbgrader.api import Gradebook
+    from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    from ._env import ensure_tools_on_path
-    ensure_tools_on_path()          # nbgrader runs `alembic` by name
     for attempt in range(tries):
         try:
+            engine = create_engine(db_url)
+            try:
+                with engine.begin() as conn:
+                    if not inspect(conn).get_table_names():
+                        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+                        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                                     {"v": alembic_head()})
+            finally:
+                engine.dispose()
             Gradebook(db_url).close()
             return
         except (IntegrityError, ProgrammingError):

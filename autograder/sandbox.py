@@ -38,14 +38,12 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-CHILD_PROGRAM = (Path(__file__).with_name("_child.py")).read_text()
-BOOTSTRAP = ("import os,sys,json,struct;n=struct.unpack('<Q',sys.stdin.buffer.read(8))[0];"
-             "d=json.loads(sys.stdin.buffer.read(n));"
-             "exec(compile(d['program'],'<grader>','exec'),{'PAYLOAD':d['payload'],'__name__':'__grader__'})")
+from . import forkserver
+from .forkserver import numpy_dirs, python
+
 MAGIC = b"DGRESULT1"
 MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
 MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
@@ -79,21 +77,28 @@ class RunResult:
     conversion: list = field(default_factory=list)    # [(key, text)] values that were not plain numbers
     detail: str = ""                # what the grader saw (signal, limits), in words
     wall_s: float = 0.0
+    phases: dict = field(default_factory=dict)        # seconds per phase on the grader's clock (PHASES)
+
+
+# Where a part's time goes, in order: inputs and limits made ready; fork and confinement until the first cell
+# starts; the answer cells; the call (inputs sent, driver run); results sent and read; processes and files
+# cleaned up. From the child's progress tokens, timed on the grader's clock: a profile, never a verdict.
+PHASES = ("prepare", "start", "cells", "call", "send", "clean up")
+
+
+def _phases(t0, start, seen, exited, end) -> dict:
+    marks = [t0, start, seen.get("c"), seen.get("C"), seen.get("D"), exited, end]
+    for i in range(len(marks) - 1, 0, -1):     # a phase that never came takes no time: fill from the next mark
+        if marks[i - 1] is None:
+            marks[i - 1] = marks[i]
+    return {name: max(0.0, b - a) for name, a, b in zip(PHASES, marks[:-1], marks[1:], strict=True)}
 
 
 # --------------------------------------------------------------------------- environment facts
-def _numpy_dirs() -> list[str]:
-    pkg = os.path.dirname(os.path.realpath(np.__file__))
-    dirs = [pkg]
-    libs = pkg + ".libs"            # manylinux wheels keep OpenBLAS beside the package
-    if os.path.isdir(libs):
-        dirs.append(libs)
-    return dirs
-
-
-def _python() -> str:
-    # The real interpreter, not a venv launcher: with -I -S it needs nothing from the venv.
-    return os.path.realpath(sys.executable)
+# The environment of the fork server and so of every child (each child sets its own HOME and TMPDIR).
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
+       "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+       "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _is_root() -> bool:
@@ -116,7 +121,7 @@ def isolation_available() -> bool:
                     "l.mount(b'none',b'/',None,16384|(1<<18),None)==0 and "
                     "os.waitstatus_to_exitcode(os.waitpid(os.fork() or os._exit(0),0)[1])==0 else 1)")
             try:
-                _ISOLATION_OK = subprocess.run([_python(), "-I", "-S", "-c", code], timeout=20,
+                _ISOLATION_OK = subprocess.run([python(), "-I", "-S", "-c", code], timeout=20,
                                                capture_output=True).returncode == 0
             except (OSError, subprocess.SubprocessError):
                 _ISOLATION_OK = False
@@ -225,15 +230,26 @@ class _Channel:
 
 class _Progress:
     """The child's progress tokens (``c3``: cell 3 starts, ``C``: cells done, ``D``: results being sent), with
-    the grader's clock time of the first ``C``. Tokens are the child's word, used only against itself."""
+    the grader's clock time at which each kind was first seen (``seen_at``: "c", "C", "D"). Tokens are the
+    child's word, used only against itself and for the time profile."""
 
     def __init__(self):
-        self.cells_done_at = None
+        self.seen_at = {}
         self.channel = None
+        self.cells_done = threading.Event()
+
+    @property
+    def cells_done_at(self):
+        return self.seen_at.get("C")
 
     def seen(self, now):
-        if self.cells_done_at is None and b"\nC\n" in b"\n" + bytes(self.channel.data):
-            self.cells_done_at = now
+        tokens = set(bytes(self.channel.data).split(b"\n"))
+        for kind, present in (("c", any(t[:1] == b"c" for t in tokens)), ("C", b"C" in tokens),
+                              ("D", b"D" in tokens)):
+            if present:
+                self.seen_at.setdefault(kind, now)
+        if "C" in self.seen_at:
+            self.cells_done.set()
 
     def last_cell(self) -> int | None:
         """The last cell the child said it started, unless it then said the cells were done."""
@@ -325,13 +341,14 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
 
 
 def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> RunResult:
+    t0 = time.monotonic()
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in inputs.items()})
     inputs_blob = buf.getvalue()
     site = os.path.join(own, "site")
     if not isolate:
         os.makedirs(site)
-        for src in _numpy_dirs():
+        for src in numpy_dirs():
             os.symlink(src, os.path.join(site, os.path.basename(src)))
     cgroup = PidsCgroup.create(limits.pids)
     mem = int(limits.memory_mb) * 2**20
@@ -356,64 +373,54 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
         cover = tmp if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" \
             and not (stdlib + "/").startswith(tmp.rstrip("/") + "/") else root
         extra = [d for d in ("/dev/shm", "/var/tmp", "/proc", "/sys") if os.path.isdir(d) and d != cover]
-        payload["isolate"] = {"own": own, "root": cover, "numpy_dirs": _numpy_dirs(),
+        payload["isolate"] = {"own": own, "root": cover, "numpy_dirs": numpy_dirs(),
                               "tmpfs_bytes": 2 * lim["file_size"] + 2**20,
                               "hide": sorted(set(safe_hide)) + extra}
-    env = {"PATH": "/usr/bin:/bin", "HOME": own, "TMPDIR": own, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "PYTHONHASHSEED": "0",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    progress_r, progress_w = os.pipe()
-    payload["progress_fd"] = progress_w
-    program = json.dumps({"program": CHILD_PROGRAM, "payload": payload}).encode()
+    payload.update(progress_fd=3, environ={"HOME": own, "TMPDIR": own}, numpy_dir=numpy_dirs()[0])
+    program = json.dumps(payload).encode()
     errlog = tempfile.TemporaryFile()
     start = time.monotonic()
-    try:
-        proc = subprocess.Popen([_python(), "-I", "-S", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=errlog, cwd=own, env=env,
-                                start_new_session=True, close_fds=True, pass_fds=(progress_w,))
-    finally:
-        os.close(progress_w)
+    proc = forkserver.spawn(ENV, errlog)
+    progress_stream = proc.progress
     progress = _Progress()
-    progress_stream = os.fdopen(progress_r, "rb", buffering=0)
     progress.channel = _Channel(progress_stream, 64 * 1024, on_line=progress.seen)
     results = _Channel(proc.stdout, MAX_RESULT_BYTES)
     # Deadlines on the grader's clock: the cells' budgets first, then, from the moment the child says the
     # cells are done, the part's own time limit.
     cells_deadline = start + STARTUP_S + cells_s + GRACE_S
     timed_out = False
-    # The program now; the inputs only when the child says its cells are done. Written from a thread, so
-    # that a child that stops reading cannot block the grader.
-    writer = threading.Thread(target=_write, args=(proc.stdin, struct.pack("<Q", len(program)) + program),
-                              daemon=True)
+    # The program now; the inputs only when the child says its cells are done (the progress reader's signal).
+    # Written from a thread, so that a child that stops reading cannot block the grader.
+    over = threading.Event()
+
+    def feed():
+        _write(proc.stdin, struct.pack("<Q", len(program)) + program)
+        progress.cells_done.wait()
+        if not over.is_set():
+            _write(proc.stdin, struct.pack("<Q", len(inputs_blob)) + inputs_blob, True)
+
+    writer = threading.Thread(target=feed, daemon=True)
     writer.start()
-    deadline = cells_deadline
+    deadline, exited = cells_deadline, None
     try:
-        sent = False
         while proc.poll() is None:
             done_at = progress.cells_done_at
-            if done_at is not None and not sent:
-                writer.join()
-                writer = threading.Thread(target=_write, args=(
-                    proc.stdin, struct.pack("<Q", len(inputs_blob)) + inputs_blob, True), daemon=True)
-                writer.start()
-                sent = True
             # strict: what has not arrived when the part's time is up does not count
             deadline = cells_deadline if done_at is None else done_at + limits.timeout
             if time.monotonic() > deadline:
                 timed_out = True
                 break
-            try:
-                proc.wait(timeout=0.02)
-            except subprocess.TimeoutExpired:
-                pass
+            proc.wait(timeout=0.02)
         if not timed_out:
             # The child has exited, but what it wrote may still sit in the pipe, unread by a reader thread that
             # a loaded machine has not yet scheduled: read to EOF, within the part's time (a descendant that
             # holds the pipe open cannot stretch it), before closing the channel.
             results.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        exited = time.monotonic()
     finally:
         results.close()           # from here on, nothing more counts
+        over.set()
+        progress.cells_done.set()   # the writer, if still waiting, ends
         _kill_group(proc.pid)
         try:
             proc.stdin.close()
@@ -421,7 +428,6 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
             pass
         if cgroup:
             cgroup.remove()
-        proc.kill() if proc.poll() is None else None
         proc.wait()
         for ch in (results, progress.channel):
             ch.thread.join(timeout=1)
@@ -432,6 +438,8 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     stderr_tail = errlog.read()[-2000:].decode("utf-8", errors="replace")
     errlog.close()
     res = _interpret(proc.returncode, timed_out, bytes(results.data), stderr_tail, limits, wall)
+    end = time.monotonic()
+    res.phases = _phases(t0, start, progress.seen_at, exited or end, end)
     if res.status in ("timeout", "crashed") and progress.cells_done_at is None:
         res.stuck_cell = progress.last_cell()
         if res.stuck_cell is not None:

@@ -16,7 +16,7 @@ import pytest
 from autograder import checks, grading, notebook, release
 from autograder.checks import Feedback, Outputs, Part
 from autograder.cli import consistency, main, release_drift
-from autograder.sandbox import Limits, _parse, isolation_available, run_part
+from autograder.sandbox import PHASES, Limits, _parse, isolation_available, run_part
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMPLE = Part("p", 1, inputs=lambda rng: {}, check=lambda *a: True, call="f", args=("x",),
@@ -198,6 +198,46 @@ def test_parse_refuses_garbage_and_pickles():
         _parse(b"DGRESULT1" + struct.pack("<QQ", len(blob), len(text)) + blob + text)
 
 
+# ------------------------------------------------------------------------------ the fork server
+ONE = Part("p", 1, inputs=lambda rng: {}, check=lambda *a: True, call="f", args=("x",), returns="r").spec()
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["namespaces", "rlimits only"])
+def test_each_part_starts_clean_whatever_the_part_before_it_did(isolate):
+    """Every part is a fresh fork of the server: what one student's code did to NumPy, to the interpreter or to
+    its random state is gone in the next part, and NumPy's lazily loaded submodules still load (from the
+    sandbox's own copy where the namespaces hide the real one)."""
+    if isolate and not isolation_available():
+        pytest.skip("Linux namespaces are not available here")
+    tamper = ("import builtins, sys\nnp.leak = 'alice'\nnp.sum = lambda *a, **k: 42\nbuiltins.leak = 1\n"
+              "sys.modules['numpy.linalg'].norm = None\n"
+              "def f(x):\n    return np.random.randint(0, 2**62, 4)\n")
+    first = run_part([tamper], ONE, {"x": 1}, isolate=isolate)
+    look = ("import numpy.testing, numpy.lib.recfunctions, builtins\n"
+            "def f(x):\n    numpy.testing.assert_allclose(np.linalg.norm([3.0, 4.0]), 5.0)\n"
+            "    return [hasattr(np, 'leak'), hasattr(builtins, 'leak'), np.sum([1, 2]), *np.random.randint(0, 2**62, 4)]\n")
+    second = run_part([look], ONE, {"x": 1}, isolate=isolate)
+    assert first.status == "ok" and second.status == "ok", (first.error, second.error, second.cell_errors)
+    assert list(second.outputs["r"][:3]) == [0, 0, 3]
+    assert not np.array_equal(first.outputs["r"], second.outputs["r"][3:])   # each child draws fresh entropy
+
+
+def test_a_part_that_kills_the_fork_server_costs_only_itself():
+    """Without namespaces a student's process can see its parent, the fork server, and kill it: that part ends
+    without results, and the next part gets a new server."""
+    killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return x\n"
+    r = run_part([killer], ONE, {"x": 1.0}, isolate=False)
+    assert r.status in ("crashed", "ok")      # the child dies with its server unless it was quicker
+    after = run_part(["def f(x):\n    return 2 * x\n"], ONE, {"x": 1.0}, isolate=False)
+    assert after.status == "ok" and after.outputs["r"] == 2.0
+
+
+def test_a_part_reports_where_its_time_went():
+    r = run(["def f(x):\n    import time\n    time.sleep(0.3)\n    return x, 1.0\n"])
+    assert r.status == "ok" and list(r.phases) == list(PHASES)
+    assert r.phases["call"] >= 0.3 and abs(sum(r.phases.values()) - r.wall_s) < 0.05
+
+
 # ------------------------------------------------------------------------------ feedback helpers
 def test_feedback_comparisons_and_diagnoses():
     W = np.random.default_rng(0).standard_normal((4, 3))
@@ -269,6 +309,25 @@ def test_cli_grade_end_to_end_with_gradebook_and_export(tmp_path, capsys):
     exported = list(csv.DictReader(open(tmp_path / "export.csv")))
     assert {(r["student_id"], float(r["score"])) for r in exported} == {("alice", float(auto)), ("bob", 0.0),
                                                                         ("carol", 0.0)}
+
+
+def test_a_new_gradebook_records_the_revision_alembic_itself_reports(tmp_path):
+    """The grader creates the gradebook with the revision nbgrader's own `alembic heads` call gives (so that
+    `nbgrader db upgrade` later starts from the right one), without running alembic."""
+    from nbgrader.api import get_alembic_version
+    from sqlalchemy import create_engine, text
+
+    from autograder._env import ensure_tools_on_path
+    from autograder.grading import _create_gradebook, alembic_head
+    ensure_tools_on_path()
+    assert alembic_head() == get_alembic_version()
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    _create_gradebook(db)
+    _create_gradebook(db)         # a second call (a regrade) finds it made
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [alembic_head()]
+    engine.dispose()
 
 
 # ------------------------------------------------------------------------------ released notebooks

@@ -119,6 +119,16 @@ def test_load_digits():
     np.testing.assert_array_equal(y, y2)
 
 
+def test_load_digits_reads_exactly_what_scikit_learn_loads():
+    """load_digits reads scikit-learn's CSV itself (no sklearn import); it must be the same data, in order."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    bunch = sklearn_digits()
+    X, y = D.load_digits()
+    np.testing.assert_array_equal(X, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+    np.testing.assert_array_equal(D.load_digits(return_images=True)[0], bunch.images)
+
+
 # -------------------------------------------------------------------------------------------- CIFAR-10
 def write_cifar_batch(path, images, labels, str_keys=False):
     """A batch in the official layout: rows of 3072 bytes, the R plane, then G, then B."""
