@@ -1,8 +1,9 @@
-"""The program that runs inside the sandbox (never imported by the grader: its text is sent over stdin).
+"""The program that runs inside the sandbox (never imported by the grader: the fork server compiles its text).
 
-It runs with ``python -I -S`` and receives ``PAYLOAD`` (a JSON dict). Order matters: first confine the
-process (cgroup, namespaces, rlimits, capabilities), then import NumPy, then install the system-call filter
-(no new processes, no memfd, no SysV IPC, no keyring), then run the student's answer cells, each under its
+It runs in a fresh fork of the fork server (``_forkserver.py``: ``python -I -S`` with NumPy imported, already
+in the server's pids cgroup) and receives ``PAYLOAD`` (a JSON dict) on stdin. Order matters: first confine
+the process (namespaces, rlimits, capabilities), then install the system-call filter (no new processes, no
+memfd, no SysV IPC, no keyring), and only then run the student's answer cells, each under its
 own time budget, then the driver under the part's, then send the outputs back as an .npz over the results
 channel (the original stdout). Progress ("cell 3 starts", "cells done") goes to the grader on a second
 pipe, so that the grader, on its own clock, knows which cell a killed process was stuck in. From the moment
@@ -24,12 +25,6 @@ import types
 
 P = PAYLOAD  # noqa: F821  (injected by the bootstrap)
 MAGIC = b"DGRESULT1"
-
-
-def _join_cgroup():
-    if P.get("cgroup"):
-        with open(os.path.join(P["cgroup"], "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
 
 
 # -------------------------- namespaces (root, or any user through a user namespace)
@@ -222,7 +217,6 @@ def _numpy_from_own_site():
 
 
 os.environ.update(P["environ"])
-_join_cgroup()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the size limit raises OSError instead of killing us
 _libc = _isolate(P["isolate"]) if P.get("isolate") else None
 if not P.get("isolate"):

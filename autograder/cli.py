@@ -222,6 +222,11 @@ INSTRUCTOR_COMMANDS = {"export": _export, "return": _return, "report": _report, 
 
 
 def main(argv=None) -> int:
+    if argv is None:
+        # The `deepgrad` command itself (not a caller in a process of its own): nbgrader imports jsonschema,
+        # whose optional IRI checker compiles a grammar on import (over a second per command, half of reading
+        # the gradebook). No gradebook field is an IRI; without the checker jsonschema just skips that format.
+        sys.modules.setdefault("rfc3987_syntax", None)
     parser = argparse.ArgumentParser(prog="deepgrad", description="DeepGrad instructor tools (nbgrader + a "
                                      "sandboxed autograder).")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -6,10 +6,17 @@ so it has never seen another part's or another student's code (the server never 
 writes them straight into the child's stdin). The child then confines itself exactly as a freshly started
 interpreter would (``_child.py``).
 
-:func:`spawn` is the only way ``sandbox`` starts a child. It returns a :class:`Child`, which answers like a
+:meth:`ForkServer.spawn` on this thread's :func:`server` is the only way ``sandbox`` starts a child. It
+returns a :class:`Child`, which answers like a
 ``subprocess.Popen`` for what the sandbox needs (``pid``, ``stdin``, ``stdout``, ``poll``, ``wait``,
 ``returncode``). A server that died (a child in the rlimits-only mode can signal it) is replaced by a new one
 at the next part; the part in flight is reported as killed.
+
+Where the grader may create cgroups (root), each server sits in a pids cgroup of its own, which every child it
+forks starts in: as the server runs one part at a time, that cgroup caps the part's processes and threads
+(its limit is the part's plus one, the server), and moving a new process into a cgroup, which costs a
+kernel grace period (about 10 ms) per part, never happens. After each part the grader kills whatever of it
+is left in the cgroup (``kill_all(spare=(server.pid,))``).
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +56,79 @@ def numpy_dirs() -> list[str]:
     return [pkg, libs] if os.path.isdir(libs) else [pkg]
 
 
+class PidsCgroup:
+    """A cgroup (v1 ``pids`` controller or v2 with pids enabled) capping the number of tasks."""
+
+    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    def create(cls, max_pids: int) -> "PidsCgroup | None":
+        """A new cgroup allowing ``max_pids`` tasks, or None where this process may not create one."""
+        if os.geteuid() != 0:
+            return None
+        for root in cls.ROOTS:
+            if not os.path.isdir(root) or not os.access(root, os.W_OK):
+                continue
+            path = os.path.join(root, f"deepgrad-{os.getpid()}-{uuid.uuid4().hex[:12]}")  # grader pid: whose it is
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            try:
+                with open(os.path.join(path, "pids.max"), "w") as f:
+                    f.write(str(max_pids))
+                return cls(path)
+            except OSError:
+                os.rmdir(path)
+        return None
+
+    def pids(self) -> list[int]:
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def set_max(self, max_pids: int) -> None:
+        with open(os.path.join(self.path, "pids.max"), "w") as f:
+            f.write(str(max_pids))
+
+    def add(self, pid: int) -> None:
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def kill_all(self, spare: tuple = (), deadline_s: float = 10.0) -> None:
+        """Kill every task in the cgroup but ``spare``, and wait (at most ``deadline_s``) until they are gone."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            pids = [p for p in self.pids() if p not in spare]
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(200):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+
+
 class ForkServer:
+    """One fork server process: ``spawn`` a child per part, one part at a time."""
+
     def __init__(self, env: dict):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.errlog = tempfile.TemporaryFile()
@@ -62,11 +143,23 @@ class ForkServer:
                              "numpy_parent": os.path.dirname(numpy_dirs()[0])}).encode()
         self.proc.stdin.write(struct.pack("<Q", len(config)) + config)
         self.proc.stdin.close()
+        self.pid, self.cgroup, self.max_pids = self.proc.pid, None, None
+        self._resources = [self.proc, self.sock, self.errlog]
+        # Closed when the grader thread that owns it ends (its thread-local copy goes), or at exit at the latest.
+        self._finalizer = weakref.finalize(self, _stop, self._resources)
         if self._receive(START_S) is None:
             self.errlog.seek(0)
             text = self.errlog.read()[-2000:].decode("utf-8", errors="replace")
             self.close()
             raise OSError(f"the grader's fork server did not start: {text or 'no message'}")
+        cgroup = PidsCgroup.create(2)
+        if cgroup is not None:
+            self._resources.append(cgroup)
+            try:
+                cgroup.add(self.pid)
+                self.cgroup = cgroup
+            except OSError:
+                pass
 
     def _receive(self, timeout: float | None) -> tuple[int, int] | None:
         """The server's next (pid, value), or None when it has nothing within ``timeout`` or has gone."""
@@ -80,7 +173,33 @@ class ForkServer:
 
     alive = True
 
-    def fork(self, fds: list[int]) -> "Child":
+    def spawn(self, errlog, pids: int) -> "Child":
+        """Fork a child for one part, allowed ``pids`` processes and threads. Its stdin and stdout are pipes
+        (``child.stdin`` to write, ``child.stdout`` to read), its stderr goes to ``errlog`` (a file), and
+        ``child.progress`` reads its fd 3."""
+        if self.cgroup is not None:
+            self.cgroup.kill_all(spare=(self.pid,))    # nothing of the part before may count against this one
+            if self.max_pids != pids + 1:
+                self.cgroup.set_max(pids + 1)
+                self.max_pids = pids + 1
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        progress_r, progress_w = os.pipe()
+        try:
+            child = self._fork([stdin_r, out_w, errlog.fileno(), progress_w])
+        except BaseException:
+            for fd in (stdin_w, out_r, progress_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (stdin_r, out_w, progress_w):
+                os.close(fd)
+        child.stdin = os.fdopen(stdin_w, "wb")
+        child.stdout = os.fdopen(out_r, "rb", buffering=0)
+        child.progress = os.fdopen(progress_r, "rb", buffering=0)
+        return child
+
+    def _fork(self, fds: list[int]) -> "Child":
         socket.send_fds(self.sock, [b"fork"], fds)
         answer = self._receive(START_S)
         if answer is None:
@@ -93,11 +212,20 @@ class ForkServer:
 
     def close(self):
         self.alive = False
-        self.sock.close()
-        self.errlog.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        self._finalizer()
+
+
+def _stop(resources) -> None:
+    """End a server: its socket, its process (its children die with it), its log and its cgroup."""
+    for r in resources:
+        if isinstance(r, subprocess.Popen):
+            if r.poll() is None:
+                r.kill()
+            r.wait()
+        elif isinstance(r, PidsCgroup):
+            r.remove()
+        else:
+            r.close()
 
 
 class Child:
@@ -126,31 +254,11 @@ class Child:
         return self.returncode
 
 
-def _server(env: dict) -> ForkServer:
-    server = getattr(_local, "server", None)
-    if server is None or not server.alive or server.proc.poll() is not None:
-        if server is not None:
-            server.close()
-        server = _local.server = ForkServer(env)
-    return server
-
-
-def spawn(env: dict, errlog) -> Child:
-    """Fork a child for one part. Its stdin and stdout are pipes (``child.stdin`` to write, ``child.stdout``
-    to read), its stderr goes to ``errlog`` (a file), and ``child.progress`` is the read end of its fd 3."""
-    stdin_r, stdin_w = os.pipe()
-    out_r, out_w = os.pipe()
-    progress_r, progress_w = os.pipe()
-    try:
-        child = _server(env).fork([stdin_r, out_w, errlog.fileno(), progress_w])
-    except BaseException:
-        for fd in (stdin_w, out_r, progress_r):
-            os.close(fd)
-        raise
-    finally:
-        for fd in (stdin_r, out_w, progress_w):
-            os.close(fd)
-    child.stdin = os.fdopen(stdin_w, "wb")
-    child.stdout = os.fdopen(out_r, "rb", buffering=0)
-    child.progress = os.fdopen(progress_r, "rb", buffering=0)
-    return child
+def server(env: dict) -> ForkServer:
+    """This thread's fork server (started with ``env`` the first time, or again if it has died)."""
+    current = getattr(_local, "server", None)
+    if current is None or not current.alive or current.proc.poll() is not None:
+        if current is not None:
+            current.close()
+        current = _local.server = ForkServer(env)
+    return current

@@ -51,6 +51,7 @@ class PartResult:
     lines: list = field(default_factory=list)        # [Line]
     wall_s: float = 0.0
     run: object = field(default=None, repr=False)   # the sandbox's RunResult (None when nothing ran)
+    phases: dict = field(default_factory=dict)       # seconds: "inputs", the sandbox's PHASES, "check"
 
 
 @dataclass
@@ -60,6 +61,7 @@ class StudentResult:
     parts: list                                      # [PartResult]
     notebook_problem: str | None = None
     wall_s: float = 0.0
+    read_s: float = 0.0                              # unpacking and parsing the notebook
     submitted_at: str | None = None                  # ISO time, UTC (late.apply)
     penalty: float = 0.0                             # points taken off for lateness
     late_note: str | None = None                     # the words the feedback gives for it
@@ -134,8 +136,10 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
     were interrupted before), ``timeout`` (seconds) at most the part's own."""
     result = PartResult(part.name, float(part.points), 0.0, "ok", part.description)
     try:
+        drawn = time.monotonic()
         rng = _part_seed(base_seed, student, index)
         inputs = part.inputs(rng)
+        result.phases["inputs"] = time.monotonic() - drawn
         # held-out data (validation labels...) stays in the grader: only the check sees it
         sent = {k: v for k, v in inputs.items() if k not in part.held_out}
         limit = part.timeout if timeout is None else min(part.timeout, timeout)
@@ -151,9 +155,10 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
         result.lines.extend(_explain(run, part))
         out = Outputs(run.outputs, run.status, run.error)
         fb = Feedback(out)
-        verdict = True
+        verdict, checked = True, time.monotonic()
         if run.status != "missing":
             verdict = part.check(inputs, out, fb)
+        result.phases.update(run.phases, check=time.monotonic() - checked)
         result.lines.extend(fb.lines)
         if run.status == "missing":
             fraction = 0.0
@@ -197,6 +202,7 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                 problem = "the notebook has no answer cells (were they deleted?)"
         except nbmod.NotebookProblem as exc:
             problem = str(exc)
+    read_s = time.monotonic() - start
     parts, skip, short = [], set(), set()
     end = start + (student_budget(module) if budget_s is None else budget_s)
     for i, part in enumerate(module.PARTS):
@@ -221,7 +227,7 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                 break
             skip.add(stuck)       # it ended the process or would not be interrupted: run the part without it
         parts.append(result)
-    return StudentResult(student, assignment, parts, problem, time.monotonic() - start)
+    return StudentResult(student, assignment, parts, problem, time.monotonic() - start, read_s)
 
 
 def student_id(name: str) -> str:

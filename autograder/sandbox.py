@@ -1,6 +1,7 @@
 """Run one graded part of one student's code in a confined subprocess and bring back plain arrays.
 
-The child (``_child.py``, sent over stdin) runs ``python -I -S`` in its own session with:
+The child (``_child.py``) is a fresh fork of this grader thread's fork server (``forkserver``: ``python -I -S``
+that has imported NumPy and never sees a payload), in its own session, with:
 
 * a time budget per answer cell and one for the part's call, enforced by the child's alarm and, on the
   grader's own clock, by deadlines after which the whole process group (and its pids cgroup) is killed;
@@ -35,7 +36,6 @@ import sysconfig
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 
@@ -126,67 +126,6 @@ def isolation_available() -> bool:
             except (OSError, subprocess.SubprocessError):
                 _ISOLATION_OK = False
     return _ISOLATION_OK
-
-
-# --------------------------------------------------------------------------- pids cgroup
-class PidsCgroup:
-    """A cgroup (v1 ``pids`` controller or v2 with pids enabled) capping the number of tasks."""
-
-    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-
-    def __init__(self, path: str):
-        self.path = path
-
-    @classmethod
-    def create(cls, max_pids: int) -> "PidsCgroup | None":
-        if not _is_root():
-            return None
-        for root in cls.ROOTS:
-            if not os.path.isdir(root) or not os.access(root, os.W_OK):
-                continue
-            path = os.path.join(root, f"deepgrad-{os.getpid()}-{uuid.uuid4().hex[:12]}")  # grader pid: whose it is
-            try:
-                os.mkdir(path)
-            except OSError:
-                continue
-            try:
-                with open(os.path.join(path, "pids.max"), "w") as f:
-                    f.write(str(max_pids))
-                return cls(path)
-            except OSError:
-                os.rmdir(path)
-        return None
-
-    def pids(self) -> list[int]:
-        try:
-            with open(os.path.join(self.path, "cgroup.procs")) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-
-    def kill_all(self, deadline_s: float = 10.0) -> None:
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
-
-    def remove(self) -> None:
-        self.kill_all()
-        for _ in range(200):
-            try:
-                os.rmdir(self.path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.01)
 
 
 def _user_process_count() -> int:
@@ -350,7 +289,8 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
         os.makedirs(site)
         for src in numpy_dirs():
             os.symlink(src, os.path.join(site, os.path.basename(src)))
-    cgroup = PidsCgroup.create(limits.pids)
+    server = forkserver.server(ENV)
+    cgroup = server.cgroup          # the server's own, which every child it forks starts in
     mem = int(limits.memory_mb) * 2**20
     cells_s = (len(cells) - len(skip) - len(short)) * limits.cell_budget + len(short) * SHORT_BUDGET_S
     lim = {"cpu": int(math.ceil(limits.timeout + cells_s + STARTUP_S)), "address_space": mem,
@@ -362,7 +302,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
                "short_budget": SHORT_BUDGET_S,
                "cell_budget": limits.cell_budget, "call_budget": limits.timeout,
                "send_margin": min(1.0, 0.2 * limits.timeout),
-               "cgroup": cgroup.path if cgroup else None, "isolate": None}
+               "isolate": None}
     if isolate:
         safe_hide = [os.path.realpath(h) for h in hide if h]
         safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
@@ -380,7 +320,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     program = json.dumps(payload).encode()
     errlog = tempfile.TemporaryFile()
     start = time.monotonic()
-    proc = forkserver.spawn(ENV, errlog)
+    proc = server.spawn(errlog, limits.pids)
     progress_stream = proc.progress
     progress = _Progress()
     progress.channel = _Channel(progress_stream, 64 * 1024, on_line=progress.seen)
@@ -427,7 +367,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
         except (OSError, ValueError):
             pass
         if cgroup:
-            cgroup.remove()
+            cgroup.kill_all(spare=(server.pid,))
         proc.wait()
         for ch in (results, progress.channel):
             ch.thread.join(timeout=1)

@@ -1,9 +1,18 @@
-"""`deepgrad grade --jobs 2` versus plain `nbgrader autograde` on the same 20 A1 submissions, and the time per
-student with and without one looping student in the batch. Prints, never asserts.
+"""`deepgrad grade --jobs 2` versus plain `nbgrader autograde` on the same 20 A1 submissions, where the time goes
+(a profile per phase), the self-learner's `deepgrad check`, and the time per student with and without one
+looping student in the batch. Prints, never asserts.
 
     python bench/bench_grading.py             # 20 submissions: solution copies, released stubs, partly right
     python bench/bench_grading.py --n 6       # fewer (a quick look)
+    python bench/bench_grading.py --profile-only --n 20  # only the per-phase profile
     python bench/bench_grading.py --looping-only --n 6   # only the looping-student comparison
+
+Goals (issue 17, 2 cores): at most 1 s per student per core (0.5 s per submission with --jobs 2), at least 5x
+faster than nbgrader autograde, and `deepgrad check` answering within 3 s.
+
+The profile grades the same submissions in this process with one job, so that its phases add up to the wall
+time: per part (drawing inputs, the sandbox's phases, checking) from each part's result, per student the
+notebook's unpacking and parsing, and per batch the steps that write the results (timed around them here).
 
 The looping student is the solution with a stray `while True: pass` at the end of one answer cell (the
 top level of the notebook, as in issue 10): the grader interrupts that cell at its budget, skips it from
@@ -120,6 +129,65 @@ def time_nbgrader(subs: Path, course: Path) -> tuple[float, bool]:
     return seconds, proc.returncode == 0
 
 
+def profile(subs: Path, out: Path) -> dict:
+    """Grade ``subs`` in this process with one job; seconds per phase, summed over the batch."""
+    sys.path.insert(0, str(ROOT))
+    from autograder import autograded, grades, grading, manual, record, report
+    from autograder.sandbox import PHASES
+
+    steps = {"feedback pages": (report, "write_feedback"), "records": (record, "save"),
+             "gradebook: create": (grading, "_create_gradebook"), "gradebook: scores": (report, "write_gradebook"),
+             "gradebook: written parts": (manual, "keep"), "formgrader notebooks": (manual, "formgrader_notebooks"),
+             "autograded notebooks": (autograded, "annotate_all"), "grades.csv": (grades, "write_csv")}
+    spent = dict.fromkeys(steps, 0.0)
+    originals = {name: getattr(mod, attr) for name, (mod, attr) in steps.items()}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+        return wrapper
+
+    for name, (mod, attr) in steps.items():
+        setattr(mod, attr, timed(name, originals[name]))
+    try:
+        start = time.perf_counter()
+        results = grading.grade_all(A, subs, out, jobs=1, seed=1, progress=False, stream=open(os.devnull, "w"))
+        wall = time.perf_counter() - start
+    finally:
+        for name, (mod, attr) in steps.items():
+            setattr(mod, attr, originals[name])
+    parts = [p for r in results for p in r.parts]
+    phases = {"unpack + parse": sum(r.read_s for r in results)}
+    for key in ("inputs", *PHASES, "check"):
+        phases[key if key in ("inputs", "check") else f"sandbox: {key}"] = sum(p.phases.get(key, 0.0) for p in parts)
+    phases.update(spent)
+    phases["other"] = wall - sum(phases.values())
+    n = len(results)
+    print(f"\nwhere the time goes ({n} students, {len(parts)} parts, one job, {wall:.1f} s in all):")
+    print(f"  {'phase':28} {'s in all':>9} {'ms/student':>11} {'share':>6}")
+    for key, s in phases.items():
+        print(f"  {key:28} {s:9.2f} {1e3 * s / n:11.0f} {s / wall:6.0%}")
+    slowest = sorted(parts, key=lambda p: -p.wall_s)[:3]
+    print("  slowest parts: " + ", ".join(f"{p.name} {p.wall_s:.2f} s" for p in slowest))
+    return {"wall_s": wall, "phases": phases}
+
+
+def time_check(runs: int = 3) -> float:
+    """Median wall time of the self-learner's `deepgrad check A1 <the solution>`."""
+    times = []
+    for _ in range(runs):
+        seconds, proc = _run([str(BIN / "deepgrad"), "check", A, str(ROOT / "solutions" / A / f"{A}.ipynb")],
+                             cwd=ROOT)
+        if proc.returncode != 0:
+            print(f"deepgrad check failed (exit {proc.returncode}):\n{_tail(proc)}")
+        times.append(seconds)
+    return sorted(times)[len(times) // 2]
+
+
 def time_looping(n: int, jobs: int) -> dict:
     """Grade n solution copies in-process, then the same n plus one looping student; per-student times."""
     sys.path.insert(0, str(ROOT))
@@ -175,10 +243,13 @@ def main(n: int = 20, jobs: int = 2) -> dict:
         print(f"nbgrader autograde:       {t_nbgrader:7.1f} s  ({t_nbgrader / n:.2f} s per submission)"
               + ("" if ok_n else "  [FAILED]"), flush=True)
         ratio = t_nbgrader / t_deepgrad
-        print(f"deepgrad is {ratio:.1f}x faster than nbgrader autograde (goal: at least 3x on 2 cores)")
+        print(f"deepgrad is {ratio:.1f}x faster than nbgrader autograde (goal: at least 5x on 2 cores)")
+        profiled = profile(tmp / "submissions", tmp / "profile-out")
+    t_check = time_check()
+    print(f"\ndeepgrad check {A} (one student, the self-learner's command): {t_check:.2f} s (goal: 3 s)", flush=True)
     looping = time_looping(max(2, n // 4), jobs)
     return {"n": n, "jobs": jobs, "deepgrad_s": t_deepgrad, "nbgrader_s": t_nbgrader, "ratio": ratio,
-            "looping": looping}
+            "profile": profiled, "check_s": t_check, "looping": looping}
 
 
 if __name__ == "__main__":
@@ -186,8 +257,13 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=20, help="number of submissions")
     parser.add_argument("--jobs", type=int, default=2, help="deepgrad grade --jobs")
     parser.add_argument("--looping-only", action="store_true", help="only the looping-student comparison")
+    parser.add_argument("--profile-only", action="store_true", help="only the per-phase profile")
     args = parser.parse_args()
-    if args.looping_only:
+    if args.profile_only:
+        with tempfile.TemporaryDirectory(prefix="deepgrad-bench-grading-") as tmp:
+            make_submissions(args.n, Path(tmp) / "submissions")
+            profile(Path(tmp) / "submissions", Path(tmp) / "out")
+    elif args.looping_only:
         time_looping(args.n, args.jobs)
     else:
         main(args.n, args.jobs)

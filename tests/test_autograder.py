@@ -232,6 +232,23 @@ def test_a_part_that_kills_the_fork_server_costs_only_itself():
     assert after.status == "ok" and after.outputs["r"] == 2.0
 
 
+def test_a_part_cannot_start_more_threads_than_its_limit():
+    """Threads count against the part's pids limit: the server's cgroup (root) or RLIMIT_NPROC (other users)."""
+    from autograder import forkserver
+    from autograder.sandbox import ENV
+    if os.geteuid() == 0 and forkserver.server(ENV).cgroup is None:
+        pytest.skip("root without a writable pids cgroup: only the address-space limit bounds threads here")
+    bomb = ("import threading\nhold, threads = threading.Event(), []\ntry:\n    for _ in range(200):\n"
+            "        threads.append(threading.Thread(target=hold.wait))\n        threads[-1].start()\n"
+            "except RuntimeError:\n    threads.pop()\nhold.set()\nfor t in threads:\n    t.join()\n"
+            "def f(x):\n    return len(threads)\n")
+    r = run_part([bomb], ONE, {"x": 1.0}, limits=Limits(pids=16))
+    assert r.status == "ok", (r.error, r.cell_errors)
+    assert 0 < r.outputs["r"] < 16
+    after = run_part(["def f(x):\n    return 2 * x\n"], ONE, {"x": 1.0}, limits=Limits(pids=16))
+    assert after.status == "ok" and after.outputs["r"] == 2.0   # the bomb's threads were gone before this part
+
+
 def test_a_part_reports_where_its_time_went():
     r = run(["def f(x):\n    import time\n    time.sleep(0.3)\n    return x, 1.0\n"])
     assert r.status == "ok" and list(r.phases) == list(PHASES)
