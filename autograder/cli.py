@@ -221,12 +221,16 @@ def _similar(args, parser) -> int:
 INSTRUCTOR_COMMANDS = {"export": _export, "return": _return, "report": _report, "similar": _similar}
 
 
+def skip_slow_imports() -> None:
+    """For a process that is only the grader: nbgrader imports jsonschema, whose optional IRI checker compiles a
+    grammar on import (over a second per command, half of opening the gradebook). No gradebook field is an IRI;
+    without the checker jsonschema skips that format."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv=None) -> int:
     if argv is None:
-        # The `deepgrad` command itself (not a caller in a process of its own): nbgrader imports jsonschema,
-        # whose optional IRI checker compiles a grammar on import (over a second per command, half of reading
-        # the gradebook). No gradebook field is an IRI; without the checker jsonschema just skips that format.
-        sys.modules.setdefault("rfc3987_syntax", None)
+        skip_slow_imports()     # the `deepgrad` command itself, not a caller in a process of its own
     parser = argparse.ArgumentParser(prog="deepgrad", description="DeepGrad instructor tools (nbgrader + a "
                                      "sandboxed autograder).")
     sub = parser.add_subparsers(dest="command", required=True)

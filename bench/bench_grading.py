@@ -133,7 +133,10 @@ def profile(subs: Path, out: Path) -> dict:
     """Grade ``subs`` in this process with one job; seconds per phase, summed over the batch."""
     sys.path.insert(0, str(ROOT))
     from autograder import autograded, grades, grading, manual, record, report
+    from autograder.cli import skip_slow_imports
     from autograder.sandbox import PHASES
+
+    skip_slow_imports()          # as the `deepgrad` command does
 
     steps = {"feedback pages": (report, "write_feedback"), "records": (record, "save"),
              "gradebook: create": (grading, "_create_gradebook"), "gradebook: scores": (report, "write_gradebook"),
