@@ -323,9 +323,14 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     failed = [r.student for r in results if r.failed]
     names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
     mode = "namespaces + rlimits" if (isolation_available() if isolate is None else isolate) else "rlimits only"
+    times = sorted(r.wall_s for r in results)
+    slowest = max(results, key=lambda r: r.wall_s) if results else None
+    # the cost of a looping or hostile submission, against a typical one (each is bounded: student_budget)
+    slow = (f"; slowest {slowest.student} {slowest.wall_s:.1f} s (median {times[len(times) // 2]:.1f} s)"
+            if slowest and len(results) > 1 else "")
     # Last line, so that it is what an instructor sees: graded, failed (unusable notebook or a crashed part), time.
-    print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s: "
-          f"{len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
+    print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s"
+          f"{slow}: {len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
     return results
 
 
