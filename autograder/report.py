@@ -101,5 +101,7 @@ def write_gradebook(db_url: str, assignment: str, module, results) -> None:
             for p in r.parts:
                 grade = gb.find_grade(p.name, notebook, assignment, r.student)
                 grade.auto_score = float(p.score)
-                grade.manual_score = None
+                # as nbgrader's own autograde: a score a grader gave by hand stands, flagged for review against
+                # the new automatic one; otherwise the part needs no one (formgrader lists it as graded)
+                grade.needs_manual_grade = grade.manual_score is not None
             gb.db.commit()

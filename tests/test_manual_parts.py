@@ -94,6 +94,27 @@ def test_regrade_keeps_manual_scores_and_comments(course):
         assert gb.find_submission("W1", "alice").score == 2.5
 
 
+def test_automatic_parts_need_no_grader_and_an_override_survives_a_regrade(course):
+    """Formgrader lists an automatically graded part as graded; a score a grader typed over it stands through a
+    regrade, flagged for review, as nbgrader's own autograde does."""
+    from nbgrader.api import Gradebook
+
+    tmp_path, subs = course
+    _, db = _grade(tmp_path, subs)
+    with Gradebook(db) as gb:
+        assert not gb.find_grade("double", "W1", "W1", "alice").needs_manual_grade
+        assert not gb.find_grade("double", "W1", "W1", "bob").needs_manual_grade
+        grade = gb.find_grade("double", "W1", "W1", "bob")
+        grade.manual_score, grade.needs_manual_grade = 0.5, False      # a grader gives half marks by hand
+        gb.db.commit()
+    rows, db = _grade(tmp_path, subs)
+    assert rows["bob"]["double"] == "0.5" and rows["alice"]["double"] == "1"
+    with Gradebook(db) as gb:
+        grade = gb.find_grade("double", "W1", "W1", "bob")
+        assert (grade.auto_score, grade.manual_score, grade.needs_manual_grade) == (1.0, 0.5, True)
+        assert not gb.find_grade("double", "W1", "W1", "alice").needs_manual_grade
+
+
 def test_a_part_added_after_the_first_grading_gets_empty_grades(course, monkeypatch):
     from nbgrader.api import Gradebook
 
