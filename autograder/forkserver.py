@@ -6,10 +6,9 @@ so it has never seen another part's or another student's code (the server never 
 writes them straight into the child's stdin). The child then confines itself exactly as a freshly started
 interpreter would (``_child.py``).
 
-:meth:`ForkServer.spawn` on this thread's :func:`server` is the only way ``sandbox`` starts a child. It
-returns a :class:`Child`, which answers like a
-``subprocess.Popen`` for what the sandbox needs (``pid``, ``stdin``, ``stdout``, ``poll``, ``wait``,
-``returncode``). A server that died (a child in the rlimits-only mode can signal it) is replaced by a new one
+:meth:`ForkServer.spawn` on this thread's :func:`server` is the only way ``sandbox`` starts a child. It returns
+a :class:`Child`, which answers like a ``subprocess.Popen`` for what the sandbox needs (``pid``, ``stdin``,
+``stdout``, ``poll``, ``wait``, ``returncode``). A server that died (a child in the rlimits-only mode can signal it) is replaced by a new one
 at the next part; the part in flight is reported as killed.
 
 Where the grader may create cgroups (root), each server sits in a pids cgroup of its own, which every child it
@@ -129,6 +128,8 @@ class PidsCgroup:
 class ForkServer:
     """One fork server process: ``spawn`` a child per part, one part at a time."""
 
+    alive = True
+
     def __init__(self, env: dict):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.errlog = tempfile.TemporaryFile()
@@ -152,7 +153,7 @@ class ForkServer:
             text = self.errlog.read()[-2000:].decode("utf-8", errors="replace")
             self.close()
             raise OSError(f"the grader's fork server did not start: {text or 'no message'}")
-        cgroup = PidsCgroup.create(2)
+        cgroup = PidsCgroup.create(2)      # the server alone; raised to the part's limit at each spawn
         if cgroup is not None:
             self._resources.append(cgroup)
             try:
@@ -170,8 +171,6 @@ class ForkServer:
             self.alive = False
             return None
         return _PAIR.unpack(data)
-
-    alive = True
 
     def spawn(self, errlog, pids: int) -> "Child":
         """Fork a child for one part, allowed ``pids`` processes and threads. Its stdin and stdout are pipes
