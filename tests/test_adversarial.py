@@ -605,6 +605,14 @@ def _descends_from_us(pid: int) -> bool:
     return False
 
 
+def test_results_keep_no_returned_arrays(graded):
+    """Once a part is checked, the arrays it returned are let go: a class of A3 submissions (tens of MB each
+    with the large problems) would otherwise be held in memory until the batch ends."""
+    results, _, _ = graded
+    runs = [p.run for r in results.values() for p in r.parts if p.run is not None]
+    assert runs and all(run.outputs == {} for run in runs)
+
+
 def test_nothing_left_behind(graded):
     """After the fork bomb and the rest: no sandbox processes, cgroups, stray files, IPC objects or keys remain."""
     _, out, _ = graded
