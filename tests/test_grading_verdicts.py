@@ -132,6 +132,22 @@ def ref(assignment, part, cell, points):
 SVM_N, SM_N, SM_V = "ans_svm_naive", "ans_softmax_naive", "ans_softmax_vectorized"
 LOSS_V = "loss = -log_probs[rows, y].mean() + reg * np.sum(W * W)"
 DW_V = "dW = X.T @ G / N + 2 * reg * W"
+COMPLEX_STEP_LINEAR = answer("A2", "answer_linear").split("def linear_backward")[0] + fn(
+    "linear_backward(dout, cache)", '''
+x, W = cache
+def forward(x_, W_, b_):
+    return np.sum((x_ @ W_ + b_) * dout)
+def step(v, others):
+    g = np.zeros(v.shape)
+    for idx in np.ndindex(v.shape):
+        vc = v.astype(complex)
+        vc[idx] += 1e-30j
+        g[idx] = others(vc).imag / 1e-30
+    return g
+b = np.zeros(W.shape[1])
+return (step(x, lambda v: forward(v, W, b)), step(W, lambda v: forward(x, v, b)),
+        step(b, lambda v: forward(x, W, v)))
+''')
 CASES = [
     ref("A1", "svm_naive", SVM_N, 2),
     bug("A1", "svm_naive", SVM_N, [("            if j == y[i]:\n                continue\n", "")], 1,
@@ -185,6 +201,7 @@ CASES = [
     bug("A2", "linear", "answer_linear", [("db = dout.sum(axis=0)", "db = dout.sum(axis=1)")], 0,
         "db over the wrong axis"),
     bug("A2", "linear", "answer_linear", [("dW = x.T @ dout", "dW = (dout.T @ x).T * 2")], 0, "dW off by 2"),
+    own("A2", "linear", "answer_linear", COMPLEX_STEP_LINEAR, 0, "complex step through a private forward"),
     bug("A2", "relu", "answer_relu", [("dx = dout * (x > 0)", "dx = dout * (x >= 0)")], 0, "gradient 1 at the kink"),
     bug("A2", "sigmoid", "answer_sigmoid", [("out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))",
                                              "out = 1.0 / (1.0 + np.exp(-x))")], 0, "overflowing exp"),

@@ -22,16 +22,26 @@ def _multiscale(rng, shape):
 
 
 # ---------------------------------------------------------------------------------------------- linear
+BIG = (64, 512, 256)    # N, D, M of the large linear problem: 32 768 entries in x, 131 072 in W
+
+
 def linear_inputs(rng):
+    """A small multiscale problem, and a large one (run last): an exact backward pass costs two matrix
+    products there; one that evaluates the forward at nudged inputs (finite differences or complex step,
+    exact or not) needs one forward per entry of x and W, minutes in all, far past the time limit."""
     N, D, M = (int(v) for v in rng.integers(2, 12, 3))
+    n, d, m = BIG
     return {"x": _multiscale(rng, (N, D)), "W": rng.standard_normal((D, M)), "b": rng.standard_normal(M),
-            "dout": _multiscale(rng, (N, M))}
+            "dout": _multiscale(rng, (N, M)), "x_big": rng.standard_normal((n, d)),
+            "W_big": rng.standard_normal((d, m)) / np.sqrt(d), "b_big": rng.standard_normal(m),
+            "dout_big": rng.standard_normal((n, m))}
 
 
 def drive_linear(ns, inp, out):
-    result, cache = ns["linear_forward"](inp["x"], inp["W"], inp["b"])
-    out["out"] = result
-    out["dx"], out["dW"], out["db"] = ns["linear_backward"](inp["dout"], cache)
+    for tag in ("", "_big"):
+        result, cache = ns["linear_forward"](inp["x" + tag], inp["W" + tag], inp["b" + tag])
+        out["out" + tag] = result
+        out["dx" + tag], out["dW" + tag], out["db" + tag] = ns["linear_backward"](inp["dout" + tag], cache)
 
 
 def check_linear(inp, out, fb):
@@ -42,6 +52,16 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dx", dx, what="dx")
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
+    if ok and out.get("dx_big") is None and out.status == "timeout":
+        return fb.check(False, "", f"The backward pass of a layer with x of shape {BIG[:2]} and W of shape "
+                                   f"{BIG[1:]} did not come back within the time limit. An exact one takes "
+                                   f"milliseconds there; evaluating the forward at nudged inputs (a numerical "
+                                   f"gradient, which earns nothing) takes minutes. Derive the backward pass.")
+    if ok:
+        _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
+        big = layers.linear_backward(inp["dout_big"], cache)
+        for key, value in zip(("dx_big", "dW_big", "db_big"), big):
+            ok &= fb.gradient(key, value, what=f"{key[:2]} on a large layer")
     return ok
 
 
