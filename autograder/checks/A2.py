@@ -21,6 +21,25 @@ def _multiscale(rng, shape):
     return rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3, shape)
 
 
+# A backward pass that evaluates a copy of the forward at nudged inputs, one entry at a time (complex step:
+# exact to 1e-15; finite differences), passes every comparison on a small problem. Each part with a backward
+# pass therefore also runs a large problem, last: a derived backward pass costs about as much as the forward
+# there (milliseconds), a numerical one a forward per entry (minutes), far past the part's time limit.
+BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
+
+
+def ran_out_of_time(out, key):
+    """True when the large problem's ``key`` did not come back because the part reached its time limit."""
+    return out.get(key) is None and out.status == "timeout"
+
+
+def numerical_gradient_fails(fb, what):
+    return fb.check(False, "", f"The backward pass on {what} did not come back within the time limit. A derived "
+                               f"backward pass takes milliseconds there; one that evaluates the forward at nudged "
+                               f"inputs, one entry at a time (finite differences or complex step), takes minutes. "
+                               f"A numerical gradient earns nothing: derive the backward pass.")
+
+
 # ---------------------------------------------------------------------------------------------- linear
 BIG = (64, 512, 256)    # N, D, M of the large linear problem: 32 768 entries in x, 131 072 in W
 
@@ -52,16 +71,13 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dx", dx, what="dx")
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
-    if ok and out.get("dx_big") is None and out.status == "timeout":
-        return fb.check(False, "", f"The backward pass of a layer with x of shape {BIG[:2]} and W of shape "
-                                   f"{BIG[1:]} did not come back within the time limit. An exact one takes "
-                                   f"milliseconds there; evaluating the forward at nudged inputs (a numerical "
-                                   f"gradient, which earns nothing) takes minutes. Derive the backward pass.")
+    if ok and ran_out_of_time(out, "dx_big"):
+        return numerical_gradient_fails(fb, f"a layer with x of shape {BIG[:2]} and W of shape {BIG[1:]}")
     if ok:
         _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
         big = layers.linear_backward(inp["dout_big"], cache)
         for key, value in zip(("dx_big", "dW_big", "db_big"), big):
-            ok &= fb.gradient(key, value, what=f"{key[:2]} on a large layer")
+            ok &= fb.gradient(key, value, tol=BIG_TOL, what=f"{key[:2]} on a large layer")
     return ok
 
 
@@ -70,19 +86,31 @@ def relu_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
     x = _multiscale(rng, shape)
     x.flat[:3] = [0.0, -0.0, 1e-300]              # the kink itself: the gradient there must be 0
-    return {"x": x, "dout": _multiscale(rng, shape)}
+    return {"x": x, "dout": _multiscale(rng, shape), "x_big": rng.standard_normal(BIG_ELEMENTWISE),
+            "dout_big": rng.standard_normal(BIG_ELEMENTWISE)}
+
+
+BIG_ELEMENTWISE = (512, 512)     # the large problem of elementwise layers: 262 144 entries
 
 
 def drive_relu(ns, inp, out):
-    result, cache = ns["relu_forward"](inp["x"])
-    out["out"] = result
-    out["dx"] = ns["relu_backward"](inp["dout"], cache)
+    for tag in ("", "_big"):
+        result, cache = ns["relu_forward"](inp["x" + tag])
+        out["out" + tag] = result
+        out["dx" + tag] = ns["relu_backward"](inp["dout" + tag], cache)
 
 
 def check_relu(inp, out, fb):
     expected, cache = layers.relu_forward(inp["x"])
     ok = fb.close("out", expected, what="max(0, x)")
     ok &= fb.gradient("dx", layers.relu_backward(inp["dout"], cache), what="dx (0 where x <= 0)")
+    if ok and ran_out_of_time(out, "dx_big"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        expected, cache = layers.relu_forward(inp["x_big"])
+        ok &= fb.close("out_big", expected, tol=BIG_TOL, what=f"max(0, x) on an input of shape {BIG_ELEMENTWISE}")
+        ok &= fb.gradient("dx_big", layers.relu_backward(inp["dout_big"], cache), tol=BIG_TOL,
+                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
@@ -257,7 +285,13 @@ def batchnorm_inputs(rng):
                dout=_multiscale(rng, (N, D)), x_eval=(rng.standard_normal((int(rng.integers(1, 6)), D)) + shift) * scale,
                running_mean=shift * scale, running_var=scale ** 2 * rng.uniform(0.5, 2.0, D))
     inp["dout_eval"] = _multiscale(rng, inp["x_eval"].shape)
+    n, d = BIG_BATCHNORM
+    inp.update(x_big=rng.standard_normal((n, d)) * 3 + 1, gamma_big=rng.uniform(0.5, 2.0, d),
+               beta_big=rng.standard_normal(d), dout_big=rng.standard_normal((n, d)))
     return inp
+
+
+BIG_BATCHNORM = (1024, 256)      # the large training batch, run last
 
 
 def drive_batchnorm(ns, inp, out):
@@ -273,6 +307,9 @@ def drive_batchnorm(ns, inp, out):
     result, cache = forward(inp["x_eval"], inp["gamma"], inp["beta"], eval_param)
     out["eval_out"] = result
     out["eval_dx"], out["eval_dgamma"], out["eval_dbeta"] = backward(inp["dout_eval"], cache)
+    result, cache = forward(inp["x_big"], inp["gamma_big"], inp["beta_big"], {"mode": "train"})
+    out["out_big"] = result
+    out["dx_big"], out["dgamma_big"], out["dbeta_big"] = backward(inp["dout_big"], cache)
 
 
 def check_batchnorm(inp, out, fb):
@@ -303,6 +340,17 @@ def check_batchnorm(inp, out, fb):
     ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
     for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
+    if ran_out_of_time(out, "dx_big"):        # the backward passes earn nothing, the forward passes keep theirs
+        numerical_gradient_fails(fb, f"a training batch of shape {BIG_BATCHNORM}")
+        ok_dx = ok_params = ok_eval = False
+    elif ok_dx or ok_params:
+        words = f"on a training batch of shape {BIG_BATCHNORM}"
+        expected, cache = layers.batchnorm_forward(inp["x_big"], inp["gamma_big"], inp["beta_big"], {"mode": "train"})
+        ok_train &= fb.close("out_big", expected, tol=BIG_TOL, what=f"the train-mode output {words}")
+        dx, dgamma, dbeta = layers.batchnorm_backward(inp["dout_big"], cache)
+        ok_dx &= fb.gradient("dx_big", dx, tol=BIG_TOL, what=f"the train-mode dx {words}")
+        ok_params &= fb.gradient("dgamma_big", dgamma, tol=BIG_TOL, what=f"the train-mode dgamma {words}")
+        ok_params &= fb.gradient("dbeta_big", dbeta, tol=BIG_TOL, what=f"the train-mode dbeta {words}")
     return (2 * ok_train + 2 * ok_running + 2 * ok_eval + 3 * ok_dx + ok_params) / 10
 
 
