@@ -179,7 +179,20 @@ def two_layer_inputs(rng):
     return {"X": _multiscale(rng, (N, D)), "y": rng.integers(0, C, N),
             "W1": rng.standard_normal((D, H)), "b1": rng.standard_normal(H),
             "W2": rng.standard_normal((H, C)), "b2": rng.standard_normal(C),
-            "reg": float(rng.uniform(0.01, 0.5))}
+            "reg": float(rng.uniform(0.01, 0.5)), **big_net_inputs(rng, BIG_TWO_LAYER)}
+
+
+BIG_TWO_LAYER = (64, 512, 256, 10)     # N, D, H, C of the large network, run last: 134 000 parameters
+
+
+def big_net_inputs(rng, sizes):
+    """X_big, y_big and W1_big, b1_big, ... of a network with layer widths sizes[1:] (N = sizes[0])."""
+    N, widths = sizes[0], sizes[1:]
+    inp = {"X_big": rng.standard_normal((N, widths[0])), "y_big": rng.integers(0, widths[-1], N)}
+    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True), start=1):
+        inp[f"W{l}_big"] = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+        inp[f"b{l}_big"] = 0.1 * rng.standard_normal(fan_out)
+    return inp
 
 
 def drive_two_layer(ns, inp, out):
@@ -189,6 +202,11 @@ def drive_two_layer(ns, inp, out):
     out["loss"] = loss
     for k in params:
         out["grads/" + k] = grads[k]
+    loss, grads = ns["two_layer_loss"]({k: inp[k + "_big"] for k in params}, inp["X_big"], inp["y_big"],
+                                       reg=inp["reg"])
+    out["big/loss"] = loss
+    for k in params:
+        out["big/grads/" + k] = grads[k]
 
 
 def reference_two_layer(params, X, y=None, reg=0.0):
@@ -214,6 +232,14 @@ def check_two_layer(inp, out, fb):
     for k in ("W1", "b1", "W2", "b2"):
         reg_args = {"reg": inp["reg"], "W": params[k]} if k.startswith("W") else {}
         ok &= fb.gradient("grads/" + k, grads[k], what=f"grads[{k!r}]", N=N, **reg_args)
+    words = "a network with D, H, C = {}, {}, {} and a batch of {}".format(*BIG_TWO_LAYER[1:], BIG_TWO_LAYER[0])
+    if ok and ran_out_of_time(out, "big/grads/b2"):
+        return numerical_gradient_fails(fb, words)
+    if ok:
+        loss, grads = reference_two_layer({k: inp[k + "_big"] for k in grads}, inp["X_big"], inp["y_big"], inp["reg"])
+        ok &= fb.close("big/loss", loss, tol=BIG_TOL, what=f"the loss of {words}")
+        for k in ("W1", "b1", "W2", "b2"):
+            ok &= fb.gradient("big/grads/" + k, grads[k], tol=BIG_TOL, what=f"grads[{k!r}] of {words}")
     return ok
 
 
@@ -366,7 +392,15 @@ def fc_net_inputs(rng):
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         inp[f"W{l}"] = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
         inp[f"b{l}"] = rng.standard_normal(fan_out)
+    inp.update(big_net_inputs(rng, BIG_FC_NET))
     return inp
+
+
+BIG_FC_NET = (64, 256, 256, 128, 10)    # N and the layer widths of the large network, run last: 100 000 parameters
+
+
+def _big_params(inp):
+    return {key[:-4]: value for key, value in inp.items() if key[0] in "Wb" and key.endswith("_big")}
 
 
 def drive_fc_net(ns, inp, out):
@@ -382,6 +416,11 @@ def drive_fc_net(ns, inp, out):
         out[f"{tag}/loss"] = loss
         for key, value in grads.items():
             out[f"{tag}/grads/{key}"] = value
+    big = {key[:-4]: value for key, value in inp.items() if key[0] in "Wb" and key.endswith("_big")}
+    loss, grads = net(big, inp["X_big"], inp["y_big"], reg=inp["reg"])
+    out["big/loss"] = loss
+    for key, value in grads.items():
+        out["big/grads/" + key] = value
 
 
 def reference_fc_net(params, X, y=None, reg=0.0, dropout=0.0, seed=None):
@@ -446,6 +485,17 @@ def check_fc_net(inp, out, fb):
             ok &= fb.gradient(f"{tag}/grads/{key}", grads[key], what=f"grads[{key!r}] {words}",
                               N=len(inp["y"]), **reg_args)
         parts[tag] = ok
+    words = f"a network with layer widths {list(BIG_FC_NET[1:])} and a batch of {BIG_FC_NET[0]}"
+    big = _big_params(inp)
+    if ran_out_of_time(out, "big/grads/W1"):          # the backward passes earn nothing, the forward passes keep theirs
+        numerical_gradient_fails(fb, words)
+        parts = {"plain": False, "dropout": False}
+    elif parts["plain"]:
+        loss, grads = reference_fc_net(big, inp["X_big"], inp["y_big"], inp["reg"])
+        ok = fb.close("big/loss", loss, tol=BIG_TOL, what=f"the regularised loss of {words}")
+        for key in big:
+            ok &= fb.gradient("big/grads/" + key, grads[key], tol=BIG_TOL, what=f"grads[{key!r}] of {words}")
+        parts["plain"] = ok
     return (2 * ok_init + 2 * ok_scores + 3 * parts["plain"] + 3 * parts["dropout"]) / 10
 
 
