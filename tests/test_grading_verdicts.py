@@ -410,8 +410,8 @@ def numerical_cases(kind):
             + NUMERICAL_FC_NET, 1.2, f"{kind} through a private forward (fc net: initialisation and scores only)"),
         own("A3", "tensor_core", "answer_tensor_core", nd + _edit(tc, (A3_MUL, _pair("{} * {}", " " * 12)),
                                                                    (A3_ADD, _pair("{} + {}", " " * 12))), 0, f"{kind} through a private forward (+ and * VJPs)"),
-        own("A3", "elementwise", "answer_elementwise", nd + slip("A3", "answer_elementwise", *A3_ELEMENTWISE), 0,
-            f"{kind} through a private forward (elementwise VJPs)"),
+        own("A3", "elementwise", "answer_elementwise", nd + slip("A3", "answer_elementwise", *A3_ELEMENTWISE), 3 / 9,
+            f"{kind} through a private forward (elementwise VJPs: sigmoid's no-overflow forward only)"),
         own("A3", "matmul_sum", "answer_matmul_sum", nd + slip("A3", "answer_matmul_sum", (
             A3_MATMUL, _pair("{} @ {}", " " * 8)), A3_SUM), 0, f"{kind} through a private forward (@ and sum VJPs)"),
         own("A3", "backward", "answer_backward", nd + bw.split("@add_to_class(Tensor)")[0]
