@@ -286,6 +286,12 @@ def _nd(f, v, h=1e-6):
     return g
 ''',
 }
+NUMERICAL_LINEAR = fn("linear_backward(dout, cache)", '''
+x, W = cache
+b = np.zeros(W.shape[1])
+return (_nd(lambda v: (v @ W + b) * dout, x), _nd(lambda v: (x @ v + b) * dout, W),
+        _nd(lambda v: (x @ W + v) * dout, b))
+''')
 NUMERICAL_RELU = fn("relu_backward(dout, cache)", '''
 x = cache
 return _nd(lambda v: np.where(v.real > 0, v, 0) * dout, x)
@@ -398,7 +404,9 @@ def _edit(src, *edits):
 def numerical_cases(kind):
     nd = NUMERICAL[kind]
     tc, bw = answer("A3", "answer_tensor_core"), answer("A3", "answer_backward")
-    return [
+    linear = [own("A2", "linear", "answer_linear", answer("A2", "answer_linear").split("def linear_backward")[0] + nd
+                  + NUMERICAL_LINEAR, 0, f"{kind} through a private forward (linear)")] if kind != "complex step" else []
+    return linear + [
         own("A2", "relu", "answer_relu", answer("A2", "answer_relu").split("def relu_backward")[0] + nd
             + NUMERICAL_RELU, 0, f"{kind} through a private forward (relu)"),
         own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(
@@ -463,6 +471,15 @@ def test_feedback_names_the_slip(verdicts):
     assert "in place" in said("dW built in the caller's W")
     # the unstable softmax's NaN gradient was derived: no "numerical gradient" note for it
     assert "numerical gradient" not in said("unstable: no max subtracted, -log(p)")
+
+
+def test_a_numerical_backward_is_told_it_earns_nothing(verdicts):
+    cases = [i for i, c in enumerate(CASES) if c[5].startswith(tuple(NUMERICAL)) or "private forward" in c[5]]
+    assert len(cases) >= 2 * len(numerical_cases("complex step"))
+    for i in cases:
+        said = " ".join(line.text for line in verdicts[i].lines)
+        assert verdicts[i].status == "timeout", (CASES[i][5], verdicts[i].status)
+        assert "A numerical gradient earns nothing: derive the backward pass" in said, (CASES[i][5], said)
 
 
 def test_feedback_never_shows_a_reference_value(verdicts):

@@ -28,16 +28,18 @@ def _multiscale(rng, shape):
 BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
 
 
-def ran_out_of_time(out, key):
-    """True when the large problem's ``key`` did not come back because the part reached its time limit."""
-    return out.get(key) is None and out.status == "timeout"
+def ran_out_of_time(out, key, reached):
+    """True when the small problems came back (``reached``, their last result) but the large problem's ``key``
+    did not, because the part reached its time limit."""
+    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
 
 
 def numerical_gradient_fails(fb, what):
     return fb.check(False, "", f"The backward pass on {what} did not come back within the time limit. A derived "
-                               f"backward pass takes milliseconds there; one that evaluates the forward at nudged "
-                               f"inputs, one entry at a time (finite differences or complex step), takes minutes. "
-                               f"A numerical gradient earns nothing: derive the backward pass.")
+                               f"backward pass, with array operations, takes milliseconds there; one that evaluates the "
+                               f"forward at nudged inputs, one entry at a time (finite differences or complex step), "
+                               f"takes minutes. A numerical gradient earns nothing: derive the backward pass (and "
+                               f"use array operations, not Python loops over the entries).")
 
 
 # ---------------------------------------------------------------------------------------------- linear
@@ -71,12 +73,12 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dx", dx, what="dx")
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
-    if ok and ran_out_of_time(out, "dx_big"):
+    if ran_out_of_time(out, "dx_big", reached="db"):
         return numerical_gradient_fails(fb, f"a layer with x of shape {BIG[:2]} and W of shape {BIG[1:]}")
     if ok:
         _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
         big = layers.linear_backward(inp["dout_big"], cache)
-        for key, value in zip(("dx_big", "dW_big", "db_big"), big):
+        for key, value in zip(("dx_big", "dW_big", "db_big"), big, strict=True):
             ok &= fb.gradient(key, value, tol=BIG_TOL, what=f"{key[:2]} on a large layer")
     return ok
 
@@ -104,7 +106,7 @@ def check_relu(inp, out, fb):
     expected, cache = layers.relu_forward(inp["x"])
     ok = fb.close("out", expected, what="max(0, x)")
     ok &= fb.gradient("dx", layers.relu_backward(inp["dout"], cache), what="dx (0 where x <= 0)")
-    if ok and ran_out_of_time(out, "dx_big"):
+    if ran_out_of_time(out, "dx_big", reached="dx"):
         return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
     if ok:
         expected, cache = layers.relu_forward(inp["x_big"])
@@ -233,7 +235,7 @@ def check_two_layer(inp, out, fb):
         reg_args = {"reg": inp["reg"], "W": params[k]} if k.startswith("W") else {}
         ok &= fb.gradient("grads/" + k, grads[k], what=f"grads[{k!r}]", N=N, **reg_args)
     words = "a network with D, H, C = {}, {}, {} and a batch of {}".format(*BIG_TWO_LAYER[1:], BIG_TWO_LAYER[0])
-    if ok and ran_out_of_time(out, "big/grads/b2"):
+    if ran_out_of_time(out, "big/grads/b2", reached="grads/b2"):
         return numerical_gradient_fails(fb, words)
     if ok:
         loss, grads = reference_two_layer({k: inp[k + "_big"] for k in grads}, inp["X_big"], inp["y_big"], inp["reg"])
@@ -366,7 +368,7 @@ def check_batchnorm(inp, out, fb):
     ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
     for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
-    if ran_out_of_time(out, "dx_big"):        # the backward passes earn nothing, the forward passes keep theirs
+    if ran_out_of_time(out, "dx_big", reached="eval_dbeta"):    # the backward passes earn nothing, the forward passes keep theirs
         numerical_gradient_fails(fb, f"a training batch of shape {BIG_BATCHNORM}")
         ok_dx = ok_params = ok_eval = False
     elif ok_dx or ok_params:
@@ -487,7 +489,7 @@ def check_fc_net(inp, out, fb):
         parts[tag] = ok
     words = f"a network with layer widths {list(BIG_FC_NET[1:])} and a batch of {BIG_FC_NET[0]}"
     big = _big_params(inp)
-    if ran_out_of_time(out, "big/grads/W1"):          # the backward passes earn nothing, the forward passes keep theirs
+    if ran_out_of_time(out, "big/grads/W1", reached="dropout/loss"):    # the backward passes earn nothing, the forward passes keep theirs
         numerical_gradient_fails(fb, words)
         parts = {"plain": False, "dropout": False}
     elif parts["plain"]:

@@ -27,16 +27,18 @@ BIG_MATMUL = (256, 256, 256)
 BIG_TOL = 1e-7              # precision is judged on the small multiscale inputs; the large ones are there for time
 
 
-def ran_out_of_time(out, key):
-    """True when the large input's ``key`` did not come back because the part reached its time limit."""
-    return out.get(key) is None and out.status == "timeout"
+def ran_out_of_time(out, key, reached):
+    """True when the small inputs' results came back (``reached``, the last of them) but the large input's
+    ``key`` did not, because the part reached its time limit."""
+    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
 
 
 def numerical_gradient_fails(fb, what):
     return fb.check(False, "", f"{what[:1].upper()}{what[1:]} did not come back within the time limit. A derived "
-                               f"VJP takes milliseconds there; one that evaluates the operation at nudged inputs, "
-                               f"one entry at a time (finite differences or complex step), takes minutes. A "
-                               f"numerical gradient earns nothing: derive the backward pass (each VJP by hand).")
+                               f"VJP, with array operations, takes milliseconds there; one that evaluates the operation "
+                               f"at nudged inputs, one entry at a time (finite differences or complex step), takes "
+                               f"minutes. A numerical gradient earns nothing: derive the backward pass (each VJP by "
+                               f"hand, with array operations, not Python loops over the entries).")
 
 
 def _fraction(results):
@@ -85,7 +87,7 @@ def check_core(inp, out, fb):
     ok &= fb.gradient("mul_db", (g * a).sum(axis=0), what="y.grad after the * node's VJP")
     ok &= fb.close("number_left", s * a + s, what="numbers on either side of a Tensor")
     ok &= fb.close("sub", a - b, what="x - y")
-    if ok and ran_out_of_time(out, "mul_big_db"):
+    if ran_out_of_time(out, "mul_big_db", reached="sub"):
         return numerical_gradient_fails(fb, f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}")
     if ok:
         a, b, g = inp["a_big"], inp["b_big"], inp["g_big"]
@@ -217,7 +219,7 @@ def check_backward(inp, out, fb):
     ok &= fb.close("chain_grad", 1.0 + 0.5 * inp["chain_length"],
                    what="the gradient at the start of a chain 400 nodes deep")
     n = inp["g_big"].size
-    if ok and ran_out_of_time(out, "xyz_big_grads"):
+    if ran_out_of_time(out, "xyz_big_grads", reached="chain_grad"):
         return numerical_gradient_fails(fb, f"backward() of (x + y) z for x, y, z of {n} entries each")
     if ok:
         (x, y, z), g = inp["xyz_big"], inp["g_big"]
@@ -308,7 +310,7 @@ def check_elementwise(inp, out, fb):
         label = f"x ** {k:g}" if name == "pow" else "x / y" if name == "div" else f"x.{name}()"
         ok = (fb.close(name, value, what=f"the value of {label}")
               & fb.gradient(name + "_grad", grad, what=f"the VJP of {label}"))
-        if ok and ran_out_of_time(out, name + "_big_grad"):
+        if ran_out_of_time(out, name + "_big_grad", reached="neuron_grads"):
             if stopped is None:
                 stopped = (name, label)
                 numerical_gradient_fails(fb, f"the VJP of {label} on an input of shape {BIG}")
@@ -376,7 +378,7 @@ def check_matmul_sum(inp, out, fb):
     ok &= fb.close("sum_axis1_keep", S.sum(axis=1, keepdims=True), what="x.sum(axis=1, keepdims=True)")
     ok &= fb.gradient("sum_axis1_keep_grad", np.broadcast_to(inp["g_axis1_keep"], S.shape),
                       what="the VJP of x.sum(axis=1, keepdims=True)")
-    if ok and ran_out_of_time(out, "sum_axis1_keep_big_grad"):
+    if ran_out_of_time(out, "sum_axis1_keep_big_grad", reached="sum_axis1_keep_grad"):
         return numerical_gradient_fails(fb, f"the VJPs of @ (for A of shape {BIG_MATMUL[:2]} and W of shape "
                                             f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})")
     if ok:
