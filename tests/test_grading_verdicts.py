@@ -474,7 +474,8 @@ def test_feedback_names_the_slip(verdicts):
 
 
 def test_a_numerical_backward_is_told_it_earns_nothing(verdicts):
-    cases = [i for i, c in enumerate(CASES) if c[5].startswith(tuple(NUMERICAL)) or "private forward" in c[5]]
+    cases = [i for i, c in enumerate(CASES) if c[0] in ("A2", "A3") and (c[5].startswith(tuple(NUMERICAL))
+                                                                      or "private forward" in c[5])]
     assert len(cases) >= 2 * len(numerical_cases("complex step"))
     for i in cases:
         said = " ".join(line.text for line in verdicts[i].lines)
