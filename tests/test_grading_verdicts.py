@@ -5,7 +5,10 @@ Most buggy versions are the reference answer with one slip put in (a textual edi
 took place); the A1 losses also get whole implementations written the way students write them. The bug list
 per part is in autograder/FORMAT.md; the expected score of each case says what the slip deserves under the
 part's rule (A1's losses: 0.5 loss + 0.5 dW for the SVM, 0.4 loss + 0.4 dW + 0.2 extreme scores for softmax;
-A2-A4: all or nothing per part, A3's elementwise and forward mode: a share per operation).
+A2-A4: all or nothing per part, A3's elementwise and forward mode: a share per operation). Backward passes that
+are numerical gradients in disguise (complex step or central differences through a private copy of the forward,
+per entry or a row/column at a time) earn nothing for what they fake: each such part runs a large problem last,
+on which only a derived backward pass fits in the time limit.
 """
 from __future__ import annotations
 
@@ -148,6 +151,24 @@ b = np.zeros(W.shape[1])
 return (step(x, lambda v: forward(v, W, b)), step(W, lambda v: forward(x, v, b)),
         step(b, lambda v: forward(x, W, v)))
 ''')
+# the same, with one nudge per column of x (the rows of x are independent) and per row of W (the columns of
+# the output are): 2 D + 1 forwards instead of one per entry
+COMPLEX_STEP_LINEAR_BATCHED = answer("A2", "answer_linear").split("def linear_backward")[0] + fn(
+    "linear_backward(dout, cache)", '''
+x, W = cache
+b = np.zeros(W.shape[1], dtype=complex)
+dx, dW = np.zeros(x.shape), np.zeros(W.shape)
+for j in range(x.shape[1]):
+    xc = x.astype(complex)
+    xc[:, j] += 1e-30j
+    dx[:, j] = ((xc @ W + b) * dout).sum(axis=1).imag / 1e-30
+for i in range(W.shape[0]):
+    Wc = W.astype(complex)
+    Wc[i, :] += 1e-30j
+    dW[i, :] = ((x @ Wc + b) * dout).sum(axis=0).imag / 1e-30
+db = ((x @ W + (b + 1e-30j)) * dout).sum(axis=0).imag / 1e-30
+return dx, dW, db
+''')
 CASES = [
     ref("A1", "svm_naive", SVM_N, 2),
     bug("A1", "svm_naive", SVM_N, [("            if j == y[i]:\n                continue\n", "")], 1,
@@ -202,6 +223,8 @@ CASES = [
         "db over the wrong axis"),
     bug("A2", "linear", "answer_linear", [("dW = x.T @ dout", "dW = (dout.T @ x).T * 2")], 0, "dW off by 2"),
     own("A2", "linear", "answer_linear", COMPLEX_STEP_LINEAR, 0, "complex step through a private forward"),
+    own("A2", "linear", "answer_linear", COMPLEX_STEP_LINEAR_BATCHED, 0,
+        "complex step through a private forward, a column of x or a row of W at a time"),
     bug("A2", "relu", "answer_relu", [("dx = dout * (x > 0)", "dx = dout * (x >= 0)")], 0, "gradient 1 at the kink"),
     bug("A2", "sigmoid", "answer_sigmoid", [("out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))",
                                              "out = 1.0 / (1.0 + np.exp(-x))")], 0, "overflowing exp"),
@@ -309,6 +332,23 @@ def forward(x_, gamma_, beta_):
 return (_nd(lambda v: forward(v, gamma, beta), x), _nd(lambda v: forward(x, v, beta), gamma),
         _nd(lambda v: forward(x, gamma, v), beta))
 ''')
+# complex step a row of x at a time (the columns are independent): N forwards instead of one per entry
+COMPLEX_STEP_BATCHNORM_ROWS = fn("batchnorm_backward(dout, cache)", '''
+x, gamma, beta, eps, mode, mean, var = cache
+def forward(x_, gamma_, beta_):
+    if mode == "train":
+        xc = x_ - x_.mean(axis=0)
+        v = (xc ** 2).mean(axis=0)
+    else:
+        xc, v = x_ - mean, var
+    return ((gamma_ * xc / np.sqrt(v + eps) + beta_) * dout).sum(axis=0)
+dx = np.zeros(x.shape)
+for i in range(x.shape[0]):
+    xc = x.astype(complex)
+    xc[i, :] += 1e-30j
+    dx[i, :] = forward(xc, gamma, beta).imag / 1e-30
+return dx, forward(x, gamma + 1e-30j, beta).imag / 1e-30, forward(x, gamma, beta + 1e-30j).imag / 1e-30
+''')
 NUMERICAL_TWO_LAYER = fn("two_layer_loss(params, X, y=None, reg=0.0)", '''
 names = ("W1", "b1", "W2", "b2")
 def forward(p):
@@ -404,9 +444,14 @@ def _edit(src, *edits):
 def numerical_cases(kind):
     nd = NUMERICAL[kind]
     tc, bw = answer("A3", "answer_tensor_core"), answer("A3", "answer_backward")
-    linear = [own("A2", "linear", "answer_linear", answer("A2", "answer_linear").split("def linear_backward")[0] + nd
-                  + NUMERICAL_LINEAR, 0, f"{kind} through a private forward (linear)")] if kind != "complex step" else []
-    return linear + [
+    if kind == "complex step":      # linear's per-entry complex step is COMPLEX_STEP_LINEAR
+        extra = [own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(
+            "def batchnorm_backward")[0] + COMPLEX_STEP_BATCHNORM_ROWS, 1.2,
+            "complex step through a private forward, a row of x at a time (batchnorm)")]
+    else:
+        extra = [own("A2", "linear", "answer_linear", answer("A2", "answer_linear").split("def linear_backward")[0]
+                     + nd + NUMERICAL_LINEAR, 0, f"{kind} through a private forward (linear)")]
+    return extra + [
         own("A2", "relu", "answer_relu", answer("A2", "answer_relu").split("def relu_backward")[0] + nd
             + NUMERICAL_RELU, 0, f"{kind} through a private forward (relu)"),
         own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(

@@ -43,7 +43,10 @@ def numerical_gradient_fails(fb, what):
 
 
 # ---------------------------------------------------------------------------------------------- linear
-BIG = (64, 512, 256)    # N, D, M of the large linear problem: 32 768 entries in x, 131 072 in W
+# N, D, M of the large linear problem: 262 144 entries in x and in W, D = 16 384 of them along the contracted
+# axis, so that even a backward pass that nudges a whole column of x (or row of W) at once, 2 D forwards, runs
+# out of time
+BIG = (16, 16384, 16)
 
 
 def linear_inputs(rng):
@@ -319,7 +322,7 @@ def batchnorm_inputs(rng):
     return inp
 
 
-BIG_BATCHNORM = (1024, 256)      # the large training batch, run last
+BIG_BATCHNORM = (16384, 16)      # the large training batch, run last: N forwards (a row of x at a time) run out of time too
 
 
 def drive_batchnorm(ns, inp, out):

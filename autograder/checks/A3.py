@@ -23,7 +23,7 @@ def _multiscale(rng, shape):
 # large inputs, last: a derived VJP costs about as much as the operation there (milliseconds), a numerical one
 # an evaluation per entry (minutes), far past the part's time limit.
 BIG = (512, 512)            # the large input of elementwise operations and sums: 262 144 entries
-BIG_MATMUL = (256, 256, 256)
+BIG_MATMUL = (16, 16384, 16)   # a long contracted axis: nudging a whole column of A (row of W) at once is too slow too
 BIG_TOL = 1e-7              # precision is judged on the small multiscale inputs; the large ones are there for time
 
 
