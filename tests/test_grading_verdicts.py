@@ -319,6 +319,16 @@ NUMERICAL_RELU = fn("relu_backward(dout, cache)", '''
 x = cache
 return _nd(lambda v: np.where(v.real > 0, v, 0) * dout, x)
 ''')
+NUMERICAL_SIGMOID = fn("sigmoid_backward(dout, cache)", '''
+x = np.log(cache / (1 - cache))            # the input back from the output: sigmoid's inverse
+return _nd(lambda v: dout / (1 + np.exp(-v)), x)
+''')
+NUMERICAL_DROPOUT = fn("dropout_backward(dout, cache)", '''
+mask, mode = cache
+if mode == "eval":
+    return dout
+return _nd(lambda v: v * mask * dout, np.zeros(dout.shape))
+''')
 NUMERICAL_BATCHNORM = fn("batchnorm_backward(dout, cache)", '''
 x, gamma, beta, eps, mode, mean, var = cache
 def forward(x_, gamma_, beta_):
@@ -452,6 +462,10 @@ def numerical_cases(kind):
         extra = [own("A2", "linear", "answer_linear", answer("A2", "answer_linear").split("def linear_backward")[0]
                      + nd + NUMERICAL_LINEAR, 0, f"{kind} through a private forward (linear)")]
     return extra + [
+        own("A2", "sigmoid", "answer_sigmoid", answer("A2", "answer_sigmoid").split("def sigmoid_backward")[0] + nd
+            + NUMERICAL_SIGMOID, 0, f"{kind} through a private forward (sigmoid)"),
+        own("A2", "dropout", "answer_dropout", answer("A2", "answer_dropout").split("def dropout_backward")[0] + nd
+            + NUMERICAL_DROPOUT, 0, f"{kind} through a private forward (dropout)"),
         own("A2", "relu", "answer_relu", answer("A2", "answer_relu").split("def relu_backward")[0] + nd
             + NUMERICAL_RELU, 0, f"{kind} through a private forward (relu)"),
         own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(

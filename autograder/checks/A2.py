@@ -123,7 +123,8 @@ def check_relu(inp, out, fb):
 def sigmoid_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
     return {"x": rng.uniform(-4, 4, shape), "dout": _multiscale(rng, shape),
-            "big": np.array([-1000.0, -60.0, 0.0, 60.0, 1000.0])}
+            "big": np.array([-1000.0, -60.0, 0.0, 60.0, 1000.0]), "x_large": rng.uniform(-4, 4, BIG_ELEMENTWISE),
+            "dout_large": rng.standard_normal(BIG_ELEMENTWISE)}
 
 
 def drive_sigmoid(ns, inp, out):
@@ -132,6 +133,8 @@ def drive_sigmoid(ns, inp, out):
     out["dx"] = ns["sigmoid_backward"](inp["dout"], cache)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         out["big"] = ns["sigmoid_forward"](inp["big"])[0]
+    result, cache = ns["sigmoid_forward"](inp["x_large"])
+    out["dx_large"] = ns["sigmoid_backward"](inp["dout_large"], cache)
 
 
 def check_sigmoid(inp, out, fb):
@@ -146,6 +149,12 @@ def check_sigmoid(inp, out, fb):
         return False
     ok &= fb.close("big", layers.sigmoid_forward(inp["big"])[0], tol=1e-12,
                    what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)")
+    if ran_out_of_time(out, "dx_large", reached="big"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        expected, cache = layers.sigmoid_forward(inp["x_large"])
+        ok &= fb.gradient("dx_large", layers.sigmoid_backward(inp["dout_large"], cache), tol=BIG_TOL,
+                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
@@ -153,7 +162,8 @@ def check_sigmoid(inp, out, fb):
 def dropout_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(20, 60, 2))
     return {"x": rng.standard_normal(shape), "dout": rng.standard_normal(shape),
-            "p": float(rng.uniform(0.1, 0.8)), "seed": int(rng.integers(0, 2**31))}
+            "p": float(rng.uniform(0.1, 0.8)), "seed": int(rng.integers(0, 2**31)),
+            "x_big": rng.standard_normal(BIG_ELEMENTWISE), "dout_big": rng.standard_normal(BIG_ELEMENTWISE)}
 
 
 def drive_dropout(ns, inp, out):
@@ -164,6 +174,8 @@ def drive_dropout(ns, inp, out):
     result, cache = forward(inp["x"], inp["p"], "eval", seed=inp["seed"])
     out["eval_out"] = result
     out["eval_dx"] = backward(inp["dout"], cache)
+    result, cache = forward(inp["x_big"], inp["p"], "train", seed=inp["seed"])
+    out["dx_big"] = backward(inp["dout_big"], cache)
 
 
 def check_dropout(inp, out, fb):
@@ -175,6 +187,12 @@ def check_dropout(inp, out, fb):
     ok &= fb.gradient("dx", layers.dropout_backward(inp["dout"], cache), tol=1e-12, what="dx in training mode")
     ok &= fb.close("eval_out", x, tol=0.0, what="the evaluation-mode output (must be x itself)")
     ok &= fb.close("eval_dx", inp["dout"], tol=0.0, what="dx in evaluation mode (must be dout itself)")
+    if ran_out_of_time(out, "dx_big", reached="eval_dx"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        _, cache = layers.dropout_forward(inp["x_big"], p, "train", seed=seed)
+        ok &= fb.gradient("dx_big", layers.dropout_backward(inp["dout_big"], cache), tol=1e-12,
+                          what=f"dx in training mode on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
