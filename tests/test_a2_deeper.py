@@ -84,6 +84,7 @@ def test_a_numerical_batchnorm_backward_earns_nothing_for_dx():
     sources = [s.replace("cache = (xhat, xc, inv_std, gamma, mode)",
                          "cache = (x.copy(), gamma, beta, {**bn_param, 'momentum': 0.0})") for s in sources]
     score = grade("A2", sources, seed=4, only=("batchnorm",))["batchnorm"]
-    # the forward passes, the running statistics and dgamma, dbeta earn their share; both dx (train and eval
-    # mode, differentiated numerically on columns of very different scales) earn nothing
-    assert score == 0.5, score
+    # the forward passes and the running statistics earn their share; the backward pass earns nothing: both dx
+    # (train and eval mode, differentiated numerically on columns of very different scales) are wrong, and on
+    # the large training batch it runs out of time (dgamma and dbeta come back from that same call)
+    assert score == 0.4, score

@@ -5,7 +5,10 @@ Most buggy versions are the reference answer with one slip put in (a textual edi
 took place); the A1 losses also get whole implementations written the way students write them. The bug list
 per part is in autograder/FORMAT.md; the expected score of each case says what the slip deserves under the
 part's rule (A1's losses: 0.5 loss + 0.5 dW for the SVM, 0.4 loss + 0.4 dW + 0.2 extreme scores for softmax;
-A2-A4: all or nothing per part, A3's elementwise and forward mode: a share per operation).
+A2-A4: all or nothing per part, A3's elementwise and forward mode: a share per operation). Backward passes that
+are numerical gradients in disguise (complex step or central differences through a private copy of the forward,
+per entry or a row/column at a time) earn nothing for what they fake: each such part runs a large problem last,
+on which only a derived backward pass fits in the time limit.
 """
 from __future__ import annotations
 
@@ -132,6 +135,40 @@ def ref(assignment, part, cell, points):
 SVM_N, SM_N, SM_V = "ans_svm_naive", "ans_softmax_naive", "ans_softmax_vectorized"
 LOSS_V = "loss = -log_probs[rows, y].mean() + reg * np.sum(W * W)"
 DW_V = "dW = X.T @ G / N + 2 * reg * W"
+COMPLEX_STEP_LINEAR = answer("A2", "answer_linear").split("def linear_backward")[0] + fn(
+    "linear_backward(dout, cache)", '''
+x, W = cache
+def forward(x_, W_, b_):
+    return np.sum((x_ @ W_ + b_) * dout)
+def step(v, others):
+    g = np.zeros(v.shape)
+    for idx in np.ndindex(v.shape):
+        vc = v.astype(complex)
+        vc[idx] += 1e-30j
+        g[idx] = others(vc).imag / 1e-30
+    return g
+b = np.zeros(W.shape[1])
+return (step(x, lambda v: forward(v, W, b)), step(W, lambda v: forward(x, v, b)),
+        step(b, lambda v: forward(x, W, v)))
+''')
+# the same, with one nudge per column of x (the rows of x are independent) and per row of W (the columns of
+# the output are): 2 D + 1 forwards instead of one per entry
+COMPLEX_STEP_LINEAR_BATCHED = answer("A2", "answer_linear").split("def linear_backward")[0] + fn(
+    "linear_backward(dout, cache)", '''
+x, W = cache
+b = np.zeros(W.shape[1], dtype=complex)
+dx, dW = np.zeros(x.shape), np.zeros(W.shape)
+for j in range(x.shape[1]):
+    xc = x.astype(complex)
+    xc[:, j] += 1e-30j
+    dx[:, j] = ((xc @ W + b) * dout).sum(axis=1).imag / 1e-30
+for i in range(W.shape[0]):
+    Wc = W.astype(complex)
+    Wc[i, :] += 1e-30j
+    dW[i, :] = ((x @ Wc + b) * dout).sum(axis=0).imag / 1e-30
+db = ((x @ W + (b + 1e-30j)) * dout).sum(axis=0).imag / 1e-30
+return dx, dW, db
+''')
 CASES = [
     ref("A1", "svm_naive", SVM_N, 2),
     bug("A1", "svm_naive", SVM_N, [("            if j == y[i]:\n                continue\n", "")], 1,
@@ -185,6 +222,9 @@ CASES = [
     bug("A2", "linear", "answer_linear", [("db = dout.sum(axis=0)", "db = dout.sum(axis=1)")], 0,
         "db over the wrong axis"),
     bug("A2", "linear", "answer_linear", [("dW = x.T @ dout", "dW = (dout.T @ x).T * 2")], 0, "dW off by 2"),
+    own("A2", "linear", "answer_linear", COMPLEX_STEP_LINEAR, 0, "complex step through a private forward"),
+    own("A2", "linear", "answer_linear", COMPLEX_STEP_LINEAR_BATCHED, 0,
+        "complex step through a private forward, a column of x or a row of W at a time"),
     bug("A2", "relu", "answer_relu", [("dx = dout * (x > 0)", "dx = dout * (x >= 0)")], 0, "gradient 1 at the kink"),
     bug("A2", "sigmoid", "answer_sigmoid", [("out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))",
                                              "out = 1.0 / (1.0 + np.exp(-x))")], 0, "overflowing exp"),
@@ -245,6 +285,211 @@ CASES = [
 ]
 
 
+# Backward passes that are numerical gradients in disguise: a private copy of the forward evaluated at nudged
+# inputs, one entry at a time, by complex step (exact to ~1e-15) or by central differences. Each earns nothing
+# for the backward it fakes: on the part's large problem only a derived backward fits in the time limit.
+NUMERICAL = {
+    "complex step": '''
+def _nd(f, v):
+    g = np.zeros(np.shape(v))
+    for idx in np.ndindex(np.shape(v)):
+        vc = np.array(v, dtype=complex)
+        vc[idx] += 1e-30j
+        g[idx] = np.sum(f(vc)).imag / 1e-30
+    return g
+''',
+    "central differences": '''
+def _nd(f, v, h=1e-6):
+    g = np.zeros(np.shape(v))
+    for idx in np.ndindex(np.shape(v)):
+        up, down = np.array(v, dtype=float), np.array(v, dtype=float)
+        up[idx] += h
+        down[idx] -= h
+        g[idx] = (np.sum(f(up)) - np.sum(f(down))).real / (2 * h)
+    return g
+''',
+}
+NUMERICAL_LINEAR = fn("linear_backward(dout, cache)", '''
+x, W = cache
+b = np.zeros(W.shape[1])
+return (_nd(lambda v: (v @ W + b) * dout, x), _nd(lambda v: (x @ v + b) * dout, W),
+        _nd(lambda v: (x @ W + v) * dout, b))
+''')
+NUMERICAL_RELU = fn("relu_backward(dout, cache)", '''
+x = cache
+return _nd(lambda v: np.where(v.real > 0, v, 0) * dout, x)
+''')
+NUMERICAL_SIGMOID = fn("sigmoid_backward(dout, cache)", '''
+x = np.log(cache / (1 - cache))            # the input back from the output: sigmoid's inverse
+return _nd(lambda v: dout / (1 + np.exp(-v)), x)
+''')
+NUMERICAL_DROPOUT = fn("dropout_backward(dout, cache)", '''
+mask, mode = cache
+if mode == "eval":
+    return dout
+return _nd(lambda v: v * mask * dout, np.zeros(dout.shape))
+''')
+NUMERICAL_BATCHNORM = fn("batchnorm_backward(dout, cache)", '''
+x, gamma, beta, eps, mode, mean, var = cache
+def forward(x_, gamma_, beta_):
+    if mode == "train":
+        mu = x_.mean(axis=0)
+        xc = x_ - mu
+        v = (xc ** 2).mean(axis=0)
+    else:
+        xc, v = x_ - mean, var
+    return (gamma_ * xc / np.sqrt(v + eps) + beta_) * dout
+return (_nd(lambda v: forward(v, gamma, beta), x), _nd(lambda v: forward(x, v, beta), gamma),
+        _nd(lambda v: forward(x, gamma, v), beta))
+''')
+# complex step a row of x at a time (the columns are independent): N forwards instead of one per entry
+COMPLEX_STEP_BATCHNORM_ROWS = fn("batchnorm_backward(dout, cache)", '''
+x, gamma, beta, eps, mode, mean, var = cache
+def forward(x_, gamma_, beta_):
+    if mode == "train":
+        xc = x_ - x_.mean(axis=0)
+        v = (xc ** 2).mean(axis=0)
+    else:
+        xc, v = x_ - mean, var
+    return ((gamma_ * xc / np.sqrt(v + eps) + beta_) * dout).sum(axis=0)
+dx = np.zeros(x.shape)
+for i in range(x.shape[0]):
+    xc = x.astype(complex)
+    xc[i, :] += 1e-30j
+    dx[i, :] = forward(xc, gamma, beta).imag / 1e-30
+return dx, forward(x, gamma + 1e-30j, beta).imag / 1e-30, forward(x, gamma, beta + 1e-30j).imag / 1e-30
+''')
+NUMERICAL_TWO_LAYER = fn("two_layer_loss(params, X, y=None, reg=0.0)", '''
+names = ("W1", "b1", "W2", "b2")
+def forward(p):
+    a = X @ p["W1"] + p["b1"]
+    s = np.where(a.real > 0, a, 0) @ p["W2"] + p["b2"]
+    if y is None:
+        return s
+    s = s - s.real.max(axis=1, keepdims=True)
+    log_probs = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(y)), y].mean() + reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+if y is None:
+    return forward(params)
+grads = {k: _nd(lambda v, k=k: forward({**params, k: v}), params[k]) for k in names}
+return float(forward(params).real), grads
+''')
+NUMERICAL_FC_NET = fn("fc_net_loss(params, X, y=None, reg=0.0, dropout=0.0, seed=None)", '''
+L = len(params) // 2
+masks = {}
+def forward(p):
+    h = X
+    for l in range(1, L):
+        a = h @ p[f"W{l}"] + p[f"b{l}"]
+        h = np.where(a.real > 0, a, 0)
+        if y is not None and dropout > 0:
+            if l not in masks:
+                rng = np.random.default_rng(None if seed is None else seed + l)
+                masks[l] = (rng.random(h.shape) >= dropout) / (1 - dropout)
+            h = h * masks[l]
+    s = h @ p[f"W{L}"] + p[f"b{L}"]
+    if y is None:
+        return s
+    s = s - s.real.max(axis=1, keepdims=True)
+    log_probs = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(y)), y].mean() + reg * sum(np.sum(p[f"W{l}"] ** 2) for l in range(1, L + 1))
+if y is None:
+    return forward(params)
+loss = float(forward(params).real)
+return loss, {k: _nd(lambda v, k=k: forward({**params, k: v}), params[k]) for k in params}
+''')
+BN_CACHE = ("cache = (xhat, xc, inv_std, gamma, mode)",
+            "cache = (x, gamma, beta, eps, mode, running_mean, running_var)")
+A3_MUL = ("self.grad += unbroadcast(out.grad * other.data, self.shape)\n"
+          "            other.grad += unbroadcast(out.grad * self.data, other.shape)")
+A3_ADD = ("self.grad += unbroadcast(out.grad, self.shape)\n"
+          "            other.grad += unbroadcast(out.grad, other.shape)")
+A3_MATMUL = "self.grad += out.grad @ other.data.T\n        other.grad += self.data.T @ out.grad"
+
+
+def _pair(op, indent):
+    """The VJPs of a binary op as numerical gradients of a private copy of its forward."""
+    return (f"self.grad += _nd(lambda v: ({op.format('v', 'other.data')}) * out.grad, self.data)\n{indent}"
+            f"other.grad += _nd(lambda v: ({op.format('self.data', 'v')}) * out.grad, other.data)")
+
+
+A3_ELEMENTWISE = [
+    ("self.grad += k * self.data ** (k - 1) * out.grad", "self.grad += _nd(lambda v: v ** k * out.grad, self.data)"),
+    ("self.grad += out.data * out.grad", "self.grad += _nd(lambda v: np.exp(v) * out.grad, self.data)"),
+    ("self.grad += out.grad / self.data", "self.grad += _nd(lambda v: np.log(v) * out.grad, self.data)"),
+    ("self.grad += (self.data > 0) * out.grad",
+     "self.grad += _nd(lambda v: np.where(v.real > 0, v, 0) * out.grad, self.data)"),
+    ("self.grad += out.data * (1.0 - out.data) * out.grad",
+     "self.grad += _nd(lambda v: 1 / (1 + np.exp(-v)) * out.grad, self.data)"),
+    ("self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += _nd(lambda v: np.tanh(v) * out.grad, self.data)"),
+]
+A3_SUM = ("self.grad += np.broadcast_to(g, self.shape)",
+          "self.grad += _nd(lambda v: v.sum(axis=axis, keepdims=keepdims) * out.grad, self.data)")
+NUMERICAL_BACKWARD = fn("backward(self, grad=None)", '''
+g = np.ones_like(self.data) if grad is None else np.array(grad, dtype=np.float64)
+self.grad = g
+order = topological_order(self)
+def replay(leaf, value):            # the graph evaluated again from its leaves, one leaf replaced
+    values = {}
+    for node in order:
+        if not node._parents:
+            values[id(node)] = value if node is leaf else node.data
+        else:
+            a, b = (values[id(p)] for p in node._parents)
+            values[id(node)] = a + b if node._op == "+" else a * b
+    return values[id(self)] * g
+for node in order:
+    if not node._parents:
+        node.grad = node.grad + _nd(lambda v, node=node: replay(node, v), node.data)
+''')
+
+
+def _edit(src, *edits):
+    for old, new in edits:
+        assert old in src, old
+        src = src.replace(old, new)
+    return src
+
+
+def numerical_cases(kind):
+    nd = NUMERICAL[kind]
+    tc, bw = answer("A3", "answer_tensor_core"), answer("A3", "answer_backward")
+    if kind == "complex step":      # linear's per-entry complex step is COMPLEX_STEP_LINEAR
+        extra = [own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(
+            "def batchnorm_backward")[0] + COMPLEX_STEP_BATCHNORM_ROWS, 1.2,
+            "complex step through a private forward, a row of x at a time (batchnorm)")]
+    else:
+        extra = [own("A2", "linear", "answer_linear", answer("A2", "answer_linear").split("def linear_backward")[0]
+                     + nd + NUMERICAL_LINEAR, 0, f"{kind} through a private forward (linear)")]
+    return extra + [
+        own("A2", "sigmoid", "answer_sigmoid", answer("A2", "answer_sigmoid").split("def sigmoid_backward")[0] + nd
+            + NUMERICAL_SIGMOID, 0, f"{kind} through a private forward (sigmoid)"),
+        own("A2", "dropout", "answer_dropout", answer("A2", "answer_dropout").split("def dropout_backward")[0] + nd
+            + NUMERICAL_DROPOUT, 0, f"{kind} through a private forward (dropout)"),
+        own("A2", "relu", "answer_relu", answer("A2", "answer_relu").split("def relu_backward")[0] + nd
+            + NUMERICAL_RELU, 0, f"{kind} through a private forward (relu)"),
+        own("A2", "batchnorm", "answer_batchnorm", slip("A2", "answer_batchnorm", BN_CACHE).split(
+            "def batchnorm_backward")[0] + nd + NUMERICAL_BATCHNORM, 1.2,
+            f"{kind} through a private forward (batchnorm: forward and running statistics only)"),
+        own("A2", "two_layer", "answer_two_layer", nd + NUMERICAL_TWO_LAYER, 0,
+            f"{kind} through a private forward (two-layer net)"),
+        own("A2", "fc_net", "answer_fc_net", answer("A2", "answer_fc_net").split("def fc_net_loss")[0] + nd
+            + NUMERICAL_FC_NET, 1.2, f"{kind} through a private forward (fc net: initialisation and scores only)"),
+        own("A3", "tensor_core", "answer_tensor_core", nd + _edit(tc, (A3_MUL, _pair("{} * {}", " " * 12)),
+                                                                   (A3_ADD, _pair("{} + {}", " " * 12))), 0, f"{kind} through a private forward (+ and * VJPs)"),
+        own("A3", "elementwise", "answer_elementwise", nd + slip("A3", "answer_elementwise", *A3_ELEMENTWISE), 3 / 9,
+            f"{kind} through a private forward (elementwise VJPs: sigmoid's no-overflow forward only)"),
+        own("A3", "matmul_sum", "answer_matmul_sum", nd + slip("A3", "answer_matmul_sum", (
+            A3_MATMUL, _pair("{} @ {}", " " * 8)), A3_SUM), 0, f"{kind} through a private forward (@ and sum VJPs)"),
+        own("A3", "backward", "answer_backward", nd + bw.split("@add_to_class(Tensor)")[0]
+            + "@add_to_class(Tensor)\n" + NUMERICAL_BACKWARD, 0,
+            f"{kind} through a replayed graph (backward())"),
+    ]
+
+
+CASES += numerical_cases("complex step") + numerical_cases("central differences")
+
+
 def _grade(case):
     assignment, part_name, grade_id, source, _, _ = case
     module = checks.load(assignment)
@@ -285,6 +530,16 @@ def test_feedback_names_the_slip(verdicts):
     assert "in place" in said("dW built in the caller's W")
     # the unstable softmax's NaN gradient was derived: no "numerical gradient" note for it
     assert "numerical gradient" not in said("unstable: no max subtracted, -log(p)")
+
+
+def test_a_numerical_backward_is_told_it_earns_nothing(verdicts):
+    cases = [i for i, c in enumerate(CASES) if c[0] in ("A2", "A3") and (c[5].startswith(tuple(NUMERICAL))
+                                                                      or "private forward" in c[5])]
+    assert len(cases) >= 2 * len(numerical_cases("complex step"))
+    for i in cases:
+        said = " ".join(line.text for line in verdicts[i].lines)
+        assert verdicts[i].status == "timeout", (CASES[i][5], verdicts[i].status)
+        assert "A numerical gradient earns nothing: derive the backward pass" in said, (CASES[i][5], said)
 
 
 def test_feedback_never_shows_a_reference_value(verdicts):

@@ -21,17 +21,51 @@ def _multiscale(rng, shape):
     return rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3, shape)
 
 
+# A backward pass that evaluates a copy of the forward at nudged inputs, one entry at a time (complex step:
+# exact to 1e-15; finite differences), passes every comparison on a small problem. Each part with a backward
+# pass therefore also runs a large problem, last: a derived backward pass costs about as much as the forward
+# there (milliseconds), a numerical one a forward per entry (minutes), far past the part's time limit.
+BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
+
+
+def ran_out_of_time(out, key, reached):
+    """True when the small problems came back (``reached``, their last result) but the large problem's ``key``
+    did not, because the part reached its time limit."""
+    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
+
+
+def numerical_gradient_fails(fb, what):
+    return fb.check(False, "", f"The backward pass on {what} did not come back within the time limit. A derived "
+                               f"backward pass, with array operations, takes milliseconds there; one that evaluates the "
+                               f"forward at nudged inputs, one entry at a time (finite differences or complex step), "
+                               f"takes minutes. A numerical gradient earns nothing: derive the backward pass (and "
+                               f"use array operations, not Python loops over the entries).")
+
+
 # ---------------------------------------------------------------------------------------------- linear
+# N, D, M of the large linear problem: 262 144 entries in x and in W, D = 16 384 of them along the contracted
+# axis, so that even a backward pass that nudges a whole column of x (or row of W) at once, 2 D forwards, runs
+# out of time
+BIG = (16, 16384, 16)
+
+
 def linear_inputs(rng):
+    """A small multiscale problem, and a large one (run last): an exact backward pass costs two matrix
+    products there; one that evaluates the forward at nudged inputs (finite differences or complex step,
+    exact or not) needs one forward per entry of x and W, minutes in all, far past the time limit."""
     N, D, M = (int(v) for v in rng.integers(2, 12, 3))
+    n, d, m = BIG
     return {"x": _multiscale(rng, (N, D)), "W": rng.standard_normal((D, M)), "b": rng.standard_normal(M),
-            "dout": _multiscale(rng, (N, M))}
+            "dout": _multiscale(rng, (N, M)), "x_big": rng.standard_normal((n, d)),
+            "W_big": rng.standard_normal((d, m)) / np.sqrt(d), "b_big": rng.standard_normal(m),
+            "dout_big": rng.standard_normal((n, m))}
 
 
 def drive_linear(ns, inp, out):
-    result, cache = ns["linear_forward"](inp["x"], inp["W"], inp["b"])
-    out["out"] = result
-    out["dx"], out["dW"], out["db"] = ns["linear_backward"](inp["dout"], cache)
+    for tag in ("", "_big"):
+        result, cache = ns["linear_forward"](inp["x" + tag], inp["W" + tag], inp["b" + tag])
+        out["out" + tag] = result
+        out["dx" + tag], out["dW" + tag], out["db" + tag] = ns["linear_backward"](inp["dout" + tag], cache)
 
 
 def check_linear(inp, out, fb):
@@ -42,6 +76,13 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dx", dx, what="dx")
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
+    if ran_out_of_time(out, "dx_big", reached="db"):
+        return numerical_gradient_fails(fb, f"a layer with x of shape {BIG[:2]} and W of shape {BIG[1:]}")
+    if ok:
+        _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
+        big = layers.linear_backward(inp["dout_big"], cache)
+        for key, value in zip(("dx_big", "dW_big", "db_big"), big, strict=True):
+            ok &= fb.gradient(key, value, tol=BIG_TOL, what=f"{key[:2]} on a large layer")
     return ok
 
 
@@ -50,19 +91,31 @@ def relu_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
     x = _multiscale(rng, shape)
     x.flat[:3] = [0.0, -0.0, 1e-300]              # the kink itself: the gradient there must be 0
-    return {"x": x, "dout": _multiscale(rng, shape)}
+    return {"x": x, "dout": _multiscale(rng, shape), "x_big": rng.standard_normal(BIG_ELEMENTWISE),
+            "dout_big": rng.standard_normal(BIG_ELEMENTWISE)}
+
+
+BIG_ELEMENTWISE = (512, 512)     # the large problem of elementwise layers: 262 144 entries
 
 
 def drive_relu(ns, inp, out):
-    result, cache = ns["relu_forward"](inp["x"])
-    out["out"] = result
-    out["dx"] = ns["relu_backward"](inp["dout"], cache)
+    for tag in ("", "_big"):
+        result, cache = ns["relu_forward"](inp["x" + tag])
+        out["out" + tag] = result
+        out["dx" + tag] = ns["relu_backward"](inp["dout" + tag], cache)
 
 
 def check_relu(inp, out, fb):
     expected, cache = layers.relu_forward(inp["x"])
     ok = fb.close("out", expected, what="max(0, x)")
     ok &= fb.gradient("dx", layers.relu_backward(inp["dout"], cache), what="dx (0 where x <= 0)")
+    if ran_out_of_time(out, "dx_big", reached="dx"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        expected, cache = layers.relu_forward(inp["x_big"])
+        ok &= fb.close("out_big", expected, tol=BIG_TOL, what=f"max(0, x) on an input of shape {BIG_ELEMENTWISE}")
+        ok &= fb.gradient("dx_big", layers.relu_backward(inp["dout_big"], cache), tol=BIG_TOL,
+                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
@@ -70,7 +123,8 @@ def check_relu(inp, out, fb):
 def sigmoid_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
     return {"x": rng.uniform(-4, 4, shape), "dout": _multiscale(rng, shape),
-            "big": np.array([-1000.0, -60.0, 0.0, 60.0, 1000.0])}
+            "big": np.array([-1000.0, -60.0, 0.0, 60.0, 1000.0]), "x_large": rng.uniform(-4, 4, BIG_ELEMENTWISE),
+            "dout_large": rng.standard_normal(BIG_ELEMENTWISE)}
 
 
 def drive_sigmoid(ns, inp, out):
@@ -79,6 +133,8 @@ def drive_sigmoid(ns, inp, out):
     out["dx"] = ns["sigmoid_backward"](inp["dout"], cache)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         out["big"] = ns["sigmoid_forward"](inp["big"])[0]
+    result, cache = ns["sigmoid_forward"](inp["x_large"])
+    out["dx_large"] = ns["sigmoid_backward"](inp["dout_large"], cache)
 
 
 def check_sigmoid(inp, out, fb):
@@ -93,6 +149,12 @@ def check_sigmoid(inp, out, fb):
         return False
     ok &= fb.close("big", layers.sigmoid_forward(inp["big"])[0], tol=1e-12,
                    what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)")
+    if ran_out_of_time(out, "dx_large", reached="big"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        expected, cache = layers.sigmoid_forward(inp["x_large"])
+        ok &= fb.gradient("dx_large", layers.sigmoid_backward(inp["dout_large"], cache), tol=BIG_TOL,
+                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
@@ -100,7 +162,8 @@ def check_sigmoid(inp, out, fb):
 def dropout_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(20, 60, 2))
     return {"x": rng.standard_normal(shape), "dout": rng.standard_normal(shape),
-            "p": float(rng.uniform(0.1, 0.8)), "seed": int(rng.integers(0, 2**31))}
+            "p": float(rng.uniform(0.1, 0.8)), "seed": int(rng.integers(0, 2**31)),
+            "x_big": rng.standard_normal(BIG_ELEMENTWISE), "dout_big": rng.standard_normal(BIG_ELEMENTWISE)}
 
 
 def drive_dropout(ns, inp, out):
@@ -111,6 +174,8 @@ def drive_dropout(ns, inp, out):
     result, cache = forward(inp["x"], inp["p"], "eval", seed=inp["seed"])
     out["eval_out"] = result
     out["eval_dx"] = backward(inp["dout"], cache)
+    result, cache = forward(inp["x_big"], inp["p"], "train", seed=inp["seed"])
+    out["dx_big"] = backward(inp["dout_big"], cache)
 
 
 def check_dropout(inp, out, fb):
@@ -122,6 +187,12 @@ def check_dropout(inp, out, fb):
     ok &= fb.gradient("dx", layers.dropout_backward(inp["dout"], cache), tol=1e-12, what="dx in training mode")
     ok &= fb.close("eval_out", x, tol=0.0, what="the evaluation-mode output (must be x itself)")
     ok &= fb.close("eval_dx", inp["dout"], tol=0.0, what="dx in evaluation mode (must be dout itself)")
+    if ran_out_of_time(out, "dx_big", reached="eval_dx"):
+        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+    if ok:
+        _, cache = layers.dropout_forward(inp["x_big"], p, "train", seed=seed)
+        ok &= fb.gradient("dx_big", layers.dropout_backward(inp["dout_big"], cache), tol=1e-12,
+                          what=f"dx in training mode on an input of shape {BIG_ELEMENTWISE}")
     return ok
 
 
@@ -131,7 +202,20 @@ def two_layer_inputs(rng):
     return {"X": _multiscale(rng, (N, D)), "y": rng.integers(0, C, N),
             "W1": rng.standard_normal((D, H)), "b1": rng.standard_normal(H),
             "W2": rng.standard_normal((H, C)), "b2": rng.standard_normal(C),
-            "reg": float(rng.uniform(0.01, 0.5))}
+            "reg": float(rng.uniform(0.01, 0.5)), **big_net_inputs(rng, BIG_TWO_LAYER)}
+
+
+BIG_TWO_LAYER = (64, 512, 256, 10)     # N, D, H, C of the large network, run last: 134 000 parameters
+
+
+def big_net_inputs(rng, sizes):
+    """X_big, y_big and W1_big, b1_big, ... of a network with layer widths sizes[1:] (N = sizes[0])."""
+    N, widths = sizes[0], sizes[1:]
+    inp = {"X_big": rng.standard_normal((N, widths[0])), "y_big": rng.integers(0, widths[-1], N)}
+    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True), start=1):
+        inp[f"W{l}_big"] = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+        inp[f"b{l}_big"] = 0.1 * rng.standard_normal(fan_out)
+    return inp
 
 
 def drive_two_layer(ns, inp, out):
@@ -141,6 +225,11 @@ def drive_two_layer(ns, inp, out):
     out["loss"] = loss
     for k in params:
         out["grads/" + k] = grads[k]
+    loss, grads = ns["two_layer_loss"]({k: inp[k + "_big"] for k in params}, inp["X_big"], inp["y_big"],
+                                       reg=inp["reg"])
+    out["big/loss"] = loss
+    for k in params:
+        out["big/grads/" + k] = grads[k]
 
 
 def reference_two_layer(params, X, y=None, reg=0.0):
@@ -166,6 +255,14 @@ def check_two_layer(inp, out, fb):
     for k in ("W1", "b1", "W2", "b2"):
         reg_args = {"reg": inp["reg"], "W": params[k]} if k.startswith("W") else {}
         ok &= fb.gradient("grads/" + k, grads[k], what=f"grads[{k!r}]", N=N, **reg_args)
+    words = "a network with D, H, C = {}, {}, {} and a batch of {}".format(*BIG_TWO_LAYER[1:], BIG_TWO_LAYER[0])
+    if ran_out_of_time(out, "big/grads/b2", reached="grads/b2"):
+        return numerical_gradient_fails(fb, words)
+    if ok:
+        loss, grads = reference_two_layer({k: inp[k + "_big"] for k in grads}, inp["X_big"], inp["y_big"], inp["reg"])
+        ok &= fb.close("big/loss", loss, tol=BIG_TOL, what=f"the loss of {words}")
+        for k in ("W1", "b1", "W2", "b2"):
+            ok &= fb.gradient("big/grads/" + k, grads[k], tol=BIG_TOL, what=f"grads[{k!r}] of {words}")
     return ok
 
 
@@ -237,7 +334,13 @@ def batchnorm_inputs(rng):
                dout=_multiscale(rng, (N, D)), x_eval=(rng.standard_normal((int(rng.integers(1, 6)), D)) + shift) * scale,
                running_mean=shift * scale, running_var=scale ** 2 * rng.uniform(0.5, 2.0, D))
     inp["dout_eval"] = _multiscale(rng, inp["x_eval"].shape)
+    n, d = BIG_BATCHNORM
+    inp.update(x_big=rng.standard_normal((n, d)) * 3 + 1, gamma_big=rng.uniform(0.5, 2.0, d),
+               beta_big=rng.standard_normal(d), dout_big=rng.standard_normal((n, d)))
     return inp
+
+
+BIG_BATCHNORM = (16384, 16)      # the large training batch, run last: N forwards (a row of x at a time) run out of time too
 
 
 def drive_batchnorm(ns, inp, out):
@@ -253,6 +356,9 @@ def drive_batchnorm(ns, inp, out):
     result, cache = forward(inp["x_eval"], inp["gamma"], inp["beta"], eval_param)
     out["eval_out"] = result
     out["eval_dx"], out["eval_dgamma"], out["eval_dbeta"] = backward(inp["dout_eval"], cache)
+    result, cache = forward(inp["x_big"], inp["gamma_big"], inp["beta_big"], {"mode": "train"})
+    out["out_big"] = result
+    out["dx_big"], out["dgamma_big"], out["dbeta_big"] = backward(inp["dout_big"], cache)
 
 
 def check_batchnorm(inp, out, fb):
@@ -283,6 +389,17 @@ def check_batchnorm(inp, out, fb):
     ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
     for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
+    if ran_out_of_time(out, "dx_big", reached="eval_dbeta"):    # the backward passes earn nothing, the forward passes keep theirs
+        numerical_gradient_fails(fb, f"a training batch of shape {BIG_BATCHNORM}")
+        ok_dx = ok_params = ok_eval = False
+    elif ok_dx or ok_params:
+        words = f"on a training batch of shape {BIG_BATCHNORM}"
+        expected, cache = layers.batchnorm_forward(inp["x_big"], inp["gamma_big"], inp["beta_big"], {"mode": "train"})
+        ok_train &= fb.close("out_big", expected, tol=BIG_TOL, what=f"the train-mode output {words}")
+        dx, dgamma, dbeta = layers.batchnorm_backward(inp["dout_big"], cache)
+        ok_dx &= fb.gradient("dx_big", dx, tol=BIG_TOL, what=f"the train-mode dx {words}")
+        ok_params &= fb.gradient("dgamma_big", dgamma, tol=BIG_TOL, what=f"the train-mode dgamma {words}")
+        ok_params &= fb.gradient("dbeta_big", dbeta, tol=BIG_TOL, what=f"the train-mode dbeta {words}")
     return (2 * ok_train + 2 * ok_running + 2 * ok_eval + 3 * ok_dx + ok_params) / 10
 
 
@@ -298,7 +415,15 @@ def fc_net_inputs(rng):
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         inp[f"W{l}"] = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
         inp[f"b{l}"] = rng.standard_normal(fan_out)
+    inp.update(big_net_inputs(rng, BIG_FC_NET))
     return inp
+
+
+BIG_FC_NET = (64, 256, 256, 128, 10)    # N and the layer widths of the large network, run last: 100 000 parameters
+
+
+def _big_params(inp):
+    return {key[:-4]: value for key, value in inp.items() if key[0] in "Wb" and key.endswith("_big")}
 
 
 def drive_fc_net(ns, inp, out):
@@ -314,6 +439,11 @@ def drive_fc_net(ns, inp, out):
         out[f"{tag}/loss"] = loss
         for key, value in grads.items():
             out[f"{tag}/grads/{key}"] = value
+    big = {key[:-4]: value for key, value in inp.items() if key[0] in "Wb" and key.endswith("_big")}
+    loss, grads = net(big, inp["X_big"], inp["y_big"], reg=inp["reg"])
+    out["big/loss"] = loss
+    for key, value in grads.items():
+        out["big/grads/" + key] = value
 
 
 def reference_fc_net(params, X, y=None, reg=0.0, dropout=0.0, seed=None):
@@ -378,6 +508,17 @@ def check_fc_net(inp, out, fb):
             ok &= fb.gradient(f"{tag}/grads/{key}", grads[key], what=f"grads[{key!r}] {words}",
                               N=len(inp["y"]), **reg_args)
         parts[tag] = ok
+    words = f"a network with layer widths {list(BIG_FC_NET[1:])} and a batch of {BIG_FC_NET[0]}"
+    big = _big_params(inp)
+    if ran_out_of_time(out, "big/grads/W1", reached="dropout/loss"):    # the backward passes earn nothing, the forward passes keep theirs
+        numerical_gradient_fails(fb, words)
+        parts = {"plain": False, "dropout": False}
+    elif parts["plain"]:
+        loss, grads = reference_fc_net(big, inp["X_big"], inp["y_big"], inp["reg"])
+        ok = fb.close("big/loss", loss, tol=BIG_TOL, what=f"the regularised loss of {words}")
+        for key in big:
+            ok &= fb.gradient("big/grads/" + key, grads[key], tol=BIG_TOL, what=f"grads[{key!r}] of {words}")
+        parts["plain"] = ok
     return (2 * ok_init + 2 * ok_scores + 3 * parts["plain"] + 3 * parts["dropout"]) / 10
 
 

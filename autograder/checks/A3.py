@@ -18,6 +18,29 @@ def _multiscale(rng, shape):
     return rng.standard_normal(shape) * 10.0 ** rng.uniform(-2, 2, shape)
 
 
+# A VJP that evaluates a copy of the operation at nudged inputs, one entry at a time (complex step: exact to
+# 1e-15; finite differences), passes every comparison on small inputs. The parts with VJPs therefore also run
+# large inputs, last: a derived VJP costs about as much as the operation there (milliseconds), a numerical one
+# an evaluation per entry (minutes), far past the part's time limit.
+BIG = (512, 512)            # the large input of elementwise operations and sums: 262 144 entries
+BIG_MATMUL = (16, 16384, 16)   # a long contracted axis: nudging a whole column of A (row of W) at once is too slow too
+BIG_TOL = 1e-7              # precision is judged on the small multiscale inputs; the large ones are there for time
+
+
+def ran_out_of_time(out, key, reached):
+    """True when the small inputs' results came back (``reached``, the last of them) but the large input's
+    ``key`` did not, because the part reached its time limit."""
+    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
+
+
+def numerical_gradient_fails(fb, what):
+    return fb.check(False, "", f"{what[:1].upper()}{what[1:]} did not come back within the time limit. A derived "
+                               f"VJP, with array operations, takes milliseconds there; one that evaluates the operation "
+                               f"at nudged inputs, one entry at a time (finite differences or complex step), takes "
+                               f"minutes. A numerical gradient earns nothing: derive the backward pass (each VJP by "
+                               f"hand, with array operations, not Python loops over the entries).")
+
+
 def _fraction(results):
     results = [bool(r) for r in results]
     return sum(results) / len(results)
@@ -34,7 +57,8 @@ def run_backward(nodes, seed):
 def core_inputs(rng):
     N, M = (int(v) for v in rng.integers(2, 8, 2))
     return {"a": _multiscale(rng, (N, M)), "b": _multiscale(rng, (M,)), "g": _multiscale(rng, (N, M)),
-            "s": float(rng.uniform(-3, 3))}
+            "s": float(rng.uniform(-3, 3)), "a_big": rng.standard_normal(BIG), "b_big": rng.standard_normal(BIG[1]),
+            "g_big": rng.standard_normal(BIG)}
 
 
 def drive_core(ns, inp, out):
@@ -47,6 +71,10 @@ def drive_core(ns, inp, out):
         out[name + "_da"], out[name + "_db"] = x.grad, y.grad
     out["number_left"] = (inp["s"] * T(inp["a"]) + inp["s"]).data
     out["sub"] = (T(inp["a"]) - T(inp["b"])).data
+    for name, op in (("add", lambda p, q: p + q), ("mul", lambda p, q: p * q)):
+        x, y = T(inp["a_big"]), T(inp["b_big"])
+        run_backward([op(x, y)], inp["g_big"])
+        out[name + "_big_da"], out[name + "_big_db"] = x.grad, y.grad
 
 
 def check_core(inp, out, fb):
@@ -59,6 +87,13 @@ def check_core(inp, out, fb):
     ok &= fb.gradient("mul_db", (g * a).sum(axis=0), what="y.grad after the * node's VJP")
     ok &= fb.close("number_left", s * a + s, what="numbers on either side of a Tensor")
     ok &= fb.close("sub", a - b, what="x - y")
+    if ran_out_of_time(out, "mul_big_db", reached="sub"):
+        return numerical_gradient_fails(fb, f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}")
+    if ok:
+        a, b, g = inp["a_big"], inp["b_big"], inp["g_big"]
+        for name, da, db in (("add", g, g.sum(axis=0)), ("mul", g * b, (g * a).sum(axis=0))):
+            ok &= fb.gradient(name + "_big_da", da, tol=BIG_TOL, what=f"x.grad of the {name} node for x of shape {BIG}")
+            ok &= fb.gradient(name + "_big_db", db, tol=BIG_TOL, what=f"y.grad of the {name} node for x of shape {BIG}")
     return ok
 
 
@@ -80,7 +115,8 @@ def backward_inputs(rng):
     return {"leaves": rng.uniform(-2, 2, (L,) + shape), "program": np.array(program, dtype=np.int64),
             "consts": rng.uniform(-2, 2, K), "g": rng.standard_normal(shape),
             "xyz": np.array([-2.0, 5.0, -4.0]), "xyz_random": rng.uniform(-5, 5, 3),
-            "chain_length": 200}
+            "chain_length": 200, "xyz_big": rng.standard_normal((3, BIG[0] * BIG[1])),
+            "g_big": rng.standard_normal(BIG[0] * BIG[1])}
 
 
 def drive_backward(ns, inp, out):
@@ -117,6 +153,10 @@ def drive_backward(ns, inp, out):
         node = node * 1.0 + h * 0.5
     node.backward()
     out["chain_grad"] = h.grad
+
+    x, y, z = (T(v) for v in inp["xyz_big"])
+    ((x + y) * z).backward(inp["g_big"])
+    out["xyz_big_grads"] = np.array([x.grad, y.grad, z.grad])
 
 
 def evaluate_program(leaves, program, consts, g):
@@ -178,6 +218,13 @@ def check_backward(inp, out, fb):
                       what="the leaves' gradients in a random graph that reuses nodes (gradients add at branches)")
     ok &= fb.close("chain_grad", 1.0 + 0.5 * inp["chain_length"],
                    what="the gradient at the start of a chain 400 nodes deep")
+    n = inp["g_big"].size
+    if ran_out_of_time(out, "xyz_big_grads", reached="chain_grad"):
+        return numerical_gradient_fails(fb, f"backward() of (x + y) z for x, y, z of {n} entries each")
+    if ok:
+        (x, y, z), g = inp["xyz_big"], inp["g_big"]
+        ok &= fb.gradient("xyz_big_grads", np.array([g * z, g * z, g * (x + y)]), tol=BIG_TOL,
+                          what=f"(df/dx, df/dy, df/dz) for (x + y) z with x, y, z of {n} entries each")
     return ok
 
 
@@ -188,7 +235,9 @@ def elementwise_inputs(rng):
     relu_x[np.abs(relu_x) < 1e-6] = 1.0
     return {"positive": rng.uniform(0.3, 3.0, shape), "moderate": rng.uniform(-4.0, 4.0, shape),
             "relu_x": relu_x, "g": _multiscale(rng, shape), "k": float(rng.choice([2.0, 3.0, -1.0, 0.5, -2.5])),
-            "big": np.array([-1000.0, 0.0, 1000.0]), "w": np.array([-3.0, 2.0, -3.0]), "x12": np.array([-1.0, -2.0])}
+            "big": np.array([-1000.0, 0.0, 1000.0]), "w": np.array([-3.0, 2.0, -3.0]), "x12": np.array([-1.0, -2.0]),
+            "positive_big": rng.uniform(0.3, 3.0, BIG), "moderate_big": rng.uniform(-4.0, 4.0, BIG),
+            "relu_x_big": rng.standard_normal(BIG), "g_big": rng.standard_normal(BIG)}
 
 
 ELEMENTWISE = ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div")
@@ -196,15 +245,16 @@ ELEMENTWISE = ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div")
 
 def drive_elementwise(ns, inp, out):
     T = ns["Tensor"]
-    ops = {"pow": ("positive", lambda t: t ** inp["k"]), "exp": ("moderate", lambda t: t.exp()),
-           "log": ("positive", lambda t: t.log()), "relu": ("relu_x", lambda t: t.relu()),
-           "sigmoid": ("moderate", lambda t: t.sigmoid()), "tanh": ("moderate", lambda t: t.tanh()),
-           "div": ("positive", lambda t: t / T(inp["positive"][::-1].copy()))}
-    for name in ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div"):
+    ops = {"pow": ("positive", lambda t, s: t ** inp["k"]), "exp": ("moderate", lambda t, s: t.exp()),
+           "log": ("positive", lambda t, s: t.log()), "relu": ("relu_x", lambda t, s: t.relu()),
+           "sigmoid": ("moderate", lambda t, s: t.sigmoid()), "tanh": ("moderate", lambda t, s: t.tanh()),
+           "div": ("positive", lambda t, s: t / T(inp["positive" + s][::-1].copy()))}
+    names = ("pow", "exp", "log", "relu", "sigmoid", "tanh", "div")
+    for name in names:
         key, fn = ops[name]
         try:
             x = T(inp[key])
-            y = fn(x)
+            y = fn(x, "")
             out[name] = y.data
             nodes = [y] if name != "div" else [y._parents[1], y]   # division: the ** -1 node, then the product
             run_backward(nodes, inp["g"])
@@ -224,6 +274,15 @@ def drive_elementwise(ns, inp, out):
     out["neuron_f"] = nodes[4].data
     run_backward(nodes, 1.0)
     out["neuron_grads"] = np.array([wi.grad for wi in w])
+    for name in names:             # the large inputs, last
+        key, fn = ops[name]
+        try:
+            x = T(inp[key + "_big"])
+            y = fn(x, "_big")
+            run_backward([y] if name != "div" else [y._parents[1], y], inp["g_big"])
+            out[name + "_big_grad"] = x.grad
+        except Exception:
+            pass
 
 
 def _sigmoid(x):
@@ -231,28 +290,46 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
-def check_elementwise(inp, out, fb):
-    g, k, pos, mod, rx = inp["g"], inp["k"], inp["positive"], inp["moderate"], inp["relu_x"]
+def _elementwise_expected(inp, s=""):
+    g, k, pos, mod, rx = inp["g" + s], inp["k"], inp["positive" + s], inp["moderate" + s], inp["relu_x" + s]
     other = pos[::-1]
-    expected = {
+    return {
         "pow": (pos ** k, k * pos ** (k - 1) * g), "exp": (np.exp(mod), np.exp(mod) * g),
         "log": (np.log(pos), g / pos), "relu": (np.maximum(rx, 0), (rx > 0) * g),
         "sigmoid": (_sigmoid(mod), _sigmoid(mod) * (1 - _sigmoid(mod)) * g),
         "tanh": (np.tanh(mod), (1 - np.tanh(mod) ** 2) * g), "div": (pos / other, g / other),
     }
-    results = []
+
+
+def check_elementwise(inp, out, fb):
+    k = inp["k"]
+    expected, expected_big = _elementwise_expected(inp), _elementwise_expected(inp, "_big")
+    results, stopped = {}, None
     for name in ELEMENTWISE:
         value, grad = expected[name]
         label = f"x ** {k:g}" if name == "pow" else "x / y" if name == "div" else f"x.{name}()"
-        results.append(fb.close(name, value, what=f"the value of {label}")
-                       & fb.gradient(name + "_grad", grad, what=f"the VJP of {label}"))
-    results.append(fb.close("sigmoid_big", np.array([0.0, 0.5, 1.0]), tol=1e-12,
-                            what="sigmoid at -1000, 0, 1000 (no overflow)"))
+        ok = (fb.close(name, value, what=f"the value of {label}")
+              & fb.gradient(name + "_grad", grad, what=f"the VJP of {label}"))
+        if ran_out_of_time(out, name + "_big_grad", reached="neuron_grads"):
+            if stopped is None:
+                stopped = (name, label)
+                numerical_gradient_fails(fb, f"the VJP of {label} on an input of shape {BIG}")
+            ok = False
+        elif ok:
+            ok = fb.gradient(name + "_big_grad", expected_big[name][1], tol=BIG_TOL,
+                             what=f"the VJP of {label} on an input of shape {BIG}")
+        results[name] = ok
+    if stopped is not None and stopped[0] != ELEMENTWISE[-1]:
+        fb.note(f"The part stopped at the time limit there: the operations after {stopped[1]} could not be run on "
+                f"their large inputs and earn nothing either.")
+    sigmoid_big = fb.close("sigmoid_big", np.array([0.0, 0.5, 1.0]), tol=1e-12,
+                           what="sigmoid at -1000, 0, 1000 (no overflow)")
     f = _sigmoid(np.array(1.0))
-    results.append(fb.close("neuron_f", f, what="the notes' sigmoid neuron output sigmoid(1) = 0.7311")
-                   & fb.gradient("neuron_grads", -(1 - f) * np.array([1.0, -1.0, -2.0]),
-                                 what="dL/dw for the notes' sigmoid neuron with L = -log f"))
-    return _fraction(results)
+    neuron = (fb.close("neuron_f", f, what="the notes' sigmoid neuron output sigmoid(1) = 0.7311")
+              & fb.gradient("neuron_grads", -(1 - f) * np.array([1.0, -1.0, -2.0]),
+                            what="dL/dw for the notes' sigmoid neuron with L = -log f"))
+    # the neuron's gradient comes from the VJPs of sigmoid and log: it counts only where they are derived
+    return _fraction([*results.values(), sigmoid_big, neuron and results["sigmoid"] and results["log"]])
 
 
 # -------------------------------------------------------------------------------- Part 4: @ and sum
@@ -260,7 +337,11 @@ def matmul_sum_inputs(rng):
     N, D, M = (int(v) for v in rng.integers(2, 7, 3))
     return {"A": _multiscale(rng, (N, D)), "W": _multiscale(rng, (D, M)), "G": _multiscale(rng, (N, M)),
             "S": _multiscale(rng, (N, D)), "g_all": float(rng.standard_normal()),
-            "g_axis0": _multiscale(rng, (D,)), "g_axis1_keep": _multiscale(rng, (N, 1))}
+            "g_axis0": _multiscale(rng, (D,)), "g_axis1_keep": _multiscale(rng, (N, 1)),
+            "A_big": rng.standard_normal(BIG_MATMUL[:2]), "W_big": rng.standard_normal(BIG_MATMUL[1:]),
+            "G_big": rng.standard_normal(BIG_MATMUL[::2]), "S_big": rng.standard_normal(BIG),
+            "g_all_big": float(rng.standard_normal()), "g_axis0_big": rng.standard_normal(BIG[1]),
+            "g_axis1_keep_big": rng.standard_normal((BIG[0], 1))}
 
 
 def drive_matmul_sum(ns, inp, out):
@@ -276,6 +357,13 @@ def drive_matmul_sum(ns, inp, out):
         out["sum_" + key] = total.data
         run_backward([total], inp["g_" + key])
         out["sum_" + key + "_grad"] = s.grad
+    a, w = T(inp["A_big"]), T(inp["W_big"])          # the large inputs, last
+    run_backward([a @ w], inp["G_big"])
+    out["matmul_big_dA"], out["matmul_big_dW"] = a.grad, w.grad
+    for key, kwargs in (("all", {}), ("axis0", {"axis": 0}), ("axis1_keep", {"axis": 1, "keepdims": True})):
+        s = T(inp["S_big"])
+        run_backward([s.sum(**kwargs)], inp["g_" + key + "_big"])
+        out["sum_" + key + "_big_grad"] = s.grad
 
 
 def check_matmul_sum(inp, out, fb):
@@ -290,6 +378,16 @@ def check_matmul_sum(inp, out, fb):
     ok &= fb.close("sum_axis1_keep", S.sum(axis=1, keepdims=True), what="x.sum(axis=1, keepdims=True)")
     ok &= fb.gradient("sum_axis1_keep_grad", np.broadcast_to(inp["g_axis1_keep"], S.shape),
                       what="the VJP of x.sum(axis=1, keepdims=True)")
+    if ran_out_of_time(out, "sum_axis1_keep_big_grad", reached="sum_axis1_keep_grad"):
+        return numerical_gradient_fails(fb, f"the VJPs of @ (for A of shape {BIG_MATMUL[:2]} and W of shape "
+                                            f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})")
+    if ok:
+        A, W, G = inp["A_big"], inp["W_big"], inp["G_big"]
+        ok &= fb.gradient("matmul_big_dA", G @ W.T, tol=BIG_TOL, what=f"the VJP of @ for A of shape {A.shape}")
+        ok &= fb.gradient("matmul_big_dW", A.T @ G, tol=BIG_TOL, what=f"the VJP of @ for W of shape {W.shape}")
+        for key, g in (("all", np.full(BIG, inp["g_all_big"])), ("axis0", np.broadcast_to(inp["g_axis0_big"], BIG)),
+                       ("axis1_keep", np.broadcast_to(inp["g_axis1_keep_big"], BIG))):
+            ok &= fb.gradient(f"sum_{key}_big_grad", g, tol=BIG_TOL, what=f"the VJP of sum ({key}) for x of shape {BIG}")
     return ok
 
 
