@@ -91,30 +91,41 @@ class Blit:
 
     A subclass sets ``figure``, ``dynamic`` (the artists that change: drawn over the saved background on
     every frame) and ``background_key`` (what the background depends on, e.g. the surface's name; one
-    background is kept per key), and implements ``update()``.
+    background is kept per key), and implements ``update()``. A new key costs a full draw of the figure,
+    unless all that the key changes is in ``keyed`` (a few artists, e.g. the tick labels of a number of
+    layers, a legend for the curves chosen): those are drawn once per key over one full draw made once.
     """
 
     figure = None
     dynamic: list = []
     background_key = None
+    keyed: list = []
 
     def png(self) -> bytes:
         fig = self.figure
         canvas = fig.canvas
         backgrounds = self.__dict__.setdefault("_backgrounds", {})
         if self.background_key not in backgrounds:
-            for a in self.dynamic:
-                a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
-            canvas.draw()
+            if self.keyed and "_base" in self.__dict__:
+                canvas.restore_region(self._base)
+            else:
+                for a in (*self.dynamic, *self.keyed):
+                    a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
+                canvas.draw()
+                self._base = canvas.copy_from_bbox(fig.bbox)
+            self._draw(self.keyed)
             backgrounds[self.background_key] = canvas.copy_from_bbox(fig.bbox)
         else:
             canvas.restore_region(backgrounds[self.background_key])
-        for a in self.dynamic:
-            if a.get_visible():
-                fig.draw_artist(a)
+        self._draw(self.dynamic)
         buf = io.BytesIO()
         PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
         return buf.getvalue()
+
+    def _draw(self, artists):
+        for a in artists:
+            if a.get_visible():
+                self.figure.draw_artist(a)
 
 
 class _Rebuilt:
