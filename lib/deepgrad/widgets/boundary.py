@@ -88,7 +88,7 @@ class BoundaryController:
 
 class _BoundaryView(Blit):
     """Decision regions as an image (its pixels replaced at each frame) with the data on top, and the loss
-    curve; axes, ticks and legends are drawn once per data set and range (the background)."""
+    curve; the ticks are drawn once per data set and range over a background drawn once."""
 
     def __init__(self, c, steps_w, resolution: int = 100):
         self.c, self.steps_w, self.resolution = c, steps_w, resolution
@@ -107,7 +107,7 @@ class _BoundaryView(Blit):
                            transform=b.transAxes, fontsize=11, color="0.35")
         b.set_xlabel("step")
         b.set_ylabel("cross-entropy loss")
-        b.legend(loc="upper right")
+        self.loss_legend = b.legend(loc="upper right")
 
     def _draw_points(self):
         c = self.c
@@ -125,6 +125,12 @@ class _BoundaryView(Blit):
     @property
     def background_key(self):
         return self.data_id, self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
+
+    @property
+    def keyed(self):
+        # the ticks (and grid lines) of both panels; the legends after them, which they must not cross
+        return [self.ax.xaxis, self.ax.yaxis, self.ax_loss.xaxis, self.ax_loss.yaxis, self.ax.get_legend(),
+                self.loss_legend]
 
     @property
     def dynamic(self):
