@@ -103,6 +103,7 @@ class Blit:
     dynamic: list = []
     background_key = None
     keyed: list = []
+    KEEP = 16  # backgrounds kept, the most recently made
 
     def png(self) -> bytes:
         fig = self.figure
@@ -117,6 +118,8 @@ class Blit:
                 canvas.draw()
                 self._base = canvas.copy_from_bbox(fig.bbox)
             self._draw(self.keyed)
+            if len(backgrounds) >= self.KEEP:  # the oldest goes: each is the size of the whole picture
+                del backgrounds[next(iter(backgrounds))]
             backgrounds[self.background_key] = canvas.copy_from_bbox(fig.bbox)
         else:
             canvas.restore_region(backgrounds[self.background_key])
