@@ -96,42 +96,54 @@ class Blit:
     every frame) and ``background_key`` (what the background depends on, e.g. the surface's name; one
     background is kept per key), and implements ``update()``. A new key costs a full draw of the figure,
     unless all that the key changes is in ``keyed`` (a few artists, e.g. the tick labels of a number of
-    layers, a legend for the curves chosen): those are drawn once per key over one full draw made once.
+    layers, the legend of the curves chosen): then only they are drawn, over a full draw made once, or
+    once per ``base_key`` (what the rest of the background depends on, where it changes now and then).
     """
 
     figure = None
     dynamic: list = []
     background_key = None
     keyed: list = []
-    KEEP = 16  # backgrounds kept, the most recently made
+    base_key = None
+    KEEP = 16  # backgrounds kept (and as many full draws), the most recently made
 
     def png(self) -> bytes:
         fig = self.figure
         canvas = fig.canvas
+        bases = self.__dict__.setdefault("_bases", {})
         backgrounds = self.__dict__.setdefault("_backgrounds", {})
-        if self.background_key not in backgrounds:
-            if self.keyed and "_base" in self.__dict__:
-                canvas.restore_region(self._base)
+        base = self.base_key if self.keyed else self.background_key
+        key = (base, self.background_key)
+        if key not in backgrounds:
+            if base in bases:
+                canvas.restore_region(bases[base])
             else:
                 for a in (*self.dynamic, *self.keyed):
                     a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
                 canvas.draw()
-                self._base = canvas.copy_from_bbox(fig.bbox)
+                if self.keyed:
+                    _keep(bases, base, canvas.copy_from_bbox(fig.bbox), self.KEEP)
             self._draw(self.keyed)
-            if len(backgrounds) >= self.KEEP:  # the oldest goes: each is the size of the whole picture
-                del backgrounds[next(iter(backgrounds))]
-            backgrounds[self.background_key] = canvas.copy_from_bbox(fig.bbox)
+            _keep(backgrounds, key, canvas.copy_from_bbox(fig.bbox), self.KEEP)
         else:
-            canvas.restore_region(backgrounds[self.background_key])
+            canvas.restore_region(backgrounds[key])
         self._draw(self.dynamic)
         buf = io.BytesIO()
-        PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+        rgb = PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")  # opaque: less to compress
+        rgb.save(buf, format="png", compress_level=1)
         return buf.getvalue()
 
     def _draw(self, artists):
         for a in artists:
             if a.get_visible():
                 self.figure.draw_artist(a)
+
+
+def _keep(saved: dict, key, pixels, keep: int):
+    """``saved[key] = pixels``, dropping the oldest entries beyond ``keep`` (each is the whole picture)."""
+    saved[key] = pixels
+    while len(saved) > keep:
+        del saved[next(iter(saved))]
 
 
 class _Rebuilt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 
 from .. import autograd, data, nn, optim
 from ..autograd import Tensor
@@ -88,7 +89,8 @@ class BoundaryController:
 
 class _BoundaryView(Blit):
     """Decision regions as an image (its pixels replaced at each frame) with the data on top, and the loss
-    curve; the ticks are drawn once per data set and range over a background drawn once."""
+    curve; the data panel's ticks and legend are drawn once per data set, over a background drawn once per
+    range of the loss panel (which seldom changes)."""
 
     def __init__(self, c, steps_w, resolution: int = 100):
         self.c, self.steps_w, self.resolution = c, steps_w, resolution
@@ -98,6 +100,8 @@ class _BoundaryView(Blit):
         self.ax.set_xlabel("feature $x_1$")
         self.ax.set_ylabel("feature $x_2$")
         self.ax.grid(False)
+        for axis in (self.ax.xaxis, self.ax.yaxis):  # five ticks are enough to read the features' range
+            axis.set_major_locator(MaxNLocator(5))
         self.points, self.data_id = [], None
         b = self.ax_loss
         self.chance = b.axhline(np.nan, color="0.45", linestyle=":", linewidth=1.2, label="uniform guess: ln C")
@@ -107,7 +111,7 @@ class _BoundaryView(Blit):
                            transform=b.transAxes, fontsize=11, color="0.35")
         b.set_xlabel("step")
         b.set_ylabel("cross-entropy loss")
-        self.loss_legend = b.legend(loc="upper right")
+        b.legend(loc="upper right")
 
     def _draw_points(self):
         c = self.c
@@ -124,13 +128,15 @@ class _BoundaryView(Blit):
 
     @property
     def background_key(self):
-        return self.data_id, self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
+        return self.data_id
+
+    @property
+    def base_key(self):  # the loss panel's ticks, in the full draw
+        return self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
 
     @property
     def keyed(self):
-        # the ticks (and grid lines) of both panels; the legends after them, which they must not cross
-        return [self.ax.xaxis, self.ax.yaxis, self.ax_loss.xaxis, self.ax_loss.yaxis, self.ax.get_legend(),
-                self.loss_legend]
+        return [self.ax.xaxis, self.ax.yaxis, self.ax.get_legend()]
 
     @property
     def dynamic(self):
