@@ -86,6 +86,8 @@ class Redraw:
         for ax in np.atleast_1d(self.axes).flat:
             for a in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images, *ax.artists, *ax.tables]:
                 a.remove()
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
         self._draw(self.axes)
 
 

@@ -109,6 +109,7 @@ class _CurvesView(Blit):
         for ax in (self.ax_loss, self.ax_acc):
             ax.set_xlim(0, c.epochs + 1)
         losses = hist["train_loss"] + hist["val_loss"]
+        # in steps of 0.5 (the ticks seldom change), at least 5 % above the highest loss
         self.ax_loss.set_ylim(0, 0.5 * np.ceil(2.1 * max(losses)) if losses else 2.5)
         if done:
             best = int(np.argmin(hist["val_loss"])) + 1
