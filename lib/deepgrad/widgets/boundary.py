@@ -90,7 +90,7 @@ class BoundaryController:
 class _BoundaryView(Blit):
     """Decision regions as an image (its pixels replaced at each frame) with the data on top, and the loss
     curve; the data panel's ticks and legend are drawn once per data set, over a background drawn once per
-    range of the loss panel (which seldom changes)."""
+    range of the loss panel."""
 
     def __init__(self, c, steps_w, resolution: int = 100):
         self.c, self.steps_w, self.resolution = c, steps_w, resolution
@@ -161,7 +161,9 @@ class _BoundaryView(Blit):
         self.untrained.set_data([0], [loss0])
         top = max([chance, loss0, *hist[:1]])
         self.ax_loss.set_xlim(-0.02 * max(c.steps, self.steps_w.value), max(c.steps, self.steps_w.value))
-        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2.5 * top))  # in steps of 0.5: the background rarely changes
+        # in steps of 0.5, at least 0.05 above the highest loss: a range per number of classes, mostly, so the
+        # background is seldom drawn again
+        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2 * top + 0.1))
         self.ax_loss.set_title(f"Loss after {c.steps} steps: {hist[-1]:.3f}" if trained else
                                f"Loss before training: {loss0:.3f}")
 
