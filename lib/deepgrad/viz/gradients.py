@@ -6,7 +6,11 @@ import numpy as np
 from .. import backend
 from .style import PALETTE, new_axes, styled
 
-__all__ = ["fd_errors", "plot_fd_error", "plot_jacobian"]
+__all__ = ["fd_errors", "plot_fd_error", "plot_jacobian", "FD_LEGEND"]
+
+# Where plot_fd_error puts its legend (beside the axes), also for a live view that shows fewer curves.
+FD_LEGEND = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method, precision",
+                 title_fontsize=8)
 
 
 def fd_errors(f=np.sin, df=np.cos, x0: float = 1.0, hs=None, method: str = "centred", dtype=np.float64):
@@ -102,8 +106,7 @@ def plot_fd_error(f=np.sin, df=np.cos, x0: float = 1.0, hs=None, methods=("forwa
     lows = [line.get_ydata().min() for line in ax.get_lines() if len(line.get_ydata())]
     ax.set_ylim(max(floor, min(lows) / 1e3) if lows else floor, None)
     ax.set_title(title or f"Finite-difference error of d/dx {function_name}(x) at x = {x0:g}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method, precision",
-              title_fontsize=8)
+    ax.legend(**FD_LEGEND)
     return ax
 
 

@@ -230,5 +230,6 @@ def draw_graph(graph_or_tensor, ax=None, show_grads: bool = True, highlight=None
     if show_grads:
         handles.append(Line2D([], [], color=GRADIENT, linewidth=3, label="gradient (below wire)"))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8, frameon=False)
-    ax.set_title(title if title is not None else "Computation graph: " + legend, fontsize=10)
+    # y given: nothing sits above the axes (they are off), so the title need not be measured clear of it
+    ax.set_title(title if title is not None else "Computation graph: " + legend, fontsize=10, y=1.0)
     return ax

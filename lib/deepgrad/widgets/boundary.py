@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 
 from .. import autograd, data, nn, optim
 from ..autograd import Tensor
@@ -88,7 +89,8 @@ class BoundaryController:
 
 class _BoundaryView(Blit):
     """Decision regions as an image (its pixels replaced at each frame) with the data on top, and the loss
-    curve; axes, ticks and legends are drawn once per data set and range (the background)."""
+    curve; the data panel's ticks and legend are drawn once per data set, over a background drawn once per
+    range of the loss panel."""
 
     def __init__(self, c, steps_w, resolution: int = 100):
         self.c, self.steps_w, self.resolution = c, steps_w, resolution
@@ -98,6 +100,8 @@ class _BoundaryView(Blit):
         self.ax.set_xlabel("feature $x_1$")
         self.ax.set_ylabel("feature $x_2$")
         self.ax.grid(False)
+        for axis in (self.ax.xaxis, self.ax.yaxis):  # five ticks are enough to read the features' range
+            axis.set_major_locator(MaxNLocator(5))
         self.points, self.data_id = [], None
         b = self.ax_loss
         self.chance = b.axhline(np.nan, color="0.45", linestyle=":", linewidth=1.2, label="uniform guess: ln C")
@@ -124,7 +128,15 @@ class _BoundaryView(Blit):
 
     @property
     def background_key(self):
-        return self.data_id, self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
+        return self.data_id
+
+    @property
+    def base_key(self):  # the loss panel's ticks, in the full draw
+        return self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
+
+    @property
+    def keyed(self):
+        return [self.ax.xaxis, self.ax.yaxis, self.ax.get_legend()]
 
     @property
     def dynamic(self):
@@ -149,7 +161,9 @@ class _BoundaryView(Blit):
         self.untrained.set_data([0], [loss0])
         top = max([chance, loss0, *hist[:1]])
         self.ax_loss.set_xlim(-0.02 * max(c.steps, self.steps_w.value), max(c.steps, self.steps_w.value))
-        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2.5 * top))  # in steps of 0.5: the background rarely changes
+        # in steps of 0.5, at least 0.05 above the highest loss: a range per number of classes, mostly, so the
+        # background is seldom drawn again
+        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2 * top + 0.1))
         self.ax_loss.set_title(f"Loss after {c.steps} steps: {hist[-1]:.3f}" if trained else
                                f"Loss before training: {loss0:.3f}")
 

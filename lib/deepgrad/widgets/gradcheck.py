@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from ..viz.gradients import fd_errors, plot_fd_error
+from ..viz.gradients import FD_LEGEND, fd_errors, plot_fd_error
 from ..viz.style import new_figure
 from ._common import Blit, Explorer, slider
 
@@ -17,6 +17,7 @@ FUNCTIONS = {
     "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
     "x³": (lambda x: x ** 3, lambda x: 3 * x ** 2),
 }
+METHODS, DTYPES = ("forward", "centred"), ("float32", "float64")
 
 
 class GradCheckController:
@@ -26,8 +27,7 @@ class GradCheckController:
     ``{(method, dtype name): (best h, smallest error)}``.
     """
 
-    def __init__(self, function: str = "sin", x0: float = 1.0, methods=("forward", "centred"),
-                 dtypes=("float32", "float64")):
+    def __init__(self, function: str = "sin", x0: float = 1.0, methods=METHODS, dtypes=DTYPES):
         self.function, self.x0 = function, x0
         self.methods, self.dtypes = tuple(methods), tuple(dtypes)
         self.hs = np.logspace(-16, 0, 65)
@@ -47,30 +47,37 @@ class GradCheckController:
 
 
 class _ErrorView(Blit):
-    """The error curves of :func:`plot_fd_error`, drawn once per choice of methods and precisions on a fixed
-    range (the background); moving x or changing f moves the curves, their best points and notes."""
+    """The error curves of :func:`plot_fd_error` for every method and precision, drawn once on a fixed range.
+    Choosing methods and precisions shows or hides curves and picks the legend (drawn over the background
+    once per choice); moving x or changing f moves the curves, their best points and notes."""
 
     Y_RANGE = (1e-18, 1e3)
     FLOOR = 1e-17  # as plot_fd_error draws an exact 0 on its log axis
 
     def __init__(self, c):
         self.c = c
-        self.figure, self.ax = new_figure(figsize=(8.2, 4.6))
-        self.background_key, self.artists, self.dynamic = None, {}, []
+        self.figure, ax = new_figure(figsize=(8.2, 4.6))
+        self.ax = ax
+        f, df = FUNCTIONS[c.function]
+        plot_fd_error(f, df, c.x0, c.hs, methods=METHODS, dtypes=DTYPES, ax=ax)
+        ax.set_ylim(*self.Y_RANGE)
+        found = {a.get_gid(): a for a in ax.get_children() if a.get_gid()}
+        self.artists = {(m, d): [found.get(f"{kind}:{m},{d}") for kind in ("error", "best", "note")]
+                        for m in METHODS for d in DTYPES}
+        self.dynamic = [ax.title] + [a for trio in self.artists.values() for a in trio if a is not None]
+        self.background_key, self.keyed = None, []
 
     def update(self):
         c, ax = self.c, self.ax
         if self.background_key != (c.methods, c.dtypes):
-            ax.clear()
-            f, df = FUNCTIONS[c.function]
-            plot_fd_error(f, df, c.x0, c.hs, methods=c.methods, dtypes=[np.dtype(d) for d in c.dtypes], ax=ax)
-            ax.set_ylim(*self.Y_RANGE)
             self.background_key = (c.methods, c.dtypes)
-            found = {a.get_gid(): a for a in ax.get_children() if a.get_gid()}
-            self.artists = {(m, d): [found.get(f"{kind}:{m},{d}") for kind in ("error", "best", "note")]
-                            for m, d in c.errors}
-            self.dynamic = [ax.title] + [a for trio in self.artists.values() for a in trio if a is not None]
+            self.keyed = [ax.legend(handles=[self.artists[key][0] for key in c.errors], **FD_LEGEND)]
         for key, (line, best, note) in self.artists.items():
+            for a in (line, best, note):
+                if a is not None:
+                    a.set_visible(key in c.errors)
+            if key not in c.errors:
+                continue
             hs, err = c.errors[key]
             line.set_data(hs, np.maximum(err, self.FLOOR))
             h, e = c.best[key]
@@ -87,10 +94,8 @@ def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
     c = GradCheckController(function, x0)
     fn_w = W.ToggleButtons(options=list(FUNCTIONS), value=function, description="f(x)")
     x_w = slider("x", x0, -3.0, 3.0, step=0.1)
-    meth_w = W.SelectMultiple(options=["forward", "centred"], value=("forward", "centred"), description="method",
-                              rows=2)
-    dt_w = W.SelectMultiple(options=["float32", "float64"], value=("float32", "float64"), description="precision",
-                            rows=2)
+    meth_w = W.SelectMultiple(options=METHODS, value=METHODS, description="method", rows=2)
+    dt_w = W.SelectMultiple(options=DTYPES, value=DTYPES, description="precision", rows=2)
     controls = [fn_w, x_w, W.HBox([meth_w, dt_w])]
 
     ex = Explorer(c, _ErrorView(c), controls, image_width="800px")

@@ -119,9 +119,10 @@ class InitController:
 class _LayerStatsView(Blit):
     """Every layer's histogram stacked in one panel (layer 1 on top), activations and gradients side by side,
     and both standard deviations by layer on a log scale: three panels whatever the depth (a panel per layer
-    and row cost seconds to lay out). Axes and ticks are drawn once per depth; only the curves move. The
+    and row cost seconds to lay out). Axes and ticks are drawn once; only the curves move. The
     histograms' x axis is in units of the panel's largest |value| (written in its corner), so that its
-    ticks never change; one range for the whole panel shows a distribution that shrinks layer by layer."""
+    ticks never change; one range for the whole panel shows a distribution that shrinks layer by layer.
+    A depth not seen before draws only the axes that name the layers over the rest, which is drawn once."""
 
     STD_RANGE = (1e-10, 1e2)  # the std panel's fixed range; smaller values are drawn at its floor
 
@@ -137,7 +138,12 @@ class _LayerStatsView(Blit):
             ax.set_xlabel(f"{what} ÷ largest |{what}|")
             ax.set_title(f"{what}s: histogram per layer", fontsize=10)
             ax.grid(False)
-            self.rows.append((ax, lines, scale))
+            # layer names as texts rather than tick labels (a third of the cost); numbers padded to two
+            # figures, so that the first layout leaves room for "layer 10"
+            ax.set_yticks([])
+            names = [ax.text(-0.02, 0, "layer " + str(k + 1).rjust(2, "\u2007"), transform=ax.get_yaxis_transform(),
+                             ha="right", va="center", fontsize=8) for k in range(max_depth)]
+            self.rows.append((ax, lines, scale, names))
         self.std_lines = [self.ax_std.semilogy([], [], "o-", color=FORWARD, label="activation std")[0],
                           self.ax_std.semilogy([], [], "s--", color=GRADIENT, label="gradient std")[0]]
         self.ax_std.set_ylim(*self.STD_RANGE)
@@ -146,9 +152,12 @@ class _LayerStatsView(Blit):
         self.ax_std.yaxis.set_minor_formatter(NullFormatter())
         self.ax_std.set_xlabel("layer")
         self.ax_std.set_title("std by layer (log scale)", fontsize=10)
-        self.ax_std.legend(loc="lower left", fontsize=8)
+        legend = self.ax_std.legend(loc="lower left", fontsize=8)
         self.title = self.figure.suptitle("", fontsize=11, fontweight="bold")
-        self.dynamic = [self.title, *self.std_lines] + [a for _, lines, scale in self.rows for a in (*lines, scale)]
+        self.dynamic = [self.title, *self.std_lines] + [a for _, lines, scale, _ in self.rows for a in (*lines, scale)]
+        # what the depth changes: the layers' names and ticks (the legend after them: the std panel's grid
+        # lines belong to its x axis, and must not cross the legend)
+        self.keyed = [*self.rows[0][3], *self.rows[1][3], self.ax_std.xaxis, legend]
 
     @property
     def background_key(self):
@@ -159,7 +168,7 @@ class _LayerStatsView(Blit):
         L = len(c.activations)
         edges = np.linspace(-1, 1, self.bins + 1)
         centres = (edges[:-1] + edges[1:]) / 2
-        for (ax, lines, scale), arrays in zip(self.rows, (c.activations, c.grads), strict=True):
+        for (ax, lines, scale, names), arrays in zip(self.rows, (c.activations, c.grads), strict=True):
             lim = max(float(np.abs(a).max()) for a in arrays) or 1.0
             scale.set_text(f"largest = {lim:.3g}")
             for i, line in enumerate(lines):
@@ -168,7 +177,9 @@ class _LayerStatsView(Blit):
                     counts, _ = np.histogram(arrays[i] / lim, bins=edges)
                     line.set_data(centres, (L - 1 - i) + 0.9 * counts / max(counts.max(), 1))  # layer 1 on top
             ax.set_ylim(-0.1, L + 0.35)  # room above layer 1 for the corner note
-            ax.set_yticks(np.arange(L) + 0.3, [f"layer {L - k}" for k in range(L)], fontsize=8)
+            for i, name in enumerate(names):
+                name.set_visible(i < L)
+                name.set_y(L - 1 - i + 0.3)
         layers_ = np.arange(1, L + 1)
         for line, arrays in zip(self.std_lines, (c.activations, c.grads), strict=True):
             line.set_data(layers_, np.clip([float(a.std()) for a in arrays], *self.STD_RANGE))

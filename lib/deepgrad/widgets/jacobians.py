@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
+from matplotlib.collections import LineCollection
 
 from .. import layers
+from ..viz.style import new_figure
 from ._common import Explorer
 
 __all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
@@ -85,26 +87,62 @@ class JacobianController:
         return f"{self.layer}, {what}: shape {self.shape[0]}×{self.shape[1]}, {self.nonzeros} non-zeros"
 
 
-def _draw_jacobian(ax, c: JacobianController):
-    J = c.J
-    lim = float(np.abs(J).max()) or 1.0
-    ax.imshow(np.where(J == 0, np.nan, J), cmap="PuOr", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.set_facecolor("white")
-    if J.size <= 100:  # the values themselves, so colour is never the only cue (small J: each text costs time)
-        for (r, col), v in np.ndenumerate(J):
-            ax.text(col, r, f"{v:g}" if v else "·", ha="center", va="center", fontsize=7,
-                    color="white" if abs(v) > 0.6 * lim else "black")
-    rows_per_example = J.shape[0] // c.batch
-    cols_per_example = J.shape[1] // c.batch if c.wrt == "input" else None
-    for k in range(1, c.batch):  # where one example ends and the next begins
-        ax.axhline(k * rows_per_example - 0.5, color="k", lw=0.8)
-        if cols_per_example:
-            ax.axvline(k * cols_per_example - 0.5, color="k", lw=0.8)
-    ax.set_xlabel({"input": "entry of X (row-major)", "weights": "entry of W (row-major)"}[c.wrt])
-    ax.set_ylabel("entry of Y (row-major)")
-    ax.set_title(f"{c.title()}\nȳ @ J with J built: {c.dense_cost:,} multiply-adds; the VJP: {c.vjp_cost:,} "
-                 f"({c.dense_cost / c.vjp_cost:.0f}× fewer)", fontsize=10)
-    ax.grid(False)
+class _JacobianView:
+    """The Jacobian as one image on a figure made once: each update replaces the image's pixels, the lines
+    between examples and the title (a new figure per update spent most of its time laying itself out).
+    Small Jacobians get their values written in the cells, so colour is never the only cue; a big one
+    would need hundreds of texts, each costing time and too small to read."""
+
+    MAX_CELLS = 100  # the most entries written out
+
+    def __init__(self, c: JacobianController):
+        self.c = c
+        self.figure, ax = new_figure(figsize=(8.0, 4.6))
+        # fixed margins, room for the labels whatever the shape: a layout fitted to the first matrix would
+        # leave a wide one's tick labels outside the figure (and laying out each frame costs more than drawing)
+        self.figure.set_layout_engine(None)
+        self.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.88)
+        self.ax = ax
+        self.image = ax.imshow(np.zeros((1, 1)), cmap="PuOr", interpolation="nearest")
+        self.cells = [ax.text(0, 0, "", ha="center", va="center", fontsize=7, visible=False)
+                      for _ in range(self.MAX_CELLS)]
+        # a dot in each zero cell, all in one artist (a text per cell would cost as much as the rest of the frame)
+        self.zeros = ax.plot([], [], ".", color="black", markersize=1.5)[0]
+        self.bounds = ax.add_collection(LineCollection([], colors="k", linewidths=0.8))
+        ax.set_facecolor("white")  # zeros are NaN in the image: they show the background
+        ax.set_ylabel("entry of Y (row-major)")
+        ax.grid(False)
+
+    def update(self):
+        c, ax = self.c, self.ax
+        J = c.J
+        R, C = J.shape
+        lim = float(np.abs(J).max()) or 1.0
+        self.image.set_data(np.where(J == 0, np.nan, J))
+        self.image.set_clim(-lim, lim)
+        self.image.set_extent((-0.5, C - 0.5, R - 0.5, -0.5))
+        ax.set_xlim(-0.5, C - 0.5)
+        ax.set_ylim(R - 0.5, -0.5)
+        small = J.size <= self.MAX_CELLS
+        written = np.argwhere(J != 0) if small else []
+        for k, text in enumerate(self.cells):
+            text.set_visible(k < len(written))
+        for text, (r, col) in zip(self.cells, written, strict=False):
+            v = J[r, col]
+            text.set_position((col, r))
+            text.set_text(f"{v:.2g}")  # two digits fit a cell
+            text.set_color("white" if abs(v) > 0.6 * lim else "black")
+        self.zeros.set_data(*(np.argwhere(J == 0)[:, ::-1].T if small else ([], [])))
+        # where one example ends and the next begins: rows always, columns for the input's blocks
+        rows, cols = R // c.batch, C // c.batch
+        segments = [[(-0.5, k * rows - 0.5), (C - 0.5, k * rows - 0.5)] for k in range(1, c.batch)]
+        if c.wrt == "input":
+            segments += [[(k * cols - 0.5, -0.5), (k * cols - 0.5, R - 0.5)] for k in range(1, c.batch)]
+        self.bounds.set_segments(segments)
+        ax.set_xlabel({"input": "entry of X (row-major)", "weights": "entry of W (row-major)"}[c.wrt])
+        # y given: the title is not moved clear of ticks on top (there are none), a measuring pass per frame
+        ax.set_title(f"{c.title()}\nȳ @ J with J built: {c.dense_cost:,} multiply-adds; the VJP: {c.vjp_cost:,} "
+                     f"({c.dense_cost / c.vjp_cost:.0f}× fewer)", fontsize=10, y=1.0)
 
 
 def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2, n_in: int = 4,
@@ -119,12 +157,7 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
     out_w = W.IntSlider(value=n_out, min=1, max=8, description="outputs M", style=style)
     controls = [layer_w, wrt_w, W.HBox([batch_w, in_w, out_w])]
 
-    def draw(new):
-        fig, ax = new(figsize=(8.0, 4.6))
-        _draw_jacobian(ax, c)
-        return fig
-
-    ex = Explorer(c, draw, controls, figsize=(8.0, 4.6), image_width="760px")
+    ex = Explorer(c, _JacobianView(c), controls, image_width="760px")
 
     def update():
         # Elementwise layers have no weights and as many outputs as inputs: grey out what does not apply.

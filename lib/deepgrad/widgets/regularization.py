@@ -9,7 +9,7 @@ import numpy as np
 from .. import data, nn, optim
 from ..train import fit
 from ..viz.style import PALETTE, new_figure
-from ._common import Explorer, Superseded, int_slider, log_slider, slider
+from ._common import Blit, Explorer, Superseded, int_slider, log_slider, slider
 
 __all__ = ["RegularizationController", "regularization_explorer"]
 
@@ -73,24 +73,33 @@ class RegularizationController:
                 f"gap between validation and training loss at the end: {self.gap:.3f}.")
 
 
-class _CurvesView:
-    """Loss and accuracy by epoch, training solid and validation dashed; lines moved as training streams."""
+class _CurvesView(Blit):
+    """Loss and accuracy by epoch, training solid and validation dashed; lines moved as training streams.
+    The axes' ticks depend on the number of epochs and the loss's range (in steps of 0.5, so it seldom
+    changes): drawn once per pair, over a background drawn once."""
 
     def __init__(self, c):
         self.c = c
         self.figure, (self.ax_loss, self.ax_acc) = new_figure(figsize=(10.5, 3.8), ncols=2)
-        self.lines = {}
+        self.lines, legends = {}, []
         for ax, metric in ((self.ax_loss, "loss"), (self.ax_acc, "acc")):
             for split, style_ in (("train", dict(color=PALETTE[0], linestyle="-")),
                                   ("val", dict(color=PALETTE[1], linestyle="--"))):
                 key = f"{split}_{metric}"
                 self.lines[key] = ax.plot([], [], linewidth=2, label=key, **style_)[0]
             ax.set_xlabel("epoch")
-            ax.legend(loc="center right")
+            legends.append(ax.legend(loc="center right"))
         self.ax_loss.set_ylabel("cross-entropy loss")
         self.ax_acc.set_ylabel("accuracy")
         self.ax_acc.set_ylim(0, 1.02)
         self.best = self.ax_loss.axvline(np.nan, color="0.35", linestyle=":", linewidth=1)
+        # the legends last, over the curves (and over the grid lines, which belong to the keyed axes)
+        self.dynamic = [*self.lines.values(), self.best, self.ax_loss.title, self.ax_acc.title, *legends]
+        self.keyed = [self.ax_loss.xaxis, self.ax_loss.yaxis, self.ax_acc.xaxis]
+
+    @property
+    def background_key(self):
+        return self.ax_loss.get_xlim(), self.ax_loss.get_ylim()
 
     def update(self):
         c, hist = self.c, self.c.history
@@ -100,7 +109,8 @@ class _CurvesView:
         for ax in (self.ax_loss, self.ax_acc):
             ax.set_xlim(0, c.epochs + 1)
         losses = hist["train_loss"] + hist["val_loss"]
-        self.ax_loss.set_ylim(0, 1.05 * max(losses) if losses else 2.5)
+        # in steps of 0.5 (the ticks seldom change), at least 5 % above the highest loss
+        self.ax_loss.set_ylim(0, 0.5 * np.ceil(2.1 * max(losses)) if losses else 2.5)
         if done:
             best = int(np.argmin(hist["val_loss"])) + 1
             self.best.set_xdata([best, best])
