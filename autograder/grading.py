@@ -287,7 +287,12 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         from tqdm import tqdm
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=stream)
     results = []
-    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+    db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
+    # nbgrader's import and the gradebook's tables (a second or two) while the students are graded: the
+    # graders mostly wait on their sandboxes
+    maker = ThreadPoolExecutor(max_workers=1)
+    made = maker.submit(_create_gradebook, db)
+    with maker, ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         futures = {pool.submit(grade_student, assignment, module, sid, path, base_seed=seeds[sid], hide=hide,
                                source_nb=source_nb, isolate=isolate): sid for sid, path in students}
         for fut in as_completed(futures):
@@ -310,8 +315,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
             late.apply(r, terms, paths[r.student], module.NOTEBOOK)
         report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
-    db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
-    _create_gradebook(db)
+    made.result()
     report.write_gradebook(db, assignment, module, results)
     if terms:
         late.store(db, terms, assignment, module, results)

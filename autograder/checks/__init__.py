@@ -6,6 +6,7 @@ sandbox does that and hands back plain arrays, which :class:`Feedback` compares 
 """
 from __future__ import annotations
 
+import functools
 import html
 import importlib
 import re
@@ -53,7 +54,9 @@ class Part:
                 "count_calls": bool(self.count_calls)}
 
 
+@functools.lru_cache(maxsize=None)
 def _source(fn) -> str:
+    """A driver's or helper's source, read once (inspect tokenises the whole module each time)."""
     import textwrap
     return textwrap.dedent(inspect.getsource(fn))
 
