@@ -12,7 +12,8 @@ faster than nbgrader autograde, and `deepgrad check` answering within 3 s.
 
 The profile grades the same submissions in this process with one job, so that its phases add up to the wall
 time: per part (drawing inputs, the sandbox's phases, checking) from each part's result, per student the
-notebook's unpacking and parsing, and per batch the steps that write the results (timed around them here).
+notebook's unpacking and parsing, and per batch the steps that write the results (timed around them here;
+creating the gradebook runs alongside the grading, so it is listed apart).
 
 The looping student is the solution with a stray `while True: pass` at the end of one answer cell (the
 top level of the notebook, as in issue 10): the grader interrupts that cell at its budget, skips it from
@@ -167,6 +168,7 @@ def profile(subs: Path, out: Path) -> dict:
     phases = {"unpack + parse": sum(r.read_s for r in results)}
     for key in ("inputs", *PHASES, "check"):
         phases[key if key in ("inputs", "check") else f"sandbox: {key}"] = sum(p.phases.get(key, 0.0) for p in parts)
+    alongside = {"gradebook: create": spent.pop("gradebook: create")}   # runs while the students are graded
     phases.update(spent)
     phases["other"] = wall - sum(phases.values())
     n = len(results)
@@ -174,9 +176,11 @@ def profile(subs: Path, out: Path) -> dict:
     print(f"  {'phase':28} {'s in all':>9} {'ms/student':>11} {'share':>6}")
     for key, s in phases.items():
         print(f"  {key:28} {s:9.2f} {1e3 * s / n:11.0f} {s / wall:6.0%}")
+    for key, s in alongside.items():
+        print(f"  {key + ' (alongside)':28} {s:9.2f} {1e3 * s / n:11.0f}")
     slowest = sorted(parts, key=lambda p: -p.wall_s)[:3]
     print("  slowest parts: " + ", ".join(f"{p.name} {p.wall_s:.2f} s" for p in slowest))
-    return {"wall_s": wall, "phases": phases}
+    return {"wall_s": wall, "phases": phases, "alongside": alongside}
 
 
 def time_check(runs: int = 3) -> float:
