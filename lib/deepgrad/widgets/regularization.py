@@ -82,13 +82,14 @@ class _CurvesView(Blit):
         self.c = c
         self.figure, (self.ax_loss, self.ax_acc) = new_figure(figsize=(10.5, 3.8), ncols=2)
         self.lines, legends = {}, []
-        for ax, metric in ((self.ax_loss, "loss"), (self.ax_acc, "acc")):
+        # where the curves seldom go: a loss falls from the upper left, an accuracy rises from the lower left
+        for ax, metric, corner in ((self.ax_loss, "loss", "upper right"), (self.ax_acc, "acc", "lower right")):
             for split, style_ in (("train", dict(color=PALETTE[0], linestyle="-")),
                                   ("val", dict(color=PALETTE[1], linestyle="--"))):
                 key = f"{split}_{metric}"
                 self.lines[key] = ax.plot([], [], linewidth=2, label=key, **style_)[0]
             ax.set_xlabel("epoch")
-            legends.append(ax.legend(loc="center right"))
+            legends.append(ax.legend(loc=corner, framealpha=0.9))
         self.ax_loss.set_ylabel("cross-entropy loss")
         self.ax_acc.set_ylabel("accuracy")
         self.ax_acc.set_ylim(0, 1.02)
