@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import Part
+from autograder.checks import Part, numerical_gradient_fails, ran_out_of_time
 from deepgrad import layers, losses
 
 NOTEBOOK = "A2.ipynb"
@@ -26,20 +26,6 @@ def _multiscale(rng, shape):
 # pass therefore also runs a large problem, last: a derived backward pass costs about as much as the forward
 # there (milliseconds), a numerical one a forward per entry (minutes), far past the part's time limit.
 BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
-
-
-def ran_out_of_time(out, key, reached):
-    """True when the small problems came back (``reached``, their last result) but the large problem's ``key``
-    did not, because the part reached its time limit."""
-    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
-
-
-def numerical_gradient_fails(fb, what):
-    return fb.check(False, "", f"The backward pass on {what} did not come back within the time limit. A derived "
-                               f"backward pass, with array operations, takes milliseconds there; one that evaluates the "
-                               f"forward at nudged inputs, one entry at a time (finite differences or complex step), "
-                               f"takes minutes. A numerical gradient earns nothing: derive the backward pass (and "
-                               f"use array operations, not Python loops over the entries).")
 
 
 # ---------------------------------------------------------------------------------------------- linear
@@ -77,7 +63,8 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
     if ran_out_of_time(out, "dx_big", reached="db"):
-        return numerical_gradient_fails(fb, f"a layer with x of shape {BIG[:2]} and W of shape {BIG[1:]}")
+        return numerical_gradient_fails(fb, f"the backward pass on a layer with x of shape {BIG[:2]} and W of "
+                                            f"shape {BIG[1:]}")
     if ok:
         _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
         big = layers.linear_backward(inp["dout_big"], cache)
@@ -110,7 +97,7 @@ def check_relu(inp, out, fb):
     ok = fb.close("out", expected, what="max(0, x)")
     ok &= fb.gradient("dx", layers.relu_backward(inp["dout"], cache), what="dx (0 where x <= 0)")
     if ran_out_of_time(out, "dx_big", reached="dx"):
-        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
     if ok:
         expected, cache = layers.relu_forward(inp["x_big"])
         ok &= fb.close("out_big", expected, tol=BIG_TOL, what=f"max(0, x) on an input of shape {BIG_ELEMENTWISE}")
@@ -150,7 +137,7 @@ def check_sigmoid(inp, out, fb):
     ok &= fb.close("big", layers.sigmoid_forward(inp["big"])[0], tol=1e-12,
                    what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)")
     if ran_out_of_time(out, "dx_large", reached="big"):
-        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
     if ok:
         expected, cache = layers.sigmoid_forward(inp["x_large"])
         ok &= fb.gradient("dx_large", layers.sigmoid_backward(inp["dout_large"], cache), tol=BIG_TOL,
@@ -188,7 +175,7 @@ def check_dropout(inp, out, fb):
     ok &= fb.close("eval_out", x, tol=0.0, what="the evaluation-mode output (must be x itself)")
     ok &= fb.close("eval_dx", inp["dout"], tol=0.0, what="dx in evaluation mode (must be dout itself)")
     if ran_out_of_time(out, "dx_big", reached="eval_dx"):
-        return numerical_gradient_fails(fb, f"an input of shape {BIG_ELEMENTWISE}")
+        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
     if ok:
         _, cache = layers.dropout_forward(inp["x_big"], p, "train", seed=seed)
         ok &= fb.gradient("dx_big", layers.dropout_backward(inp["dout_big"], cache), tol=1e-12,
@@ -257,7 +244,7 @@ def check_two_layer(inp, out, fb):
         ok &= fb.gradient("grads/" + k, grads[k], what=f"grads[{k!r}]", N=N, **reg_args)
     words = "a network with D, H, C = {}, {}, {} and a batch of {}".format(*BIG_TWO_LAYER[1:], BIG_TWO_LAYER[0])
     if ran_out_of_time(out, "big/grads/b2", reached="grads/b2"):
-        return numerical_gradient_fails(fb, words)
+        return numerical_gradient_fails(fb, "the backward pass on " + words)
     if ok:
         loss, grads = reference_two_layer({k: inp[k + "_big"] for k in grads}, inp["X_big"], inp["y_big"], inp["reg"])
         ok &= fb.close("big/loss", loss, tol=BIG_TOL, what=f"the loss of {words}")
@@ -390,7 +377,7 @@ def check_batchnorm(inp, out, fb):
     for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
     if ran_out_of_time(out, "dx_big", reached="eval_dbeta"):    # the backward passes earn nothing, the forward passes keep theirs
-        numerical_gradient_fails(fb, f"a training batch of shape {BIG_BATCHNORM}")
+        numerical_gradient_fails(fb, f"the backward pass on a training batch of shape {BIG_BATCHNORM}")
         ok_dx = ok_params = ok_eval = False
     elif ok_dx or ok_params:
         words = f"on a training batch of shape {BIG_BATCHNORM}"
@@ -511,7 +498,7 @@ def check_fc_net(inp, out, fb):
     words = f"a network with layer widths {list(BIG_FC_NET[1:])} and a batch of {BIG_FC_NET[0]}"
     big = _big_params(inp)
     if ran_out_of_time(out, "big/grads/W1", reached="dropout/loss"):    # the backward passes earn nothing, the forward passes keep theirs
-        numerical_gradient_fails(fb, words)
+        numerical_gradient_fails(fb, "the backward pass on " + words)
         parts = {"plain": False, "dropout": False}
     elif parts["plain"]:
         loss, grads = reference_fc_net(big, inp["X_big"], inp["y_big"], inp["reg"])

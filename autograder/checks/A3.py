@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import Part
+from autograder.checks import Part, numerical_gradient_fails, ran_out_of_time
 
 NOTEBOOK = "A3.ipynb"
 
@@ -25,20 +25,6 @@ def _multiscale(rng, shape):
 BIG = (512, 512)            # the large input of elementwise operations and sums: 262 144 entries
 BIG_MATMUL = (16, 16384, 16)   # a long contracted axis: nudging a whole column of A (row of W) at once is too slow too
 BIG_TOL = 1e-7              # precision is judged on the small multiscale inputs; the large ones are there for time
-
-
-def ran_out_of_time(out, key, reached):
-    """True when the small inputs' results came back (``reached``, the last of them) but the large input's
-    ``key`` did not, because the part reached its time limit."""
-    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
-
-
-def numerical_gradient_fails(fb, what):
-    return fb.check(False, "", f"{what[:1].upper()}{what[1:]} did not come back within the time limit. A derived "
-                               f"VJP, with array operations, takes milliseconds there; one that evaluates the operation "
-                               f"at nudged inputs, one entry at a time (finite differences or complex step), takes "
-                               f"minutes. A numerical gradient earns nothing: derive the backward pass (each VJP by "
-                               f"hand, with array operations, not Python loops over the entries).")
 
 
 def _fraction(results):
@@ -88,7 +74,7 @@ def check_core(inp, out, fb):
     ok &= fb.close("number_left", s * a + s, what="numbers on either side of a Tensor")
     ok &= fb.close("sub", a - b, what="x - y")
     if ran_out_of_time(out, "mul_big_db", reached="sub"):
-        return numerical_gradient_fails(fb, f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}")
+        return numerical_gradient_fails(fb, f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}", "VJP")
     if ok:
         a, b, g = inp["a_big"], inp["b_big"], inp["g_big"]
         for name, da, db in (("add", g, g.sum(axis=0)), ("mul", g * b, (g * a).sum(axis=0))):
@@ -313,7 +299,7 @@ def check_elementwise(inp, out, fb):
         if ran_out_of_time(out, name + "_big_grad", reached="neuron_grads"):
             if stopped is None:
                 stopped = (name, label)
-                numerical_gradient_fails(fb, f"the VJP of {label} on an input of shape {BIG}")
+                numerical_gradient_fails(fb, f"the VJP of {label} on an input of shape {BIG}", "VJP")
             ok = False
         elif ok:
             ok = fb.gradient(name + "_big_grad", expected_big[name][1], tol=BIG_TOL,
@@ -380,7 +366,7 @@ def check_matmul_sum(inp, out, fb):
                       what="the VJP of x.sum(axis=1, keepdims=True)")
     if ran_out_of_time(out, "sum_axis1_keep_big_grad", reached="sum_axis1_keep_grad"):
         return numerical_gradient_fails(fb, f"the VJPs of @ (for A of shape {BIG_MATMUL[:2]} and W of shape "
-                                            f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})")
+                                            f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})", "VJP")
     if ok:
         A, W, G = inp["A_big"], inp["W_big"], inp["G_big"]
         ok &= fb.gradient("matmul_big_dA", G @ W.T, tol=BIG_TOL, what=f"the VJP of @ for A of shape {A.shape}")

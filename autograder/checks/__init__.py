@@ -54,6 +54,21 @@ class Part:
                 "count_calls": bool(self.count_calls)}
 
 
+def ran_out_of_time(out, key, reached) -> bool:
+    """True when the small problems came back (``reached``, the last of their results) but the large problem's
+    ``key`` did not, because the part reached its time limit: the sign of a numerical backward pass (A2, A3)."""
+    return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
+
+
+def numerical_gradient_fails(fb, subject: str, derived: str = "backward pass") -> bool:
+    """Fail, saying why, a part whose ``subject`` (what ran on the large problem) did not come back in time."""
+    return fb.check(False, "", f"{subject[:1].upper()}{subject[1:]} did not come back within the time limit. A "
+                               f"derived {derived}, with array operations, takes milliseconds there; one that "
+                               f"evaluates the forward at nudged inputs, one entry at a time (finite differences "
+                               f"or complex step), takes minutes. A numerical gradient earns nothing: derive the "
+                               f"backward pass (and use array operations, not Python loops over the entries).")
+
+
 @functools.lru_cache(maxsize=None)
 def _source(fn) -> str:
     """A driver's or helper's source, read once (inspect tokenises the whole module each time)."""
