@@ -12,13 +12,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import os
-import shutil
 import sys
-import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -28,90 +23,11 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from . import checks, classreport, lms, manual, notebook, release, returning, similarity  # noqa: E402
-
-
-def graded_assignments() -> list[str]:
-    """Assignments with both a source folder and a check module."""
-    return [a for a in release.assignments()
-            if importlib.util.find_spec(f"autograder.checks.{a}") is not None]
-
-
-def _normalise(nb_path: Path) -> dict:
-    nb = json.loads(nb_path.read_text())
-    nb.get("metadata", {}).pop("widgets", None)
-    return nb
-
-
-def release_drift(assignment: str) -> list[str]:
-    """Files of assignments/<A> that differ from a fresh generate_assignment (empty list: in sync)."""
-    committed = release.ROOT / "assignments" / assignment
-    with tempfile.TemporaryDirectory(prefix="deepgrad-drift-", dir=str(release.ROOT)) as tmp:
-        fresh = release.generate(assignment, Path(tmp))
-        names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
-        names |= {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.is_dir() else set()
-        drift = []
-        for name in sorted(names):
-            a, b = committed / name, fresh / name
-            if not a.is_file() or not b.is_file():
-                drift.append(str(name))
-            elif name.suffix == ".ipynb":
-                if _normalise(a) != _normalise(b):
-                    drift.append(str(name))
-            elif a.read_bytes() != b.read_bytes():
-                drift.append(str(name))
-        return drift
-
-
-def consistency(assignment: str) -> list[str]:
-    """Problems between the source notebook's graded cells and the check module's parts."""
-    module = checks.load(assignment)
-    src = notebook.load(release.ROOT / "solutions" / assignment / module.NOTEBOOK)
-    cells = notebook.grade_cells(src)
-    parts = {p.name: float(p.points) for p in module.PARTS}
-    problems = []
-    for name in sorted(set(cells) | set(parts)):
-        if name not in parts:
-            problems.append(f"graded cell {name!r} of the notebook has no part in checks/{assignment}.py")
-        elif name not in cells:
-            problems.append(f"part {name!r} has no graded cell (grade_id) in the notebook")
-        elif cells[name] != parts[name]:
-            problems.append(f"part {name!r}: {parts[name]:g} points in the check module, {cells[name]:g} in the notebook")
-    return problems + manual.consistency(module, src, assignment)
-
-
-def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
-    from .grading import grade_all
-    ok = True
-    for a in assignments_:
-        module = checks.load(a)
-        problems = consistency(a)
-        with tempfile.TemporaryDirectory(prefix="deepgrad-verify-") as tmp:
-            subs = Path(tmp) / "submissions"
-            for who, folder in (("solution", "solutions"), ("stub", "assignments")):
-                (subs / who).mkdir(parents=True)
-                src = release.ROOT / folder / a / module.NOTEBOOK
-                if src.is_file():
-                    shutil.copy(src, subs / who / module.NOTEBOOK)
-                else:
-                    problems.append(f"{folder}/{a}/{module.NOTEBOOK} is missing")
-            results = {r.student: r for r in grade_all(a, subs, Path(tmp) / "out", jobs=jobs, progress=False,
-                                                       stream=stream)}
-        sol, stub = results["solution"], results["stub"]
-        if sol.score != sol.max_score:
-            problems.append(f"the solution scores {sol.score:g} / {sol.max_score:g}: " + "; ".join(
-                f"{p.name} {p.score:g}/{p.points:g} ({p.status}: {' '.join(l.text for l in p.lines if l.ok is False)[:300]})"
-                for p in sol.parts if p.score != p.points))
-        if stub.score != 0:
-            problems.append(f"the released stub scores {stub.score:g}: " + ", ".join(
-                f"{p.name} {p.score:g}" for p in stub.parts if p.score))
-        verdict = "OK" if not problems else "FAILED"
-        print(f"{a}: solution {sol.score:g}/{sol.max_score:g}, stub {stub.score:g}/{stub.max_score:g} -> {verdict}",
-              file=stream)
-        for p in problems:
-            print(f"  - {p}", file=stream)
-        ok &= not problems
-    return ok
+from . import checks, feedback  # noqa: E402
+from .grading import release  # noqa: E402
+from .grading.verify import graded_assignments, release_drift, verify  # noqa: E402
+from .records import manual  # noqa: E402
+from .tools import classreport, lms, returning, similarity  # noqa: E402
 
 
 def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) -> bool:
@@ -119,28 +35,10 @@ def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) 
     the feedback as text. Returns True for full marks."""
     from .grading import grade_notebook
     result = grade_notebook(assignment, path, seed=seed)
-    print(feedback_text(result, path), file=stream or sys.stdout)
+    print(feedback.terminal(result, path), file=stream or sys.stdout)
     return result.score == result.max_score
 
 
-def feedback_text(result, path: Path) -> str:
-    """The feedback page of one result as terminal text: a line per part, its feedback indented below."""
-    from .report import STATUS_WORDS
-    marks = {True: "✓", False: "✗", None: "•"}
-    width = max(len(p.name) for p in result.parts) if result.parts else 0
-    out = [f"{result.assignment}: {result.score:g} / {result.max_score:g} for {path}"]
-    if result.notebook_problem:
-        out.append(f"  {result.notebook_problem}")
-    for p in result.parts:
-        out.append(f"\n{p.name:<{width}}  {p.score:g} / {p.points:g}  {p.description}")
-        if p.score < p.points:
-            out.append(f"    {STATUS_WORDS.get(p.status, p.status)}")
-        for line in (line for line in p.lines if line.text):
-            out.append(textwrap.fill(line.text, 100, initial_indent=f"    {marks[line.ok]} ",
-                                     subsequent_indent="      "))
-    out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
-               "only, on inputs drawn just now.")
-    return "\n".join(out)
 def _instructor_commands(sub) -> None:
     """The term's commands after grading: export, return, report, similar."""
     p = sub.add_parser("export", help="grades in the CSV an LMS imports, with a roster check")
@@ -176,7 +74,7 @@ def _instructor_commands(sub) -> None:
 def _shard(text, parser):
     if text is None:
         return None
-    from . import shard
+    from .grading import shard
     try:
         return shard.parse(text)
     except ValueError as exc:

@@ -1,4 +1,5 @@
-"""Finding a student's notebook and taking the answer cells out of it, whatever state it is in.
+"""Finding the students in a folder of submissions, each one's notebook, and the answer cells in it, whatever
+state it is in; the student ids that name them everywhere after.
 
 Only the JSON is read (no nbformat validation, no execution): duplicated or missing cell ids, edited or
 deleted test cells, extra cells and odd metadata are all fine. Malformed JSON or no notebook at all raise
@@ -11,6 +12,7 @@ within caps on the bytes and members of all of one student's zips together.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +20,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+# The course: its sources in solutions/<A>/, the released notebooks in assignments/<A>/.
+ROOT = Path(__file__).resolve().parent.parent
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ARCHIVE_BYTES = 100 * 2**20     # one zip file as submitted
 MAX_UNZIPPED_BYTES = 200 * 2**20    # all notebooks unpacked from one student's zips together
@@ -91,6 +95,15 @@ def load(path: Path) -> dict:
 # (a pattern whose leading blank run could span newlines was quadratic on runs of empty lines).
 _DEF = re.compile(r"^(?:def|class)[ \t]+([A-Za-z_]\w*)", re.M)
 _MAGIC = re.compile(r"^([ \t]*)[%!][^\n]*", re.M)
+
+
+def source(assignment: str, name: str) -> dict | None:
+    """The source notebook ``solutions/<assignment>/<name>``, whose answer-cell ids locate a student's answers;
+    None when it cannot be read (the answers are then found by their markers)."""
+    try:
+        return load(ROOT / "solutions" / assignment / name)
+    except NotebookProblem:
+        return None
 
 
 def defined_names(src: str) -> set[str]:
@@ -234,3 +247,44 @@ def find(student_path: Path, assignment: str, notebook_name: str, scratch: Path)
                               f"pipes and devices are not followed)")
     raise NotebookProblem(f"no notebook named {notebook_name} and several others "
                           f"({', '.join(p.name for p in found[:5])}); submit {notebook_name}")
+
+
+# ---------------------------------------------------------------- students in a folder of submissions
+def student_id(name: str) -> str:
+    """A submission's name, percent-encoded where it is not plain letters, digits and ``_.-~``: ids
+    round-trip (``urllib.parse.unquote``), and none can start a spreadsheet formula (``= + - @``) in
+    grades.csv or be a hidden folder's name."""
+    from urllib.parse import quote
+    sid = quote(name, safe="")
+    return f"%{ord(sid[0]):02X}{sid[1:]}" if sid[:1] in "-." else sid
+
+
+def discover(submissions: Path) -> list[tuple[str, Path]]:
+    """One entry per student: a sub-folder, or a ``<student>.zip`` file directly inside SUBMISSIONS_DIR.
+
+    Only real folders and regular files count (links, pipes and devices are left out). A zip is named
+    by its stem, unless something else in the folder has that name; then by its whole name (names in a
+    folder are unique, so ids are too)."""
+    entries = {}
+    for p in sorted(Path(submissions).iterdir()):
+        try:
+            entries[p.name] = (p, os.lstat(p).st_mode)
+        except OSError:
+            continue
+    found = []
+    for name, (p, mode) in entries.items():
+        if name.startswith("."):
+            continue
+        if stat.S_ISDIR(mode):
+            found.append((student_id(name), p))
+        elif stat.S_ISREG(mode) and p.suffix == ".zip":
+            found.append((student_id(p.stem if p.stem and p.stem not in entries else name), p))
+    return found
+
+
+def folder_name(student_id: str) -> str:
+    """The folder of a student id in the output (feedback/, record/): ids are path-safe; very long ones are
+    shortened with a hash."""
+    if len(student_id) <= 200:
+        return student_id
+    return student_id[:180] + "~" + hashlib.sha256(student_id.encode()).hexdigest()[:16]

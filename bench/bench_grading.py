@@ -133,14 +133,16 @@ def time_nbgrader(subs: Path, course: Path) -> tuple[float, bool]:
 def profile(subs: Path, out: Path) -> dict:
     """Grade ``subs`` in this process with one job; seconds per phase, summed over the batch."""
     sys.path.insert(0, str(ROOT))
-    from autograder import autograded, grades, grading, manual, record, report
+    from autograder import feedback
     from autograder.cli import skip_slow_imports
+    from autograder.grading import pipeline
+    from autograder.records import autograded, grades, manual, record
     from autograder.sandbox import PHASES
 
     skip_slow_imports()          # as the `deepgrad` command does
 
-    steps = {"feedback pages": (report, "write_feedback"), "records": (record, "save"),
-             "gradebook: create": (grading, "_create_gradebook"), "gradebook: scores": (report, "write_gradebook"),
+    steps = {"feedback pages": (feedback, "write_html"), "records": (record, "save"),
+             "gradebook: create": (pipeline, "create_gradebook"), "gradebook: scores": (pipeline, "write_scores"),
              "gradebook: written parts": (manual, "keep"), "formgrader notebooks": (manual, "formgrader_notebooks"),
              "autograded notebooks": (autograded, "annotate_all"), "grades.csv": (grades, "write_csv")}
     spent = dict.fromkeys(steps, 0.0)
@@ -159,7 +161,7 @@ def profile(subs: Path, out: Path) -> dict:
         setattr(mod, attr, timed(name, originals[name]))
     try:
         start = time.perf_counter()
-        results = grading.grade_all(A, subs, out, jobs=1, seed=1, progress=False, stream=open(os.devnull, "w"))
+        results = pipeline.grade_all(A, subs, out, jobs=1, seed=1, progress=False, stream=open(os.devnull, "w"))
         wall = time.perf_counter() - start
     finally:
         for name, (mod, attr) in steps.items():

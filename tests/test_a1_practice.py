@@ -1,13 +1,13 @@
 """A1's practitioner parts (sanity checks, grid search on the validation set): the solution earns them, the
 stub does not, and the slips students make each get the verdict they deserve (graded in-process, as in
-test_assignment_content)."""
+tests/harness.py)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.test_assignment_content import _answers, _stub, grade
+from harness import answers, grade, solution_dir, solution_notebook, stub
 
-SOLUTION = _answers("A1")
+SOLUTION = answers("A1")
 NEW = ("sanity", "grid_search")
 
 
@@ -40,7 +40,7 @@ BUGS = {
 def test_solution_earns_the_new_parts_and_the_stub_nothing(seed):
     assert grade("A1", SOLUTION, seed, only=NEW) == {"sanity": 1.0, "grid_search": 1.0}
     if seed == 0:
-        assert grade("A1", [_stub(s) for s in SOLUTION], only=NEW) == {"sanity": 0.0, "grid_search": 0.0}
+        assert grade("A1", [stub(s) for s in SOLUTION], only=NEW) == {"sanity": 0.0, "grid_search": 0.0}
 
 
 @pytest.mark.parametrize("part", NEW)
@@ -64,8 +64,7 @@ def _fake_cifar(folder, per_batch=520, seed=0):
 
 
 def _cifar_cell():
-    from tests.test_assignment_content import _notebook
-    return next(c for c in _notebook("A1").cells if c.cell_type == "code" and "DEEPGRAD_CIFAR10" in c.source)
+    return next(c for c in solution_notebook("A1").cells if c.cell_type == "code" and "DEEPGRAD_CIFAR10" in c.source)
 
 
 def test_without_cifar_the_optional_part_says_how_to_get_it(monkeypatch, capsys):
@@ -82,18 +81,15 @@ def test_without_cifar_the_optional_part_says_how_to_get_it(monkeypatch, capsys)
 
 @pytest.mark.notebooks
 def test_with_cifar_the_optional_part_runs_the_students_search(tmp_path, monkeypatch):
-    import os
-
     import nbformat
     from nbclient import NotebookClient
 
-    from tests.test_assignment_content import ROOT, _notebook
     monkeypatch.setenv("DEEPGRAD_FAST", "1")
     _fake_cifar(tmp_path / "cifar-10-batches-py")
     monkeypatch.setenv("DEEPGRAD_CIFAR10", str(tmp_path / "cifar-10-batches-py"))
-    nb = _notebook("A1")
+    nb = solution_notebook("A1")
     NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": os.path.join(ROOT, "solutions", "A1")}}).execute()
+                   resources={"metadata": {"path": str(solution_dir("A1"))}}).execute()
     cell = next(c for c in nb.cells if c.cell_type == "code" and "DEEPGRAD_CIFAR10" in c.source)
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
     assert "CIFAR-10 initial loss" in text and "chosen learning_rate=" in text and "test" in text, text

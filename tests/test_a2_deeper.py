@@ -1,13 +1,13 @@
 """A2's deeper half (batch normalisation, a network of any depth, the training loop): the solution earns each
-part, and the slips students make each get the verdict they deserve (graded in-process, as in
-test_assignment_content; the sandboxed pipeline is exercised there too)."""
+part, and the slips students make each get the verdict they deserve (graded in-process by
+tests/harness.py; the sandboxed pipeline is exercised in test_assignment_content)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.test_assignment_content import _answers, _replace_function, grade
+from harness import answers, grade, replace_function
 
-SOLUTION = _answers("A2")
+SOLUTION = answers("A2")
 
 
 def _edit(old, new):
@@ -80,7 +80,7 @@ def test_a_numerical_batchnorm_backward_earns_nothing_for_dx():
     xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)
     return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
 '''
-    sources = _replace_function(SOLUTION, "batchnorm_backward", cheat)
+    sources = replace_function(SOLUTION, "batchnorm_backward", cheat)
     sources = [s.replace("cache = (xhat, xc, inv_std, gamma, mode)",
                          "cache = (x.copy(), gamma, beta, {**bn_param, 'momentum': 0.0})") for s in sources]
     score = grade("A2", sources, seed=4, only=("batchnorm",))["batchnorm"]

@@ -2,20 +2,20 @@
 
 Every buggy version below is a classic one (unbroadcast that forgets keepdims, a parameter collected twice,
 zero_grad missing, Adam's correction on the wrong moment, early stopping that returns the last parameters...);
-each test checks the verdict it gets from the hidden check, graded in-process as tests/test_assignment_content.py
-does, and that the correct version earns the part in full.
+each test checks the verdict it gets from the hidden check, graded in-process by tests/harness.py, and that the
+correct version earns the part in full.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from test_assignment_content import _answers, _checks, grade
+from harness import answers, check_module, grade, grade_parts, solution_notebook
 
 
 def _edit(a, old, new):
     """The solution's answer cells with one snippet replaced (the snippet must occur exactly once)."""
-    sources = _answers(a)
+    sources = answers(a)
     assert sum(s.count(old) for s in sources) == 1, old
     return [s.replace(old, new) for s in sources]
 
@@ -75,27 +75,16 @@ def test_a3_unbroadcast_slip_costs_what_depends_on_it_and_nothing_else():
 
 
 def test_a3_modules_feedback_names_the_duplicate(monkeypatch):
-    module = _checks("A3")
-    from test_assignment_content import Feedback, Outputs, _shipped
-    ns = {"np": np}
-    for source in _edit("A3", *A3_BUGS["modules"]["a parameter collected twice"]):
-        exec(source, ns)
-    part = next(p for p in module.PARTS if p.name == "modules")
-    inp = part.inputs(np.random.default_rng(4))
-    out = Outputs()
-    _shipped(part.driver, part.helpers)(ns, inp, out)
-    fb = Feedback(Outputs({k: np.asarray(v) for k, v in out.items()}))
-    part.check(inp, fb.out, fb)
-    assert any("listed once" in line for line in fb.lines), fb.lines
+    sources = _edit("A3", *A3_BUGS["modules"]["a parameter collected twice"])
+    fb = grade_parts("A3", sources, seed=4, only=("modules",))["modules"].feedback
+    assert any("listed once" in line.text for line in fb.lines), fb.lines
 
 
 def test_a3_training_cell_reaches_95_percent_in_fast_mode():
     """The notebook's digits run, with the solution engine, exactly as its locked cell does it."""
-    import nbformat
-    from test_assignment_content import ROOT
-    nb = nbformat.read(f"{ROOT}/solutions/A3/A3.ipynb", as_version=4)
+    nb = solution_notebook("A3")
     ns = {"np": np}
-    for source in _answers("A3"):
+    for source in answers("A3"):
         exec(source, ns)
     cell = next(c.source for c in nb.cells if c.id == "a3-code-37")
     cell = cell.replace("from tqdm.auto import tqdm\n", "tqdm = lambda it, **_: it\n")
@@ -166,7 +155,7 @@ PARTIAL = {
 
 @pytest.mark.parametrize("a, part", [(a, p) for a, bugs in BUGS.items() for p in sorted(bugs)])
 def test_correct_version_earns_the_part(a, part):
-    assert _score(a, part, _answers(a)) == [1.0, 1.0, 1.0]
+    assert _score(a, part, answers(a)) == [1.0, 1.0, 1.0]
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
@@ -179,7 +168,7 @@ def test_classic_slips_get_the_verdict_they_deserve(a, part, bug):
 def test_a4_fit_inputs_make_early_stopping_fire():
     # The long run must end by early stopping, some epochs after its best one, or "returns the last parameters"
     # could pass; the short run must end by its epoch limit (the best epoch comes later).
-    module = _checks("A4")
+    module = check_module("A4")
     for seed in range(10):
         inp = module.fit_inputs(np.random.default_rng(seed))
         _, _, val_loss, best_epoch = module.reference_fit(inp, inp["long"])
@@ -190,7 +179,7 @@ def test_a4_fit_inputs_make_early_stopping_fire():
 def test_a4_reference_statistics_match_numerical_gradients():
     """The trusted layer statistics' gradients agree with centred differences of the forward pass."""
     from deepgrad.gradcheck import numerical_gradient, rel_error
-    module = _checks("A4")
+    module = check_module("A4")
     rng = np.random.default_rng(3)
     X, dout = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
     weights = [rng.standard_normal((4, 4)) / 2 for _ in range(3)]

@@ -30,7 +30,7 @@ from test_grading_verdicts import COMPLEX_STEP_PRIVATE
 from autograder import checks
 from autograder import notebook as nbmod
 from autograder.grading import DEEPGRAD_BLOCKED, grade_all
-from autograder.forkserver import PidsCgroup
+from autograder.sandbox.forkserver import PidsCgroup
 from autograder.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,10 +12,10 @@ import types
 import nbformat
 import pytest
 
-from test_assignment_content import ROOT, _meta
+from harness import meta, solution_notebook
 
 grading = pytest.importorskip("autograder.grading")
-from autograder import checks  # noqa: E402
+from autograder import checks, notebook  # noqa: E402
 
 NEW_PARTS = {"A3": ("unbroadcast", "modules", "cross_entropy", "sgd_training"),
              "A4": ("adam_notes", "layer_statistics", "fit_early_stopping")}
@@ -44,9 +44,9 @@ EXPECTED = {"A3": {"unbroadcast": 2.0, "modules": 0.0, "cross_entropy": 0.0, "sg
 
 
 def _attacked(a):
-    nb = nbformat.read(ROOT + f"/solutions/{a}/{a}.ipynb", as_version=4)
+    nb = solution_notebook(a)
     for cell in nb.cells:
-        edits = ATTACKS[a].get(_meta(cell).get("grade_id"), [])
+        edits = ATTACKS[a].get(meta(cell).get("grade_id"), [])
         for old, new in edits if isinstance(edits, list) else [edits]:
             assert cell.source.count(old) == 1, old
             cell.source = cell.source.replace(old, new)
@@ -61,7 +61,7 @@ def test_new_parts_under_attack_are_graded_as_deserved(a, tmp_path):
     (tmp_path / "attacker").mkdir()
     nbformat.write(_attacked(a), tmp_path / "attacker" / f"{a}.ipynb")
     result = grading.grade_student(a, module, "attacker", tmp_path / "attacker", base_seed=5, hide=[],
-                                   source_nb=grading.source_notebook(a, full.NOTEBOOK))
+                                   source_nb=notebook.source(a, full.NOTEBOOK))
     got = {p.name: p.score for p in result.parts}
     assert got == EXPECTED[a], [(p.name, p.status, [line.text for line in p.lines][:3]) for p in result.parts]
     status = {p.name: p.status for p in result.parts}

@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checks, grading, notebook, release
+from autograder import checks, grading, notebook
+from autograder.grading import release
 from autograder.checks import Feedback, Outputs, Part
-from autograder.cli import consistency, main, release_drift
-from autograder.sandbox import PHASES, Limits, _parse, isolation_available, run_part
+from autograder.cli import main
+from autograder.grading.verify import consistency, release_drift
+from autograder.sandbox import PHASES, Limits, isolation_available, run_part
+from autograder.sandbox.runner import _parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMPLE = Part("p", 1, inputs=lambda rng: {}, check=lambda *a: True, call="f", args=("x",),
@@ -139,7 +142,7 @@ def test_held_out_inputs_never_reach_the_sandbox():
     part = Part("p", 1, inputs=lambda rng: {"x": 1.0, "labels": np.arange(3)}, check=lambda inp, out, fb:
                 fb.check("labels" in inp, "the check sees them", "the check does not see them"),
                 driver=_keys_driver, needs=(), held_out=("labels",))
-    result = grading.grade_part(part, 0, ["pass"], "s", 1, [])
+    result = grading.grade_part(part, ["pass"], "s", 1, [])
     assert result.score == 1 and result.run.outputs["n_inputs"] == 1 and result.run.outputs["has_labels"] == 0
 
 
@@ -151,7 +154,7 @@ def _keys_driver(ns, inp, out):
 def test_student_ids_round_trip_and_are_never_formulas():
     from urllib.parse import unquote
     names = ["alice", "a b", "a_b", "=SUM(1)", "+1", "-1", "@x", ".hidden", "%41", "é", "\tx"]
-    ids = [grading.student_id(n) for n in names]
+    ids = [notebook.student_id(n) for n in names]
     assert len(set(ids)) == len(ids) and [unquote(i) for i in ids] == names
     assert all(i[0] not in "=+-@.\t\r" and "/" not in i for i in ids)
 
@@ -235,7 +238,7 @@ def test_a_part_that_kills_the_fork_server_costs_only_itself():
 
 def test_a_part_cannot_start_more_threads_than_its_limit():
     """Threads count against the part's pids limit: the server's cgroup (root) or RLIMIT_NPROC (other users)."""
-    from autograder import forkserver
+    from autograder.sandbox import forkserver
     from autograder.sandbox import ENV
     if os.geteuid() == 0 and forkserver.server(ENV).cgroup is None:
         pytest.skip("root without a writable pids cgroup: only the address-space limit bounds threads here")
@@ -270,7 +273,7 @@ def test_feedback_comparisons_and_diagnoses():
 
 
 def test_check_modules_match_their_notebooks():
-    from autograder.cli import graded_assignments
+    from autograder.grading.verify import graded_assignments
     for a in graded_assignments():
         assert consistency(a) == [], a
 
@@ -337,12 +340,12 @@ def test_a_new_gradebook_records_the_revision_alembic_itself_reports(tmp_path):
     from sqlalchemy import create_engine, text
 
     from autograder._env import ensure_tools_on_path
-    from autograder.grading import _create_gradebook, alembic_head
+    from autograder.records.gradebook import alembic_head, create
     ensure_tools_on_path()
     assert alembic_head() == get_alembic_version()
     db = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    _create_gradebook(db)
-    _create_gradebook(db)         # a second call (a regrade) finds it made
+    create(db)
+    create(db)         # a second call (a regrade) finds it made
     engine = create_engine(db)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [alembic_head()]

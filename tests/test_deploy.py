@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import shard
+from autograder.grading import shard
 from autograder.cli import main
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

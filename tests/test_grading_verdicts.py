@@ -494,7 +494,7 @@ def _grade(case):
     assignment, part_name, grade_id, source, _, _ = case
     module = checks.load(assignment)
     index = [p.name for p in module.PARTS].index(part_name)
-    result = grading.grade_part(module.PARTS[index], index, cells_with(assignment, grade_id, source), "verdicts",
+    result = grading.grade_part(module.PARTS[index], cells_with(assignment, grade_id, source), "verdicts",
                                 20261201, [])
     return result
 

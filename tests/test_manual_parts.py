@@ -9,7 +9,8 @@ import types
 
 import pytest
 
-from autograder import grading, manual
+from autograder import checks, grading, notebook
+from autograder.records import manual
 from autograder.checks import Part
 
 
@@ -46,8 +47,8 @@ def course(tmp_path, monkeypatch):
     released = _notebook(answer="YOUR ANSWER HERE", code="def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
     (tmp_path / "assignments" / "W1" / "W1.ipynb").write_text(json.dumps(released))
     module = _module({"why_linear": 2})
-    monkeypatch.setattr(grading, "SOURCE_DIR", tmp_path / "solutions")
-    monkeypatch.setattr(grading.checks_mod, "load", lambda a: module)
+    monkeypatch.setattr(notebook, "ROOT", tmp_path)     # the course: its solutions/ and assignments/
+    monkeypatch.setattr(checks, "load", lambda a: module)
     subs = tmp_path / "subs"
     for student in ("alice", "bob"):
         (subs / student).mkdir(parents=True)
@@ -119,10 +120,10 @@ def test_a_part_added_after_the_first_grading_gets_empty_grades(course, monkeypa
     from nbgrader.api import Gradebook
 
     tmp_path, subs = course
-    monkeypatch.setattr(grading.checks_mod, "load", lambda a: _module({}))
+    monkeypatch.setattr(checks, "load", lambda a: _module({}))
     rows, _ = _grade(tmp_path, subs)
     assert "why_linear" not in rows["alice"]
-    monkeypatch.setattr(grading.checks_mod, "load", lambda a: _module({"why_linear": 2}))
+    monkeypatch.setattr(checks, "load", lambda a: _module({"why_linear": 2}))
     rows, db = _grade(tmp_path, subs)
     assert rows["alice"]["why_linear"] == "" and rows["alice"]["max_score"] == "3"
     with Gradebook(db) as gb:

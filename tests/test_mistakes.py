@@ -40,7 +40,7 @@ def _grade(case):
     cell["source"] = "".join(cell["source"]).replace(old, new)
     module = checks.load("A1")
     index = [p.name for p in module.PARTS].index(part_name)
-    return grading.grade_part(module.PARTS[index], index, notebook.answer_cells(nb), "mistakes", 20261201, [])
+    return grading.grade_part(module.PARTS[index], notebook.answer_cells(nb), "mistakes", 20261201, [])
 
 
 @pytest.fixture(scope="module")

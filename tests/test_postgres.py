@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import checks, shard
+from autograder import checks
+from autograder.grading import shard
 
 ROOT = Path(__file__).resolve().parent.parent
 

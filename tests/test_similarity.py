@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import similarity
+from autograder.tools import similarity
 from autograder.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

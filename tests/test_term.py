@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import autograded, checks, classreport, late, manual, record
+from autograder import checks
+from autograder.records import autograded, late, manual, record
+from autograder.tools import classreport
 from autograder.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests import test_a1_practice, test_a2_deeper
-from tests.test_assignment_content import ROOT, _meta, _notebook
+from harness import meta, solution_dir, solution_notebook
 
 SLIPS = {"A1": test_a1_practice.BUGS,
          "A2": {"batchnorm": test_a2_deeper.BATCHNORM_BUGS, "fc_net": test_a2_deeper.FC_NET_BUGS,
@@ -27,8 +27,8 @@ def executed():
     try:
         runs = {}
         for a in SLIPS:
-            nb = _notebook(a)
-            os.chdir(os.path.join(ROOT, "solutions", a))
+            nb = solution_notebook(a)
+            os.chdir(solution_dir(a))
             ns = {"__name__": "__main__"}
             for cell in nb.cells:
                 if cell.cell_type == "code":
@@ -50,8 +50,8 @@ def _visible_run(nb, ns, part, sources):
     for source in sources:
         exec(source, ns)
     cells = nb.cells
-    test = next(i for i, c in enumerate(cells) if _meta(c).get("grade_id") == part)
-    answer = max(i for i in range(test) if _meta(cells[i]).get("solution") and cells[i].cell_type == "code")
+    test = next(i for i, c in enumerate(cells) if meta(c).get("grade_id") == part)
+    answer = max(i for i in range(test) if meta(cells[i]).get("solution") and cells[i].cell_type == "code")
     for cell in cells[answer + 1:test]:
         if cell.cell_type == "code":
             exec(cell.source, ns)

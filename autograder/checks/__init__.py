@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..results import Line
+
 
 @dataclass
 class Part:
@@ -96,13 +98,6 @@ class Outputs(dict):
     def __init__(self, arrays: dict, status: str = "ok", error: str | None = None):
         super().__init__(arrays)
         self.status, self.error = status, error
-
-
-# Everything in these lines reaches HTML through Feedback.html(), which escapes it.
-@dataclass
-class Line:
-    ok: bool | None        # True passed, False failed, None neutral note
-    text: str
 
 
 @dataclass
@@ -198,6 +193,14 @@ class Feedback:
 
     def note(self, text: str) -> None:
         self._add(None, text)
+
+
+def fraction(verdict, fb: Feedback) -> float:
+    """The share of a part's points that ``check``'s verdict earns, in [0, 1]: ``None`` means all of them if no
+    ``fb`` comparison failed, else none; a bool or number counts as itself, clipped to [0, 1]; NaN or an
+    infinity earns nothing (a check's arithmetic on a student's NaN must not become points)."""
+    share = (1.0 if fb.failures == 0 else 0.0) if verdict is None else float(verdict)
+    return min(max(share, 0.0), 1.0) if np.isfinite(share) else 0.0
 
 
 def _rel_error(a, b) -> float:

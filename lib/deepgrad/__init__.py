@@ -1,15 +1,8 @@
 """DeepGrad: deep learning from first principles, small enough to read and fast enough to use.
 
-The package is layered as the lectures are; lower layers never import higher ones:
-
-1. ``backend``   NumPy or CuPy arrays (``deepgrad.use("cupy")``); ``checks``, the argument checks every
-   module uses
-2. ``gradcheck`` numerical gradients and a checker that explains mistakes
-3. ``losses``, ``linear``  scores, losses and linear classifiers "by hand"
-4. ``layers``    functional forward/backward pairs (the modular API of backprop)
-5. ``autograd``  the Tensor and its reverse- and forward-mode engine
-6. ``functional``, ``nn``, ``optim``, ``init``, ``data``, ``train``  PyTorch-shaped building blocks
-7. ``viz``, ``widgets``  pictures and interactive explorers
+The package is layered as the lectures are, from arrays and gradients computed by hand up to the engine,
+PyTorch-shaped building blocks and the widgets; lower layers never import higher ones. ARCHITECTURE.md at the
+root of the project holds the table of layers (tests/test_layering.py reads it from there).
 """
 from __future__ import annotations
 

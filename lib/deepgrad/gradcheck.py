@@ -32,7 +32,7 @@ from . import backend
 
 __all__ = [
     "numerical_gradient", "numerical_gradient_array", "numerical_jacobian", "rel_error",
-    "check_gradient", "check_gradients", "ParameterCheck", "GradientReport", "PrecisionWarning",
+    "check_gradient", "check_gradients", "ParameterCheck", "GradientReport", "Finding", "PrecisionWarning",
     "GOOD", "NEAR_KINK", "SUSPICIOUS", "WRONG", "WRONG_SHAPE", "CANNOT_TELL",
 ]
 
@@ -261,6 +261,36 @@ def _sweep(f, x, h: float):
     return grad, jump > 1e3 * resolution + 1e-9, resolution, lo, hi
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing the checker found about a failing gradient: ``code`` names it for a program (the grader
+    counts mistakes by it; rewording ``text`` never changes it), ``text`` says it to a person.
+
+    The codes: ``sign``, ``factor_n`` (N or 1/N), ``factor_2`` (2 or 1/2), ``factor`` (another constant),
+    ``no_reg``, ``half_reg``, ``double_reg`` (the regulariser's gradient missing, halved, doubled),
+    ``transposed``, ``unstable`` (NaN or inf), ``zeros`` (all zeros), ``flat`` (f does not change with x),
+    ``disagree`` (how many entries are wrong, quoting both values at the worst), ``unexplained`` (no single
+    slip found), ``shape`` (wrong shape), ``imprecise`` (finite differences cannot tell), ``small_error``
+    (small, and no kink to excuse it); ``None`` for a remark that only says where (one row, one column).
+    """
+
+    code: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Against:
+    """How the diagnoses name what the gradient is compared with. The checker compares with a numerical
+    gradient (:data:`NUMERICAL`); the grader compares with an exact reference and passes its own words."""
+
+    one: str            # "your gradient is twice <one>"
+    kind: str           # "the <kind> gradient is zero", "versus 1.5 (<kind>)"
+    symbol: str         # "(analytic ~ -<symbol>)"
+
+
+NUMERICAL = Against("the numerical one", "numerical", "numeric")
+
+
 def _band(err: float) -> str:
     return next(word for limit, word in _BANDS if err <= limit)
 
@@ -269,31 +299,34 @@ def _fmt(v: float) -> str:
     return f"{v:.1e}"
 
 
-def _ratio_words(c: float, batch_size: int | None) -> str | None:
-    """Plain words for a constant ratio analytic/numeric, or None when it is ~1."""
+def _ratio(c: float, batch_size: int | None, against: Against) -> Finding | None:
+    """What a constant ratio analytic/numeric says, or None when it is ~1."""
     def near(a, b):
         return abs(a - b) <= 1e-3 * abs(b)
     sign = "" if c > 0 else "has the wrong sign and "
     m = abs(c)
+    one = against.one
     if near(m, 1.0):
-        return None if c > 0 else "Your gradient has the opposite sign of the numerical one everywhere " \
-            "(analytic ~ -numeric): the loss goes *up* along your gradient. Check the sign of each term, " \
-            "e.g. a residual written (y - f) where (f - y) is meant, or (1 - p) where d(-log p)/ds needs (p - 1)."
+        return None if c > 0 else Finding(
+            "sign", f"Your gradient has the opposite sign of {one} everywhere (analytic ~ -{against.symbol}): "
+                    f"the loss goes *up* along your gradient. Check the sign of each term, e.g. a residual "
+                    f"written (y - f) where (f - y) is meant, or (1 - p) where d(-log p)/ds needs (p - 1).")
     if batch_size and batch_size > 1 and near(m, batch_size):
-        return (f"Your gradient {sign}is N = {batch_size} times the numerical one: the loss averages over the "
-                f"batch but your gradient seems to sum; divide it by N.")
+        return Finding("factor_n", f"Your gradient {sign}is N = {batch_size} times {one}: the loss averages over "
+                                   f"the batch but your gradient seems to sum; divide it by N.")
     if batch_size and batch_size > 1 and near(m, 1 / batch_size):
-        return (f"Your gradient {sign}is 1/N = 1/{batch_size} of the numerical one: it seems to divide by the "
-                f"batch size N once more than the loss does (or the loss sums over the batch while your "
-                f"gradient averages).")
+        return Finding("factor_n", f"Your gradient {sign}is 1/N = 1/{batch_size} of {one}: it seems to divide by "
+                                   f"the batch size N once more than the loss does (or the loss sums over the "
+                                   f"batch while your gradient averages).")
     if near(m, 2.0):
-        return (f"Your gradient {sign}is twice the numerical one: a term may be counted twice, or a factor 1/2 "
-                f"(as in 0.5*x**2) is missing from the derivative.")
+        return Finding("factor_2", f"Your gradient {sign}is twice {one}: a term may be counted twice, or a factor "
+                                   f"1/2 (as in 0.5*x**2) is missing from the derivative.")
     if near(m, 0.5):
-        return (f"Your gradient {sign}is half the numerical one: the derivative of x**2 is 2x, "
-                f"so a factor 2 may be missing.")
-    return (f"Your gradient {sign}is about {m:.4g} times the numerical one everywhere: the direction is right, "
-            f"so look for a wrong constant factor (a scale, a learning rate or a batch size applied here).")
+        return Finding("factor_2", f"Your gradient {sign}is half {one}: the derivative of x**2 is 2x, "
+                                   f"so a factor 2 may be missing.")
+    return Finding("factor", f"Your gradient {sign}is about {m:.4g} times {one} everywhere: the direction is "
+                             f"right, so look for a wrong constant factor (a scale, a learning rate or a batch "
+                             f"size applied here).")
 
 
 def _explains(a, b, floor: float) -> bool:
@@ -309,44 +342,50 @@ def _explains(a, b, floor: float) -> bool:
     return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b)))) <= 1e-5
 
 
-def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> list[str]:
+def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor,
+              against: Against = NUMERICAL) -> list[Finding]:
     """Plain-language guesses for a failing check; each test only fires when it fits the data well.
 
     ``floor`` is the checker's noise floor (see :func:`_explains`); pass ``1e-8`` when ``numeric`` is exact.
+    ``against`` names what ``numeric`` is (a numerical gradient, unless the caller says otherwise).
     """
     def fits(a_, b_):
         return _explains(a_, b_, floor)
     smooth = ~kinks
     n, a = numeric[smooth], analytic[smooth]
+    one = against.one
     out = []
     if not np.all(np.isfinite(analytic)):
-        return [f"Your gradient for {name} contains NaN or inf: look for a log of 0, a division by 0 or an "
-                f"overflowing exp (subtract the row maximum before exp)."]
+        return [Finding("unstable", f"Your gradient for {name} contains NaN or inf: look for a log of 0, a division "
+                                    f"by 0 or an overflowing exp (subtract the row maximum before exp).")]
     if not np.any(numeric):
         if np.any(analytic):
-            out.append(f"f did not change at all when {name} was nudged, so the numerical gradient is zero. "
-                       f"Does f read the very array you passed (it is changed in place), not a copy of it?")
+            out.append(Finding("flat", f"f did not change at all when {name} was nudged, so the {against.kind} "
+                                       f"gradient is zero. Does f read the very array you passed (it is changed "
+                                       f"in place), not a copy of it?"))
         return out
     if not np.any(analytic):
-        return [f"Your gradient for {name} is all zeros: is it computed and returned (not only initialised)?"]
+        return [Finding("zeros", f"Your gradient for {name} is all zeros: is it computed and returned (not only "
+                                 f"initialised)?")]
     if a.size and fits(-a, n):
-        return [_ratio_words(-1.0, batch_size)]
+        return [_ratio(-1.0, batch_size, against)]
     if reg_grad is not None:
         r = reg_grad[smooth]
-        for shift, words in (
-                (r, "Your gradient matches the numerical one once the regularisation gradient is added: "
-                    "the regulariser's term (2*reg*W for reg*sum(W**2)) seems to be missing."),
-                (r / 2, "Your regularisation gradient looks half as big as it should be: the derivative of "
-                        "reg*sum(W**2) is 2*reg*W, not reg*W."),
-                (-r, "The regularisation gradient seems to be added twice."),
-                (-2 * r, "The regularisation gradient seems to be added with the wrong sign (it should "
-                         "pull the weights towards zero: + 2*reg*W).")):
+        for shift, code, words in (
+                (r, "no_reg", f"Your gradient matches {one} once the regularisation gradient is added: "
+                              f"the regulariser's term (2*reg*W for reg*sum(W**2)) seems to be missing."),
+                (r / 2, "half_reg", "Your regularisation gradient looks half as big as it should be: the "
+                                    "derivative of reg*sum(W**2) is 2*reg*W, not reg*W."),
+                (-r, "double_reg", "The regularisation gradient seems to be added twice."),
+                (-2 * r, "sign", "The regularisation gradient seems to be added with the wrong sign (it should "
+                                 "pull the weights towards zero: + 2*reg*W).")):
             if np.any(r) and fits(a + shift, n):
-                return [words]
+                return [Finding(code, words)]
     if numeric.ndim == 2 and numeric.shape[0] == numeric.shape[1] and numeric.shape[0] > 1 \
             and fits(analytic.T, numeric):
-        return [f"Your gradient is the transpose of the numerical one: {name} has shape {numeric.shape}, "
-                f"so dL/d{name} must be laid out like {name} itself (for W of shape (D, C) use X.T @ dscores)."]
+        return [Finding("transposed", f"Your gradient is the transpose of {one}: {name} has shape {numeric.shape}, "
+                                      f"so dL/d{name} must be laid out like {name} itself (for W of shape (D, C) "
+                                      f"use X.T @ dscores).")]
     # A constant factor on the whole gradient, or (when the regulariser is known) on its data part only.
     candidates = [(a, n, "")]
     if reg_grad is not None and np.any(reg_grad):
@@ -357,9 +396,10 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
         if dot > 0:
             c = float(np.dot(a_part, n_part) / dot)
             if c != 0 and fits(a_part, c * n_part):
-                words = _ratio_words(c, batch_size)
-                if words:
-                    return [prefix + (words[0].lower() + words[1:] if prefix else words)]
+                found = _ratio(c, batch_size, against)
+                if found:
+                    words = found.text
+                    return [Finding(found.code, prefix + (words[0].lower() + words[1:] if prefix else words))]
     # No simple story: say where the disagreement lives.
     err = np.abs(analytic - numeric) / np.maximum(floor, np.abs(analytic) + np.abs(numeric))
     bad = (err > 1e-5) & smooth
@@ -367,22 +407,23 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor) -> li
     worst = np.unravel_index(int(np.argmax(np.where(smooth, err, -1))), err.shape) if err.ndim else ()
     if count:
         where = f"at index {tuple(int(i) for i in worst)}" if err.ndim else ""
-        out.append(
-            f"{count} of {err.size} entries disagree; the worst {where} is {analytic[worst]:.6g} (yours) "
-            f"versus {numeric[worst]:.6g} (numerical).")
+        out.append(Finding(
+            "disagree", f"{count} of {err.size} entries disagree; the worst {where} is {analytic[worst]:.6g} "
+                        f"(yours) versus {numeric[worst]:.6g} ({against.kind})."))
         if err.ndim == 2 and err.shape[0] > 1:
             rows = np.flatnonzero(bad.any(axis=1))
             if rows.size == 1:
                 last = " (the last row: the bias row if you use the bias trick)" \
                     if rows[0] == err.shape[0] - 1 else ""
-                out.append(f"All of them are in row {rows[0]}{last}.")
+                out.append(Finding(None, f"All of them are in row {rows[0]}{last}."))
             cols = np.flatnonzero(bad.any(axis=0))
             if cols.size == 1 and err.shape[1] > 1 and rows.size > 1:
-                out.append(f"All of them are in column {cols[0]}: look at the term for that class/unit, "
-                           f"e.g. the correct class's score.")
-        out.append("No single slip (sign, constant factor, transpose, regulariser) explains it. Where a value "
-                   "feeds more than one operation, its gradient is the sum over all paths: check that every "
-                   "branch adds its share (+=), and that each local derivative is taken at the right value.")
+                out.append(Finding(None, f"All of them are in column {cols[0]}: look at the term for that "
+                                         f"class/unit, e.g. the correct class's score."))
+        out.append(Finding(None, "No single slip (sign, constant factor, transpose, regulariser) explains it. "
+                                 "Where a value feeds more than one operation, its gradient is the sum over all "
+                                 "paths: check that every branch adds its share (+=), and that each local "
+                                 "derivative is taken at the right value."))
     return out
 
 

@@ -11,7 +11,8 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from . import mistakes, record
+from .. import mistakes
+from ..records import record
 
 # Okabe-Ito, safe for colour-blind readers; every bar also carries its number as text
 BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#555"

@@ -11,16 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .report import STATUS_WORDS
-
-MARK = {True: "✓", False: "✗", None: "•"}
-
-
-def feedback_text(part) -> str:
-    """The text a graded cell shows: score, status and feedback lines of one part (grading.PartResult)."""
-    lines = [f"{part.name}: {part.score:g} / {part.points:g}", STATUS_WORDS.get(part.status, part.status)]
-    lines += [f"{MARK[line.ok]} {line.text}" for line in part.lines]
-    return "\n".join(lines) + "\n"
+from ..feedback import cell_text
 
 
 def annotate(nb: dict, result) -> dict:
@@ -32,7 +23,7 @@ def annotate(nb: dict, result) -> dict:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         part = parts.get(meta.get("grade_id")) if isinstance(meta, dict) else None
         if part is not None and meta.get("grade"):
-            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": feedback_text(part)}]
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": cell_text(part)}]
             cell["execution_count"] = None
     return nb
 

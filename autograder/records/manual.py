@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from pathlib import Path
 
-from . import notebook as nbmod
+from .. import notebook as nbmod
+from . import gradebook
 
 
 def parts(module) -> dict[str, float]:
@@ -72,14 +72,11 @@ def keep(db_url: str, assignment: str, module, students, source_nb: dict | None 
     answers = [a for a in (_answer_ids(source_nb) if source_nb else []) if a not in manual]
     if not manual and not answers:
         return {s: {} for s in students}
-    from nbgrader.api import Comment, Grade, Gradebook
+    from nbgrader.api import Comment, Grade
 
-    from ._env import ensure_tools_on_path
-    ensure_tools_on_path()
     notebook = Path(module.NOTEBOOK).stem
     scores = {}
-    with Gradebook(db_url) as gb, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not in session.*")   # nbgrader's, harmless
+    with gradebook.open(db_url) as gb:
         cell_ids = {}
         for name, points in manual.items():
             grade_cell = gb.update_or_create_grade_cell(name, notebook, assignment, max_score=points,

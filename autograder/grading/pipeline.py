@@ -12,7 +12,6 @@ reported too, so the batch always completes.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 import sys
@@ -20,74 +19,31 @@ import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import autograded, grades, late, manual, record, report
-from . import checks as checks_mod
-from . import notebook as nbmod
+from .. import checks as checks_mod
+from .. import feedback
+from .. import notebook as nbmod
+from ..checks import Feedback, Outputs
+from ..notebook import discover, folder_name, student_id
+from ..records import autograded, grades, late, manual, record
+from ..records.gradebook import create as create_gradebook
+from ..records.gradebook import write_scores
+from ..results import Line, PartResult, StudentResult
+from ..sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 from . import shard as shard_mod
-from .checks import Feedback, Line, Outputs
-from .sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIR = REPO_ROOT / "solutions"
 
 DEEPGRAD_BLOCKED = ("Graded code runs without the course library (only NumPy and the standard library are "
                     "available), so calling deepgrad's reference implementation earns nothing. Write the "
                     "answer in NumPy yourself; deepgrad is only for the notebook's self-check cells.")
 
 
-@dataclass
-class PartResult:
-    name: str
-    points: float
-    score: float
-    status: str
-    description: str = ""
-    detail: str = ""
-    lines: list = field(default_factory=list)        # [Line]
-    wall_s: float = 0.0
-    run: object = field(default=None, repr=False)   # the sandbox's RunResult (None when nothing ran)
-    phases: dict = field(default_factory=dict)       # seconds: "inputs", the sandbox's PHASES, "check"
-
-
-@dataclass
-class StudentResult:
-    student: str
-    assignment: str
-    parts: list                                      # [PartResult]
-    notebook_problem: str | None = None
-    wall_s: float = 0.0
-    read_s: float = 0.0                              # unpacking and parsing the notebook
-    submitted_at: str | None = None                  # ISO time, UTC (late.apply)
-    penalty: float = 0.0                             # points taken off for lateness
-    late_note: str | None = None                     # the words the feedback gives for it
-
-    @property
-    def score(self) -> float:
-        return round(sum(p.score for p in self.parts), 4)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(p.points for p in self.parts), 4)
-
-    @property
-    def failed(self) -> bool:
-        """True when the notebook could not be used or a part could not be run cleanly."""
-        return self.notebook_problem is not None or any(
-            p.status in ("crashed", "grader_error") for p in self.parts)
-
-
-def source_notebook(assignment: str, name: str) -> dict:
-    return nbmod.load(SOURCE_DIR / assignment / name)
-
-
 def _hidden_paths(extra) -> list[str]:
     """Directories a student's process must not see (effective where namespaces are available)."""
-    paths = [REPO_ROOT, Path(checks_mod.__file__).resolve().parent.parent]
+    paths = [nbmod.ROOT, Path(checks_mod.__file__).resolve().parent.parent]
     try:
         import deepgrad
         paths.append(Path(deepgrad.__file__).resolve().parent)
@@ -96,8 +52,10 @@ def _hidden_paths(extra) -> list[str]:
     return sorted({str(Path(p).resolve()) for p in list(paths) + [e for e in extra if e]})
 
 
-def _part_seed(base: int, student: str, index: int) -> np.random.Generator:
-    digest = hashlib.sha256(f"{student}\0{index}".encode()).digest()
+def _part_seed(base: int, student: str, part: str) -> np.random.Generator:
+    """The generator of one part's inputs: from the student's base seed, the student and the part's *name*, so
+    that a part added to an assignment leaves every other part's inputs (and a regrade's) as they were."""
+    digest = hashlib.sha256(f"{student}\0{part}".encode()).digest()
     return np.random.default_rng([base, int.from_bytes(digest[:8], "little")])
 
 
@@ -129,7 +87,7 @@ def _explain(run, part) -> list[Line]:
     return lines
 
 
-def grade_part(part, index: int, cells: list[str], student: str, base_seed: int, hide: list[str],
+def grade_part(part, cells: list[str], student: str, base_seed: int, hide: list[str],
                isolate: bool | None = None, skip: tuple = (), timeout: float | None = None,
                short: tuple = ()) -> PartResult:
     """Grade one part: ``skip`` answer cells not to run, ``short`` ones to run under a short budget (they
@@ -137,7 +95,7 @@ def grade_part(part, index: int, cells: list[str], student: str, base_seed: int,
     result = PartResult(part.name, float(part.points), 0.0, "ok", part.description)
     try:
         drawn = time.monotonic()
-        rng = _part_seed(base_seed, student, index)
+        rng = _part_seed(base_seed, student, part.name)
         inputs = part.inputs(rng)
         result.phases["inputs"] = time.monotonic() - drawn
         # held-out data (validation labels...) stays in the grader: only the check sees it
@@ -205,7 +163,7 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
     read_s = time.monotonic() - start
     parts, skip, short = [], set(), set()
     end = start + (student_budget(module) if budget_s is None else budget_s)
-    for i, part in enumerate(module.PARTS):
+    for part in module.PARTS:
         if problem:
             parts.append(PartResult(part.name, float(part.points), 0.0, "no_notebook", part.description,
                                     lines=[Line(False, problem[0].upper() + problem[1:] + ".")]))
@@ -218,7 +176,7 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                     Line(False, f"Not run: this submission's parts used up their time together "
                                 f"({end - start:.0f} s).")])
                 break
-            result = grade_part(part, i, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left,
+            result = grade_part(part, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left,
                                 tuple(sorted(short)))
             run = result.run
             if run is not None:
@@ -232,39 +190,6 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
     return StudentResult(student, assignment, parts, problem, time.monotonic() - start, read_s)
 
 
-def student_id(name: str) -> str:
-    """A submission's name, percent-encoded where it is not plain letters, digits and ``_.-~``: ids
-    round-trip (``urllib.parse.unquote``), and none can start a spreadsheet formula (``= + - @``) in
-    grades.csv or be a hidden folder's name."""
-    from urllib.parse import quote
-    sid = quote(name, safe="")
-    return f"%{ord(sid[0]):02X}{sid[1:]}" if sid[:1] in "-." else sid
-
-
-def discover(submissions: Path) -> list[tuple[str, Path]]:
-    """One entry per student: a sub-folder, or a ``<student>.zip`` file directly inside SUBMISSIONS_DIR.
-
-    Only real folders and regular files count (links, pipes and devices are left out). A zip is named
-    by its stem, unless something else in the folder has that name; then by its whole name (names in a
-    folder are unique, so ids are too)."""
-    import stat
-    entries = {}
-    for p in sorted(Path(submissions).iterdir()):
-        try:
-            entries[p.name] = (p, os.lstat(p).st_mode)
-        except OSError:
-            continue
-    found = []
-    for name, (p, mode) in entries.items():
-        if name.startswith("."):
-            continue
-        if stat.S_ISDIR(mode):
-            found.append((student_id(name), p))
-        elif stat.S_ISREG(mode) and p.suffix == ".zip":
-            found.append((student_id(p.stem if p.stem and p.stem not in entries else name), p))
-    return found
-
-
 def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1, seed: int | None = None,
               progress: bool = True, gradebook: str | None = None, isolate: bool | None = None,
               stream=None, course: Path | None = None, shard: tuple[int, int] | None = None) -> list[StudentResult]:
@@ -276,7 +201,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     module = checks_mod.load(assignment)
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    source_nb = _source_or_none(assignment, module)
+    source_nb = nbmod.source(assignment, module.NOTEBOOK)
     students = [s for s in discover(submissions) if shard is None or shard_mod.of(s[0], shard[1]) == shard[0]]
     seeds = {sid: _seed_for(output, sid, seed) for sid, _ in students}
     terms = late.load(course) if course else None
@@ -291,7 +216,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     # nbgrader's import and the gradebook's tables (a second or two) while the students are graded: the
     # graders mostly wait on their sandboxes
     maker = ThreadPoolExecutor(max_workers=1)
-    made = maker.submit(_create_gradebook, db)
+    made = maker.submit(create_gradebook, db)
     with maker, ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         futures = {pool.submit(grade_student, assignment, module, sid, path, base_seed=seeds[sid], hide=hide,
                                source_nb=source_nb, isolate=isolate): sid for sid, path in students}
@@ -313,16 +238,16 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     for r in results:
         if terms:
             late.apply(r, terms, paths[r.student], module.NOTEBOOK)
-        report.write_feedback(output / "feedback" / report.folder_name(r.student) / f"{assignment}.html", r)
+        feedback.write_html(output / "feedback" / folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
     made.result()
-    report.write_gradebook(db, assignment, module, results)
+    write_scores(db, assignment, module, results)
     if terms:
         late.store(db, terms, assignment, module, results)
     # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
     manual.keep(db, assignment, module, [r.student for r in results], source_nb)
     manual.formgrader_notebooks(output / "autograded", assignment, module,
-                                SOURCE_DIR.parent / "assignments" / assignment / module.NOTEBOOK, students)
+                                nbmod.ROOT / "assignments" / assignment / module.NOTEBOOK, students)
     autograded.annotate_all(output, module.NOTEBOOK, results)
     grades.write_csv(output / "grades.csv", db, assignment, module)
     elapsed = time.monotonic() - start
@@ -340,31 +265,6 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     return results
 
 
-def alembic_head() -> str:
-    """The newest of nbgrader's database revisions, read from its migration scripts: the revision no other
-    revision names as its ``down_revision`` (what ``alembic heads`` prints, without a second Python)."""
-    import importlib.util
-    import re
-    versions = Path(importlib.util.find_spec("nbgrader").submodule_search_locations[0], "alembic", "versions")
-    revisions, parents = set(), set()
-    for script in versions.glob("*.py"):
-        text = script.read_text()
-        revisions.update(re.findall(r"^revision\s*=\s*['\"](\w+)['\"]", text, re.M))
-        parents.update(re.findall(r"^down_revision\s*=\s*['\"](\w+)['\"]", text, re.M))
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise RuntimeError(f"nbgrader's migrations in {versions} have {len(heads)} heads, expected one")
-    return heads.pop()
-
-
-def _source_or_none(assignment: str, module) -> dict | None:
-    """The source notebook, whose answer-cell ids locate the student's answers (None: find them by marker)."""
-    try:
-        return source_notebook(assignment, module.NOTEBOOK)
-    except nbmod.NotebookProblem:
-        return None
-
-
 def grade_notebook(assignment: str, path: Path, *, seed: int | None = None) -> StudentResult:
     """One notebook graded exactly as :func:`grade_all` grades a student (same sandbox, parts, checks and
     feedback), with nothing written: the self-learner's `deepgrad check`."""
@@ -375,32 +275,4 @@ def grade_notebook(assignment: str, path: Path, *, seed: int | None = None) -> S
         shutil.copy(path, folder / module.NOTEBOOK)
         return grade_student(assignment, module, student_id(Path(path).stem), folder,
                              base_seed=secrets.randbits(63) if seed is None else seed, hide=_hidden_paths([tmp]),
-                             source_nb=_source_or_none(assignment, module))
-
-
-def _create_gradebook(db_url: str, tries: int = 5) -> None:
-    """Create nbgrader's tables if they are missing, with the database revision nbgrader would record (nbgrader
-    itself asks a separate `alembic` process for it, seconds per new gradebook). Shards grading into one
-    PostgreSQL gradebook at once race to create them (the loser's CREATE fails as a duplicate); the loser then
-    finds them made."""
-    from nbgrader.api import Gradebook
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
-    for attempt in range(tries):
-        try:
-            engine = create_engine(db_url)
-            try:
-                with engine.begin() as conn:
-                    if not inspect(conn).get_table_names():
-                        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-                        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-                                     {"v": alembic_head()})
-            finally:
-                engine.dispose()
-            Gradebook(db_url).close()
-            return
-        except (IntegrityError, ProgrammingError):
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+                             source_nb=nbmod.source(assignment, module.NOTEBOOK))

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from . import gradebook
+
 DAY = timedelta(days=1)
 
 
@@ -157,13 +159,9 @@ def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
 def store(db_url: str, course: Course, assignment: str, module, results) -> None:
     """Put the deadline, submission times and penalties into nbgrader's gradebook, where its export and the
     formgrader read them (``late_submission_penalty``)."""
-    from nbgrader.api import Gradebook
-
-    from ._env import ensure_tools_on_path
-    ensure_tools_on_path()
     notebook = Path(module.NOTEBOOK).stem
     deadline = course.deadlines.get(assignment)
-    with Gradebook(db_url) as gb:
+    with gradebook.open(db_url) as gb:
         if deadline is not None:
             gb.update_or_create_assignment(assignment, duedate=deadline.due.replace(tzinfo=None))
         for r in results:

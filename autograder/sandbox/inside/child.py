@@ -1,14 +1,16 @@
 """The program that runs inside the sandbox (never imported by the grader: the fork server compiles its text).
 
-It runs in a fresh fork of the fork server (``_forkserver.py``: ``python -I -S`` with NumPy imported, already
-in the server's pids cgroup) and receives ``PAYLOAD`` (a JSON dict) on stdin. Order matters: first confine
-the process (namespaces, rlimits, capabilities), then install the system-call filter (no new processes, no
-memfd, no SysV IPC, no keyring), and only then run the student's answer cells, each under its
-own time budget, then the driver under the part's, then send the outputs back as an .npz over the results
-channel (the original stdout). Progress ("cell 3 starts", "cells done") goes to the grader on a second
-pipe, so that the grader, on its own clock, knows which cell a killed process was stuck in. From the moment
-student code runs nothing in this process is trusted: the grader treats what comes back as plain data and
-checks it itself.
+It runs in a fresh fork of the fork server (``inside/server.py``: ``python -I -S`` with NumPy imported, already
+in the server's pids cgroup) and receives ``PAYLOAD`` on stdin: the run plan (``sandbox/plan.py``) as JSON, read
+here by the plan's field names. Every time in it is final: nothing here derives a limit from another.
+
+Order matters: first confine the process (namespaces, rlimits, capabilities), then install the system-call
+filter (no new processes, no memfd, no SysV IPC, no keyring), and only then run the student's answer cells,
+each under its own time budget, then the driver under the part's, then send the outputs back as an .npz over
+the results channel (the original stdout). Progress ("cell 3 starts", "cells done") goes to the grader on a
+second pipe, so that the grader, on its own clock, knows which cell a killed process was stuck in. From the
+moment student code runs nothing in this process is trusted: the grader treats what comes back as plain data
+and checks it itself.
 """
 import builtins
 import ctypes
@@ -34,7 +36,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
 
-def _isolate(iso):
+def _isolate(iso, own, numpy_dirs):
     """New mount, network, IPC and PID namespaces: a private tmpfs for the work dir, the rest read-only, secrets
     hidden, no SysV IPC shared with the host, and no other process in sight (the student's code cannot signal
     the grader or anyone else)."""
@@ -45,7 +47,7 @@ def _isolate(iso):
             err = ctypes.get_errno()
             raise OSError(err, f"{what}: {os.strerror(err)}")
 
-    own, root = iso["own"], iso["root"]
+    root = iso["root"]
     uid, gid = os.getuid(), os.getgid()
     # Not root: a user namespace of our own lets us build the others (same user and group ids inside).
     user = CLONE_NEWUSER if uid != 0 else 0
@@ -57,7 +59,7 @@ def _isolate(iso):
     _enter_pid_namespace()
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
     # NumPy may live under the directory about to be covered (a venv in /tmp): hold on to it first
-    numpy_fds = {src: os.open(src, os.O_PATH | os.O_DIRECTORY) for src in iso["numpy_dirs"]}
+    numpy_fds = {src: os.open(src, os.O_PATH | os.O_DIRECTORY) for src in numpy_dirs}
     # A fresh tmpfs over the temporary directory hides the other students' sandboxes and other runs' files;
     # ours is rebuilt in it.
     opts = f"size={iso['tmpfs_bytes']},mode=0700".encode()
@@ -197,9 +199,9 @@ def _limits(lim):
     def set_(which, value):
         resource.setrlimit(which, (value, value))
 
-    resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 1))  # SIGXCPU first, then SIGKILL
-    set_(resource.RLIMIT_AS, lim["address_space"])
-    set_(resource.RLIMIT_FSIZE, lim["file_size"])
+    resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu_s"], lim["cpu_s"] + 1))  # SIGXCPU first, then SIGKILL
+    set_(resource.RLIMIT_AS, lim["address_space_bytes"])
+    set_(resource.RLIMIT_FSIZE, lim["file_size_bytes"])
     set_(resource.RLIMIT_NOFILE, lim["open_files"])
     set_(resource.RLIMIT_CORE, 0)
     if lim.get("nproc"):
@@ -209,7 +211,7 @@ def _limits(lim):
 def _numpy_from_own_site():
     """NumPy was imported by the fork server from its real directory, which the namespaces may hide; what it
     loads lazily from now on comes from the copy in ``own/site`` (a bind mount, or a link without namespaces)."""
-    real, site = P["numpy_dir"], os.path.join(P["own"], "site", "numpy")
+    real, site = P["numpy_dirs"][0], os.path.join(P["own"], "site", "numpy")
     for name, module in list(sys.modules.items()):
         paths = getattr(module, "__path__", None) if name.split(".")[0] == "numpy" else None
         if isinstance(paths, list):
@@ -218,7 +220,7 @@ def _numpy_from_own_site():
 
 os.environ.update(P["environ"])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the size limit raises OSError instead of killing us
-_libc = _isolate(P["isolate"]) if P.get("isolate") else None
+_libc = _isolate(P["isolate"], P["own"], P["numpy_dirs"]) if P.get("isolate") else None
 if not P.get("isolate"):
     os.chdir(P["own"])
 _limits(P["limits"])
@@ -376,14 +378,15 @@ def watchdog(out, counts, seconds):
 def run_cells(ns):
     """Each answer cell under its own budget: one that raises or runs too long is reported and skipped, as
     Jupyter would interrupt it, and the next cell runs."""
-    skip, short = set(P["skip"]), set(P["short"])
-    for i, src in enumerate(P["cells"], start=1):
+    part, times = P["part"], P["times"]
+    skip, short = set(part["skip"]), set(part["short"])
+    for i, src in enumerate(part["cells"], start=1):
         if i in skip:
             messages["skipped"].append(i)
             continue
         progress(f"c{i}")
         try:
-            budget(P["short_budget"] if i in short else P["cell_budget"])
+            budget(times["short_budget_s"] if i in short else times["cell_budget_s"])
             exec(compile(src, f"<answer cell {i}>", "exec"), ns)
             budget(0)
         except Interrupted:
@@ -396,7 +399,7 @@ def run_cells(ns):
 
 
 def main():
-    spec = P["spec"]
+    spec, times = P["part"]["spec"], P["times"]
     out, counts = {}, {}
     try:
         ns = {"__name__": "__main__", "__builtins__": builtins, "np": np, "numpy": np}
@@ -409,9 +412,8 @@ def main():
             return
         if spec["count_calls"]:
             count_calls(ns, counts)
-        budget(P["call_budget"] - P["send_margin"])    # time left to send what came back by the deadline
-        threading.Thread(target=watchdog, args=(out, counts, P["call_budget"] - P["send_margin"] / 2),
-                         daemon=True).start()
+        budget(times["call_alarm_s"])    # short of the deadline: time left to send what came back by then
+        threading.Thread(target=watchdog, args=(out, counts, times["watchdog_s"]), daemon=True).start()
         if spec["driver_src"]:
             env = {"np": np, "__builtins__": builtins, "__name__": "__driver__"}
             for src in spec["helpers_src"] + [spec["driver_src"]]:

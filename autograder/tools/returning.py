@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import autograded, record
-from .report import folder_name
+from ..notebook import folder_name
+from ..records import autograded, record
 
 LAYOUTS = ("zip", "nbgrader")
 

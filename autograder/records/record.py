@@ -13,8 +13,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import mistakes
-from .report import folder_name
+from .. import mistakes
+from ..notebook import folder_name
 
 VERSION = 1
 

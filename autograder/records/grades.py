@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import os
-import warnings
 from pathlib import Path
 
-from . import manual
+from . import gradebook, manual
 
 
 def class_rows(db_url: str, assignment: str, module) -> list[dict]:
@@ -19,15 +18,12 @@ def class_rows(db_url: str, assignment: str, module) -> list[dict]:
     parts' scores less the late penalty, never below 0), ``max_score``, one entry per automatic part (its
     manual score where the formgrader set one, else the autograder's), one per written part (``manual``;
     None until a grader scores it) and ``late_penalty``."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    from ._env import ensure_tools_on_path
-    ensure_tools_on_path()
     notebook = Path(module.NOTEBOOK).stem
     names, by_hand = [p.name for p in module.PARTS], manual.parts(module)
     rows = []
-    with Gradebook(db_url) as gb, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not in session.*")
+    with gradebook.open(db_url) as gb:
         try:
             submissions = gb.assignment_submissions(assignment)
         except MissingEntry:

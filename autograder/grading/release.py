@@ -8,8 +8,9 @@ from pathlib import Path
 
 from traitlets.config import Config, PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
+from ..notebook import ROOT
+
+CONFIG_FILE = ROOT / "autograder" / "nbgrader_config.py"
 
 
 def assignments() -> list[str]:
@@ -37,7 +38,7 @@ def generate(assignment: str, release_dir: Path | None = None) -> Path:
     """
     from nbgrader.apps import NbGraderAPI
 
-    from ._env import ensure_tools_on_path
+    from .._env import ensure_tools_on_path
     ensure_tools_on_path()
     if assignment not in assignments():
         raise ValueError(f"assignment must be one of {assignments()}, got {assignment!r}")

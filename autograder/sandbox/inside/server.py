@@ -1,13 +1,13 @@
 """The fork server: a trusted process that has imported NumPy once and forks a fresh child for every part.
 
-Never imported by the grader: ``forkserver.py`` starts it as ``python -I -S -c <this text>`` with a scrubbed
+Never imported by the grader: ``sandbox/forkserver.py`` starts it as ``python -I -S -c <this text>`` with a scrubbed
 environment, sends its configuration on stdin (the child program, where NumPy lives, the grader's pid) and
 then talks to it over a Unix socket. Each request carries four file descriptors (the child's stdin,
 its results pipe, its error log, its progress pipe) and nothing else: the fork server never reads a payload,
 so no student's code or inputs ever pass through it, and every child starts from the same clean state.
 
 For each request the server forks; the child takes the four descriptors as fds 0-3, closes everything else,
-starts its own session (the grader kills its process group) and runs the child program (``_child.py``), which
+starts its own session (the grader kills its process group) and runs the child program (``inside/child.py``), which
 reads the part's payload from its stdin, confines itself and only then runs student code. The server answers
 with the child's pid, waits for it, and answers with its exit code (negative: the signal that ended it).
 One request at a time: a grader thread owns its server. The server dies with the grader (its parent-death

@@ -1,6 +1,6 @@
 """Run one graded part of one student's code in a confined subprocess and bring back plain arrays.
 
-The child (``_child.py``) is a fresh fork of this grader thread's fork server (``forkserver``: ``python -I -S``
+The child (``inside/child.py``) is a fresh fork of this grader thread's fork server (``forkserver``: ``python -I -S``
 that has imported NumPy and never sees a payload), in its own session, with:
 
 * a time budget per answer cell and one for the part's call, enforced by the child's alarm and, on the
@@ -17,6 +17,9 @@ that has imported NumPy and never sees a payload), in its own session, with:
   the course directory, submissions, output, other sandboxes, /proc and /sys are hidden, and all
   capabilities are dropped.
 
+What to run and under which limits reaches the child as the run plan (``plan.make_plan``, sent as JSON on its
+stdin; every time, the grader's deadlines included, is derived there once); the inputs follow once its cells
+are done.
 Outputs come back over a pipe as an .npz (read with ``allow_pickle=False``, numeric/bool dtypes only,
 size-capped) plus a small JSON of messages. Nothing in them is trusted beyond being data: every field is
 checked for type and size before use.
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import shutil
 import signal
@@ -43,25 +45,11 @@ import numpy as np
 
 from . import forkserver
 from .forkserver import numpy_dirs, python
+from .plan import Limits, make_plan
 
 MAGIC = b"DGRESULT1"
 MAX_RESULT_BYTES = 96 * 2**20       # what we read from the results pipe at most
 MAX_ELEMENTS = 10_000_000           # numbers in all outputs of one part
-STARTUP_S = 2.0                     # interpreter + NumPy start, on top of a part's own time limit
-CELL_BUDGET_S = 5.0                 # wall-clock seconds per answer cell (they should only define functions)
-SHORT_BUDGET_S = 1.0                # for a cell interrupted before: what it defines first is defined again
-GRACE_S = 1.0                       # after the cells' budgets, before the grader kills
-
-
-@dataclass
-class Limits:
-    """Resource limits for one part."""
-    timeout: float = 10.0           # wall-clock seconds for the part's call (plus STARTUP_S)
-    cell_budget: float = CELL_BUDGET_S  # wall-clock seconds for each answer cell
-    memory_mb: int = 1024           # address space
-    file_size_mb: int = 16          # largest file the child may write
-    open_files: int = 64
-    pids: int = 16                  # processes + threads
 
 
 @dataclass
@@ -279,6 +267,20 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _covered(root, own, hide) -> tuple[str, list[str]]:
+    """What the child's namespaces cover: the directory under its own tmpfs, and the directories it hides."""
+    safe_hide = [os.path.realpath(h) for h in hide if h]
+    safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
+    # Cover the whole temporary directory (other runs' outputs, other sandboxes) with the child's own
+    # tmpfs, unless Python's standard library lives there; then cover only the root of the sandboxes.
+    tmp = os.path.realpath(tempfile.gettempdir())
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    cover = tmp if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" \
+        and not (stdlib + "/").startswith(tmp.rstrip("/") + "/") else root
+    extra = [d for d in ("/dev/shm", "/var/tmp", "/proc", "/sys") if os.path.isdir(d) and d != cover]
+    return cover, sorted(set(safe_hide)) + extra
+
+
 def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> RunResult:
     t0 = time.monotonic()
     buf = io.BytesIO()
@@ -291,33 +293,12 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
             os.symlink(src, os.path.join(site, os.path.basename(src)))
     server = forkserver.server(ENV)
     cgroup = server.cgroup          # the server's own, which every child it forks starts in
-    mem = int(limits.memory_mb) * 2**20
-    cells_s = (len(cells) - len(skip) - len(short)) * limits.cell_budget + len(short) * SHORT_BUDGET_S
-    lim = {"cpu": int(math.ceil(limits.timeout + cells_s + STARTUP_S)), "address_space": mem,
-           "file_size": int(limits.file_size_mb) * 2**20, "open_files": int(limits.open_files),
-           "nproc": None}
-    if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0:
-        lim["nproc"] = _user_process_count() + limits.pids   # RLIMIT_NPROC counts all of this user's tasks
-    payload = {"own": own, "cells": cells, "spec": spec, "limits": lim, "skip": skip, "short": short,
-               "short_budget": SHORT_BUDGET_S,
-               "cell_budget": limits.cell_budget, "call_budget": limits.timeout,
-               "send_margin": min(1.0, 0.2 * limits.timeout),
-               "isolate": None}
-    if isolate:
-        safe_hide = [os.path.realpath(h) for h in hide if h]
-        safe_hide = [h for h in safe_hide if not (own + "/").startswith(h.rstrip("/") + "/")]
-        # Cover the whole temporary directory (other runs' outputs, other sandboxes) with the child's own
-        # tmpfs, unless Python's standard library lives there; then cover only the root of the sandboxes.
-        tmp = os.path.realpath(tempfile.gettempdir())
-        stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
-        cover = tmp if (root + "/").startswith(tmp.rstrip("/") + "/") and tmp != "/" \
-            and not (stdlib + "/").startswith(tmp.rstrip("/") + "/") else root
-        extra = [d for d in ("/dev/shm", "/var/tmp", "/proc", "/sys") if os.path.isdir(d) and d != cover]
-        payload["isolate"] = {"own": own, "root": cover, "numpy_dirs": numpy_dirs(),
-                              "tmpfs_bytes": 2 * lim["file_size"] + 2**20,
-                              "hide": sorted(set(safe_hide)) + extra}
-    payload.update(progress_fd=3, environ={"HOME": own, "TMPDIR": own}, numpy_dir=numpy_dirs()[0])
-    program = json.dumps(payload).encode()
+    # RLIMIT_NPROC counts all of this user's tasks: where no pids cgroup caps the part, count them now
+    user_tasks = _user_process_count() if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0 else None
+    cover, hidden = _covered(root, own, hide) if isolate else (None, [])
+    plan = make_plan(cells, spec, limits, skip=skip, short=short, own=own, numpy_dirs=numpy_dirs(),
+                     user_tasks=user_tasks, cover=cover, hide=hidden)
+    program = plan.to_json().encode()
     errlog = tempfile.TemporaryFile()
     start = time.monotonic()
     proc = server.spawn(errlog, limits.pids)
@@ -327,7 +308,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     results = _Channel(proc.stdout, MAX_RESULT_BYTES)
     # Deadlines on the grader's clock: the cells' budgets first, then, from the moment the child says the
     # cells are done, the part's own time limit.
-    cells_deadline = start + STARTUP_S + cells_s + GRACE_S
+    cells_deadline = start + plan.times.cells_deadline_s
     timed_out = False
     # The program now; the inputs only when the child says its cells are done (the progress reader's signal).
     # Written from a thread, so that a child that stops reading cannot block the grader.
@@ -346,7 +327,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
         while proc.poll() is None:
             done_at = progress.cells_done_at
             # strict: what has not arrived when the part's time is up does not count
-            deadline = cells_deadline if done_at is None else done_at + limits.timeout
+            deadline = cells_deadline if done_at is None else done_at + plan.times.call_deadline_s
             if time.monotonic() > deadline:
                 timed_out = True
                 break

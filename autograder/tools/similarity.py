@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 
-from . import notebook as nbmod
+from .. import notebook as nbmod
 
 K = 12              # tokens per k-gram: about one short line of code
 COMMON = 0.5        # k-grams in more than this share of the class are the obvious answer, not a copy
@@ -84,13 +84,9 @@ def answers_of(assignment: str, module, submissions: Path) -> dict:
     """student id -> their answer cells joined (students without a usable notebook are left out)."""
     import tempfile
 
-    from .grading import discover, source_notebook
-    try:
-        source = source_notebook(assignment, module.NOTEBOOK)
-    except nbmod.NotebookProblem:
-        source = None
+    source = nbmod.source(assignment, module.NOTEBOOK)
     answers = {}
-    for sid, path in discover(Path(submissions)):
+    for sid, path in nbmod.discover(Path(submissions)):
         with tempfile.TemporaryDirectory(prefix="deepgrad-similar-") as scratch:
             try:
                 nb = nbmod.load(nbmod.find(path, assignment, module.NOTEBOOK, Path(scratch)))
@@ -120,10 +116,9 @@ def render(assignment: str, pairs: list[tuple], answers: dict, threshold: float)
 
 def write(assignment: str, module, submissions: Path, to: Path, threshold: float = THRESHOLD) -> list[tuple]:
     """Compare the answer cells of every submission in ``submissions``; write the pairs' page to ``to``."""
-    from .grading import REPO_ROOT
     answers = answers_of(assignment, module, submissions)
     try:
-        stub = nbmod.load(REPO_ROOT / "assignments" / assignment / module.NOTEBOOK)
+        stub = nbmod.load(nbmod.ROOT / "assignments" / assignment / module.NOTEBOOK)
         template = "\n".join(nbmod.answer_cells(stub))
     except nbmod.NotebookProblem:
         template = ""

@@ -1,10 +1,10 @@
 """Start graded parts fast: a pre-started fork server per grader thread, which forks a fresh child per part.
 
 Starting Python and importing NumPy cost more than most parts' own work. The fork server
-(``_forkserver.py``) pays that once; each part's child is a fork of it taken before the part's payload exists,
+(``inside/server.py``) pays that once; each part's child is a fork of it taken before the part's payload exists,
 so it has never seen another part's or another student's code (the server never reads payloads: the grader
 writes them straight into the child's stdin). The child then confines itself exactly as a freshly started
-interpreter would (``_child.py``).
+interpreter would (``inside/child.py``).
 
 :meth:`ForkServer.spawn` on this thread's :func:`server` is the only way ``sandbox`` starts a child. It returns
 a :class:`Child`, which answers like a ``subprocess.Popen`` for what the sandbox needs (``pid``, ``stdin``,
@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-PROGRAM = (Path(__file__).with_name("_forkserver.py")).read_text()
-CHILD_PROGRAM = (Path(__file__).with_name("_child.py")).read_text()
+PROGRAM = (Path(__file__).parent / "inside" / "server.py").read_text()
+CHILD_PROGRAM = (Path(__file__).parent / "inside" / "child.py").read_text()
 START_S = 30.0                  # for the server to import NumPy and say it is ready (a loaded machine is slow)
 _PAIR = struct.Struct("<qq")
 _local = threading.local()

@@ -1,0 +1,94 @@
+"""One student's result, rendered for each reader from one source: the student's HTML page, the text of a
+graded cell in the formgrader's copy, and the terminal of ``deepgrad check``.
+
+Each renders the same things in the same order: per part its score, title, status and feedback lines (what
+happened in the sandbox, then the check's comparisons and diagnoses). What a student may see is fixed in
+autograder/README.md ("What a student sees"); nothing here adds to it. Every string a student controls is
+escaped in the HTML.
+"""
+from __future__ import annotations
+
+import html as _html
+import textwrap
+from pathlib import Path
+
+from .results import status_words
+
+MARK = {True: "✓", False: "✗", None: "•"}
+KIND = {True: "ok", False: "fail", None: "note"}
+GRADED_AS = ("Each part was graded by running your answer cells on their own, with NumPy only, on inputs drawn "
+             "at grading time, and comparing the results with the reference.")
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; line-height: 1.45; color: #222; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-bottom: .2rem; }
+.part { border: 1px solid #ccc; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
+.score { float: right; font-weight: bold; }
+.full { color: #1a7f37; } .some { color: #9a6700; } .none { color: #b42318; }
+ul { padding-left: 1.2rem; margin: .3rem 0; } li.ok::marker { content: "✓ "; color: #1a7f37; }
+li.fail::marker { content: "✗ "; color: #b42318; } li.note::marker { content: "• "; }
+.status { color: #555; }
+"""
+
+
+def _score(score, points) -> str:
+    return f"{score:g} / {points:g}"
+
+
+def _cls(score, points) -> str:
+    return "full" if score >= points else ("some" if score > 0 else "none")
+
+
+def html(result) -> str:
+    """The student's feedback page (results.StudentResult)."""
+    e = _html.escape
+    parts = []
+    for p in result.parts:
+        items = "".join(f'<li class="{KIND[line.ok]}">{e(line.text)}</li>' for line in p.lines)
+        parts.append(
+            f'<div class="part"><span class="score {_cls(p.score, p.points)}">{_score(p.score, p.points)}</span>'
+            f'<h2>{e(p.name)}</h2><div>{e(p.description)}</div>'
+            f'<div class="status">{e(status_words(p.status))}</div><ul>{items}</ul></div>')
+    total = f'<b class="{_cls(result.score, result.max_score)}">{_score(result.score, result.max_score)}</b>'
+    if result.penalty:
+        final = round(result.score - result.penalty, 4)
+        total += (f", after the late penalty <b class='{_cls(final, result.max_score)}'>"
+                  f"{_score(final, result.max_score)}</b>")
+    head = f"<h1>{e(result.assignment)} feedback for {e(result.student)}</h1><p>Total: {total}</p>"
+    if result.notebook_problem:
+        head += f"<p class='none'>{e(result.notebook_problem)}</p>"
+    if result.late_note:
+        head += f"<p class='some'>{e(result.late_note)}</p>"
+    head += f"<p class='status'>{GRADED_AS}</p>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(result.assignment)} feedback</title>"
+            f"<style>{_STYLE}</style></head><body>{head}{''.join(parts)}</body></html>")
+
+
+def write_html(path: Path, result) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html(result), encoding="utf-8")
+
+
+def cell_text(part) -> str:
+    """What a graded cell of the formgrader's copy shows for its part (results.PartResult)."""
+    lines = [f"{part.name}: {_score(part.score, part.points)}", status_words(part.status)]
+    lines += [f"{MARK[line.ok]} {line.text}" for line in part.lines]
+    return "\n".join(lines) + "\n"
+
+
+def terminal(result, path: Path) -> str:
+    """The feedback as terminal text (``deepgrad check``): a line per part, its feedback indented below."""
+    width = max(len(p.name) for p in result.parts) if result.parts else 0
+    out = [f"{result.assignment}: {_score(result.score, result.max_score)} for {path}"]
+    if result.notebook_problem:
+        out.append(f"  {result.notebook_problem}")
+    for p in result.parts:
+        out.append(f"\n{p.name:<{width}}  {_score(p.score, p.points)}  {p.description}")
+        if p.score < p.points:
+            out.append(f"    {status_words(p.status)}")
+        for line in (line for line in p.lines if line.text):
+            out.append(textwrap.fill(line.text, 100, initial_indent=f"    {MARK[line.ok]} ",
+                                     subsequent_indent="      "))
+    out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
+               "only, on inputs drawn just now.")
+    return "\n".join(out)
