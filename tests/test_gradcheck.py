@@ -226,6 +226,18 @@ def test_planted_mistakes_are_diagnosed(rng, mistake, reg, words):
     assert "Not OK" in str(report)
 
 
+@pytest.mark.parametrize("mistake, reg, code", [
+    ("sign", 0.1, "sign"), ("double", 0.1, "factor_2"), ("half", 0.1, "factor_2"), ("factor_3", 0.1, "factor"),
+    ("transposed_square", 0.1, "transposed"), ("sum_not_mean", 0.0, "factor_n"), ("divide_twice", 0.1, "factor_n"),
+    ("missing_reg", 0.1, "no_reg"), ("half_reg", 0.1, "half_reg"),
+])
+def test_each_finding_names_its_mistake_by_a_code(rng, mistake, reg, code):
+    """Beside each sentence, the code a program counts (the grader's class report): the words may change."""
+    W, loss, grad, n, reg = _problem(rng, d=4, c=4, reg=reg)
+    report = check_gradient(loss, W, _planted(mistake, W, grad(W), n, reg), name="W", batch_size=n, reg=reg)
+    assert [f.code for f in report.findings] == [code]
+    assert [f.text for f in report.findings] == report.diagnosis == report["W"].diagnosis
+
 def _problem_with_zeros(rng, n=6, reg=0.1):
     """A multiclass SVM loss (square W) whose gradient has exact and near-zero entries, and its gradient.
 

@@ -16,6 +16,11 @@ LIB = os.path.join(ROOT, "lib", "deepgrad")
 GRADER = os.path.join(ROOT, "autograder")
 
 
+def _names(cell: str) -> list[str]:
+    """The module names written in backticks in a table cell."""
+    return re.findall(r"`([A-Za-z_]+)`", cell)
+
+
 def _tables() -> dict[str, list[tuple[int, list[str], list[str]]]]:
     """ARCHITECTURE.md's layer tables, by section title: [(layer, modules, never imports)]."""
     tables, section = {}, None
@@ -24,9 +29,8 @@ def _tables() -> dict[str, list[tuple[int, list[str], list[str]]]]:
             section = line[3:].strip()
         cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
         if cells and cells[0].isdigit():
-            names = lambda cell: re.findall(r"`([A-Za-z_]+)`", cell)  # noqa: E731
             tables.setdefault(section, []).append(
-                (int(cells[0]), names(cells[1]), names(cells[3]) if len(cells) > 3 else []))
+                (int(cells[0]), _names(cells[1]), _names(cells[3]) if len(cells) > 3 else []))
     return tables
 
 

@@ -1,6 +1,7 @@
 """Diagnosis codes for the class report: real classic wrong implementations, graded, get the right code."""
 from __future__ import annotations
 
+import ast
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from autograder import checks, grading, mistakes, notebook
+from autograder.results import STATUSES, Line
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = json.loads((ROOT / "solutions" / "A1" / "A1.ipynb").read_text())
@@ -53,7 +55,7 @@ def graded():
                                                       for c in CASES])
 def test_each_classic_mistake_gets_its_code(graded, i):
     result = graded[i]
-    found = mistakes.codes(result.status, [line.text for line in result.lines if line.ok is not True])
+    found = mistakes.codes(result.status, result.lines)
     expected = CASES[i][4]
     detail = (result.status, result.score, [line.text for line in result.lines][:8])
     if expected:
@@ -64,7 +66,62 @@ def test_each_classic_mistake_gets_its_code(graded, i):
 
 
 def test_a_stub_is_not_also_an_error():
-    assert mistakes.codes("error", ["Error: NotImplementedError: ",
-                                    "This is still the stub: replace `raise NotImplementedError()` with your code."]) \
-        == ["stub"]
+    assert mistakes.codes("error", [Line(False, "Error: NotImplementedError: "),
+                                    Line(None, "This is still the stub: replace `raise NotImplementedError()` with "
+                                               "your code.", "stub")]) == ["stub"]
     assert mistakes.codes("ok", []) == [] and mistakes.label("sign") == "wrong sign"
+    assert mistakes.label("timeout") == STATUSES["timeout"].label          # a status's label is the status's own
+
+
+def test_rewording_a_line_cannot_change_its_codes(graded):
+    """The codes travel with the lines, not in their words: a record read back (dicts) counts the same, and
+    rewording every sentence, or saying "opposite sign" where no sign is wrong, changes nothing."""
+    for result in graded:
+        found = mistakes.codes(result.status, result.lines)
+        reworded = [Line(line.ok, f"Reworded: {line.text[::-1]}", line.code) for line in result.lines]
+        as_records = [{"ok": line.ok, "text": "opposite sign, NaN or inf, in place", "code": line.code}
+                      for line in result.lines]
+        assert mistakes.codes(result.status, reworded) == mistakes.codes(result.status, as_records) == found
+    assert mistakes.codes("ok", [{"ok": None, "text": "Your gradient has the opposite sign"}]) == []  # no code
+
+
+def _codes_in_source() -> dict[str, str]:
+    """Every code a line can carry, as written in the grader and in the gradient checker's diagnoses that the
+    grader quotes: code -> where. A keyword ``code="..."``, a Line's third argument, a slip's
+    ``(code, words, value)``, a Finding's first argument."""
+    found = {}
+
+    def add(node, where):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found[node.value] = f"{where}:{node.lineno}"
+
+    def sentence(node):
+        return isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and " " in str(node.value)
+
+    for path in (ROOT / "autograder").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                for kw in node.keywords:
+                    if kw.arg == "code":
+                        add(kw.value, path.name)
+                if name == "Line" and len(node.args) == 3:
+                    add(node.args[2], path.name)
+                if name == "Finding" and node.args:
+                    add(node.args[0], path.name)
+            if isinstance(node, ast.Tuple) and len(node.elts) == 3 and sentence(node.elts[1]):
+                add(node.elts[0], path.name)                                # a slip
+    gradcheck = ast.parse((ROOT / "lib" / "deepgrad" / "gradcheck.py").read_text())
+    for function in ast.walk(gradcheck):
+        if isinstance(function, ast.FunctionDef) and function.name in ("_diagnose", "_ratio"):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Finding":
+                    add(node.args[0], "gradcheck.py")
+    return found
+
+
+def test_every_code_a_line_can_carry_has_a_label():
+    found = _codes_in_source()
+    assert {"sign", "factor_n", "no_reg", "stub", "in_place", "unstable", "disagree"} <= set(found), found
+    assert {c: w for c, w in found.items() if c not in mistakes.MISTAKES} == {}
+    assert all(mistakes.label(status) for status in STATUSES if status != "ok")

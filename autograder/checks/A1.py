@@ -137,18 +137,20 @@ def _calls(out, fb):
 
 
 def _loss_slips(reference, inp, tag, svm):
-    """What the loss would be after each classic slip, for the feedback."""
+    """What the loss would be after each classic slip, for the feedback: [(code, words, value)]."""
     W, X, y, reg = (inp[k + tag] for k in ("W", "X", "y", "reg"))
     data, _ = reference(W, X, y, 0.0)
     R, N = reg * float(np.sum(W * W)), len(y)
-    slips = {"Your loss has the regulariser 0.5 * reg * sum(W**2); this assignment's is reg * sum(W**2) "
-             "(whose gradient is 2 * reg * W).": data + 0.5 * R,
-             "Your loss lacks the regulariser reg * sum(W**2).": data,
-             "Your data loss is summed over the N examples, not averaged: divide it by N (not the "
-             "regulariser).": N * data + R,
-             "Your loss divides the regulariser by N as well: only the data loss is an average.": data + R / N}
+    slips = [("half_reg", "Your loss has the regulariser 0.5 * reg * sum(W**2); this assignment's is "
+                          "reg * sum(W**2) (whose gradient is 2 * reg * W).", data + 0.5 * R),
+             ("no_reg", "Your loss lacks the regulariser reg * sum(W**2).", data),
+             ("factor_n", "Your data loss is summed over the N examples, not averaged: divide it by N (not the "
+                          "regulariser).", N * data + R),
+             ("factor_n", "Your loss divides the regulariser by N as well: only the data loss is an average.",
+              data + R / N)]
     if svm:
-        slips["Your loss counts the correct class's own margin (1 per example): skip j == y[i]."] = data + 1 + R
+        slips.append(("own_margin", "Your loss counts the correct class's own margin (1 per example): skip "
+                                    "j == y[i].", data + 1 + R))
     return slips
 
 
@@ -174,17 +176,17 @@ def _check_loss(reference, name):
                 and rel_error(np.asarray(dWA, dtype=np.float64), ref["A"][1]) < 1e-4:
             fb.note("dW is close to the reference but not exact: an exact formula in float64 agrees to about 1e-12. "
                     "Errors like this come from a numerical gradient (finite differences, which earn nothing "
-                    "here) or from float32 arithmetic.")
+                    "here) or from float32 arithmetic.", code="numerical")
         if loss_A and grad_A and not (loss_M and grad_M):
             fb.note("Your function is right when every class appears among the labels but not when some are "
                     "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
-                    "contain every class).")
+                    "contain every class).", code="classes_from_labels")
         ok_loss, ok_grad = loss_A and loss_M, grad_A and grad_M
         untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
                         and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
         ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.",
                             f"{name} changed the caller's W, X or y in place: work on copies "
-                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).")
+                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).", code="in_place")
 
         ok_stable = True
         if stability:
@@ -196,12 +198,12 @@ def _check_loss(reference, name):
             if not ok_stable and got is not None and not np.all(np.isfinite(got)):
                 fb.note("Subtract each row's own maximum before exp (a global maximum underflows whole rows), and "
                         "take log p as shifted score minus log-sum-exp rather than log(p), which is -inf once p "
-                        "underflows to 0.")
+                        "underflows to 0.", code="unstable")
 
         if repeated:
             fb.check(False, "", f"Computing dW ran {', '.join(f'{k} {n} times' for k, n in repeated.items())}: "
                                 f"a gradient obtained by evaluating the loss at nudged weights is a numerical "
-                                f"gradient, which earns nothing here. Derive dW.")
+                                f"gradient, which earns nothing here. Derive dW.", code="numerical")
             ok_grad = False
         elif ok_grad:
             ok_grad = fb.gradient("dWB", ref["B"][1], tol=GRAD_TOL, what="dW on features of very different scales",
@@ -211,13 +213,14 @@ def _check_loss(reference, name):
                 fb.note("dW is right on an ordinary problem but not exact on one whose features span seven "
                         "orders of magnitude. An exact formula is right there too; centred differences are "
                         "not (their error grows with the loss divided by the step), so this looks like a "
-                        "numerical gradient, which earns nothing.")
+                        "numerical gradient, which earns nothing.", code="numerical")
             if ok_grad:
                 if out.get("dWL") is None and out.status == "timeout":
                     fb.check(False, "", f"dW for a W with {LARGE[1] * LARGE[2]:,} weights did not come back "
                                         f"within the time limit. An exact dW takes milliseconds there; evaluating "
                                         f"the loss once per weight (finite differences, complex step) takes "
-                                        f"minutes, and such a numerical gradient earns nothing. Derive dW.")
+                                        f"minutes, and such a numerical gradient earns nothing. Derive dW.",
+                             code="numerical")
                     ok_grad = False
                 else:
                     ok_grad = fb.gradient("dWL", ref["L"][1], tol=GRAD_TOL,
@@ -337,7 +340,7 @@ def check_digits(inp, out, fb):
         return False
     scores = inp["X_val"] @ np.asarray(W, dtype=float)
     if not fb.check(np.all(np.isfinite(scores)), "", "The trained W gives NaN or inf scores (diverged: lower "
-                                                     "the learning rate)."):
+                                                     "the learning rate).", code="diverged"):
         return False
     acc = float(np.mean(np.argmax(scores, axis=1) == inp["y_val"]))
     return fb.check(acc >= 0.9, f"Validation accuracy {acc:.1%} (90 % needed).",

@@ -132,10 +132,10 @@ def check_sigmoid(inp, out, fb):
     ok &= fb.gradient("dx", layers.sigmoid_backward(inp["dout"], cache), tol=1e-11, what="dx")
     if out.get("big") is None:
         fb.check(False, "", "sigmoid_forward overflowed (or failed) on inputs of size up to 1000: "
-                            "compute it from exp(-|x|)")
+                            "compute it from exp(-|x|)", code="unstable")
         return False
     ok &= fb.close("big", layers.sigmoid_forward(inp["big"])[0], tol=1e-12,
-                   what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)")
+                   what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)", code="unstable")
     if ran_out_of_time(out, "dx_large", reached="big"):
         return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
     if ok:

@@ -309,7 +309,7 @@ def check_elementwise(inp, out, fb):
         fb.note(f"The part stopped at the time limit there: the operations after {stopped[1]} could not be run on "
                 f"their large inputs and earn nothing either.")
     sigmoid_big = fb.close("sigmoid_big", np.array([0.0, 0.5, 1.0]), tol=1e-12,
-                           what="sigmoid at -1000, 0, 1000 (no overflow)")
+                           what="sigmoid at -1000, 0, 1000 (no overflow)", code="unstable")
     f = _sigmoid(np.array(1.0))
     neuron = (fb.close("neuron_f", f, what="the notes' sigmoid neuron output sigmoid(1) = 0.7311")
               & fb.gradient("neuron_grads", -(1 - f) * np.array([1.0, -1.0, -2.0]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import html
 import importlib
-import re
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -68,7 +67,8 @@ def numerical_gradient_fails(fb, subject: str, derived: str = "backward pass") -
                                f"derived {derived}, with array operations, takes milliseconds there; one that "
                                f"evaluates the forward at nudged inputs, one entry at a time (finite differences "
                                f"or complex step), takes minutes. A numerical gradient earns nothing: derive the "
-                               f"backward pass (and use array operations, not Python loops over the entries).")
+                               f"backward pass (and use array operations, not Python loops over the entries).",
+                    code="numerical")
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,11 +109,11 @@ class Feedback:
     failures: int = 0
 
     # ------------------------------------------------------------------ helpers
-    def _add(self, ok, text):
+    def _add(self, ok, text, code=None):
         first = text.split(" ", 1)[0]
         if first.isalpha() and first.islower():     # "the loss ..." -> "The loss ...", but "dW ..." stays
             text = text[:1].upper() + text[1:]
-        self.lines.append(Line(ok, text))
+        self.lines.append(Line(ok, text, code))
         if ok is False:
             self.failures += 1
         return bool(ok) if ok is not None else True
@@ -130,13 +130,16 @@ class Feedback:
         return "a number" if np.ndim(a) == 0 else f"shape {tuple(np.shape(a))}"
 
     # ------------------------------------------------------------------ comparisons
-    def close(self, key, expected, *, tol: float = 1e-9, what: str | None = None, slips: dict | None = None) -> bool:
-        """``slips``: {words: the value a known slip would give}; a wrong value that matches one (to 1e-6) gets
-        its words as a note ("the regulariser is 0.5 * reg * sum(W**2) instead of reg * sum(W**2)")."""
+    def close(self, key, expected, *, tol: float = 1e-9, what: str | None = None, slips: list | None = None,
+              code: str | None = None) -> bool:
+        """``slips``: [(code, words, the value that slip would give)]; a wrong value that matches one (to 1e-6)
+        gets its words as a note, with its code ("half_reg", "the regulariser is 0.5 * reg * sum(W**2) instead
+        of reg * sum(W**2)"). ``code``: the mistake any failure here names, for a comparison that exists to
+        catch one (sigmoid at +-1000: an overflow); NaN or inf is always "unstable"."""
         what = what or key
         got, missing = self._got(key, what)
         if missing:
-            return self._add(False, missing)
+            return self._add(False, missing, code)
         expected = np.asarray(expected, dtype=np.float64)
         got = np.asarray(got)
         if got.shape != expected.shape:
@@ -144,19 +147,19 @@ class Feedback:
                 got = got.reshape(expected.shape)
             else:
                 return self._add(False, f"{what} has {self._shape_words(got)}; expected "
-                                        f"{self._shape_words(expected)}.")
+                                        f"{self._shape_words(expected)}.", code)
         got = got.astype(np.float64)
         if not np.all(np.isfinite(got)[np.isfinite(expected)]):
             return self._add(False, f"{what} contains NaN or inf where a finite value was expected "
-                                    f"(an overflowing exp? subtract the row maximum first).")
+                                    f"(an overflowing exp? subtract the row maximum first).", "unstable")
         err = _rel_error(got, expected)
         if err <= tol:
             return self._add(True, f"{what} is right (relative error {err:.1e}).")
-        self._add(False, f"{what} is wrong (relative error {err:.1e}, tolerance {tol:.0e}).")
-        for words, value in (slips or {}).items():
+        self._add(False, f"{what} is wrong (relative error {err:.1e}, tolerance {tol:.0e}).", code)
+        for slip, words, value in slips or ():
             value = np.asarray(value, dtype=np.float64)
             if value.shape == got.shape and np.all(np.isfinite(got)) and _rel_error(got, value) <= 1e-6:
-                self._add(None, words)
+                self._add(None, words, slip)
                 break
         return False
 
@@ -170,8 +173,8 @@ class Feedback:
         expected = np.asarray(expected, dtype=np.float64)
         if got.shape == expected.shape and not np.all(np.isfinite(got)):
             return ok                    # close() has said it: NaN or inf, nothing more to diagnose
-        for sentence in _diagnose(got, expected, what, N, reg, W):
-            self._add(None, sentence)
+        for finding in _diagnose(got, expected, what, N, reg, W):
+            self._add(None, finding.text, finding.code)
         return ok
 
     def equal(self, key, expected, *, what: str | None = None) -> bool:
@@ -188,11 +191,13 @@ class Feedback:
         wrong = int(np.sum(np.asarray(got) != expected))
         return self._add(False, f"{what} is wrong in {wrong} of {expected.size} entries.")
 
-    def check(self, condition, ok_text: str, fail_text: str) -> bool:
-        return self._add(bool(condition), ok_text if condition else fail_text)
+    def check(self, condition, ok_text: str, fail_text: str, code: str | None = None) -> bool:
+        """``code``: the mistake ``fail_text`` names (``mistakes.MISTAKES``), if it names one."""
+        return self._add(True, ok_text) if condition else self._add(False, fail_text, code)
 
-    def note(self, text: str) -> None:
-        self._add(None, text)
+    def note(self, text: str, code: str | None = None) -> None:
+        """An extra line; ``code``: the mistake it names (``mistakes.MISTAKES``), if it names one."""
+        self._add(None, text, code)
 
 
 def fraction(verdict, fb: Feedback) -> float:
@@ -215,32 +220,27 @@ def _rel_error(a, b) -> float:
     return float(np.nanmax(np.where(np.isnan(err), np.inf, err)))
 
 
-def _diagnose(got, expected, what, N, reg, W) -> list[str]:
-    """The gradient checker's plain-words diagnoses, comparing with the exact reference gradient, worded for
-    grading: the reference is not a numerical gradient, and no reference value is ever shown (README)."""
+def _diagnose(got, expected, what, N, reg, W) -> list:
+    """The gradient checker's findings (``gradcheck.Finding``), comparing with the exact reference gradient,
+    worded for grading: the reference is not a numerical gradient, and no reference value is ever shown
+    (README)."""
     try:
         from deepgrad import gradcheck
     except ImportError:     # the library is optional for the framework itself
         return []
     if got.shape != expected.shape:
         if got.ndim == 2 and got.shape == expected.shape[::-1] and _rel_error(got.T, expected) <= 1e-6:
-            return [f"Transposed, your {what} would be right: a gradient has the shape of the array it "
-                    f"differentiates."]
+            return [gradcheck.Finding("transposed", f"Transposed, your {what} would be right: a gradient has the "
+                                                    f"shape of the array it differentiates.")]
         return []
     reg_grad = 2.0 * reg * np.asarray(W, dtype=np.float64) if reg is not None and W is not None else None
     try:
-        found = [s for s in gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N,
-                                                what, 1e-8) if s]
+        found = gradcheck._diagnose(expected, got, np.zeros(got.shape, dtype=bool), reg_grad, N, what, 1e-8,
+                                    against=gradcheck.Against("the reference", "reference", "reference"))
     except Exception:
         return []
-    said = []
-    for sentence in found:
-        if "(numerical)" in sentence:
-            said.append(_where(got, expected))        # the checker's line shows the expected value: ours does not
-        else:
-            sentence = sentence.replace("the numerical one", "the reference")
-            said.append(re.sub(r"\bnumeric(al)?\b", "reference", sentence))
-    return said
+    # the checker's "disagree" quotes the expected value: ours says the same without it
+    return [gradcheck.Finding(f.code, _where(got, expected)) if f.code == "disagree" else f for f in found]
 
 
 def _where(got, expected) -> str:

@@ -70,7 +70,8 @@ def _explain(run, part) -> list[Line]:
     if run.error:
         lines.append(Line(False, f"Error: {run.error}"))
         if run.error.startswith("NotImplementedError"):
-            lines.append(Line(None, "This is still the stub: replace `raise NotImplementedError()` with your code."))
+            lines.append(Line(None, "This is still the stub: replace `raise NotImplementedError()` with your code.",
+                              "stub"))
     for n in run.cell_timeouts:
         lines.append(Line(None, f"Answer cell {n} ran past its budget and was interrupted, as Jupyter would: what "
                                 f"it defined before that stays defined, and the grader carried on with the next "
@@ -118,14 +119,8 @@ def grade_part(part, cells: list[str], student: str, base_seed: int, hide: list[
             verdict = part.check(inputs, out, fb)
         result.phases.update(run.phases, check=time.monotonic() - checked)
         result.lines.extend(fb.lines)
-        if run.status == "missing":
-            fraction = 0.0
-        elif verdict is None:
-            fraction = 1.0 if fb.failures == 0 else 0.0
-        else:
-            fraction = float(verdict)
-        fraction = min(max(fraction, 0.0), 1.0) if np.isfinite(fraction) else 0.0
-        result.score = round(fraction * part.points, 4)
+        share = 0.0 if run.status == "missing" else checks_mod.fraction(verdict, fb)
+        result.score = round(share * part.points, 4)
     except Exception as exc:
         result.status, result.score = "grader_error", 0.0
         result.lines.append(Line(False, f"Grader error: {type(exc).__name__}: {exc}"))

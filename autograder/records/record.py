@@ -1,10 +1,10 @@
 """The record of a grading run, per student, beside the gradebook: what a regrade and the reports read back.
 
 ``OUTPUT/record/<student>.json`` holds the seed the student's inputs were drawn from, when the notebook was
-submitted and graded, the late penalty, and per part the score, the status and the feedback lines, each with
-its diagnosis code (``mistakes.code``). A regrade reuses the recorded seed, so the student gets the same
-inputs, unless the instructor fixes another (``--seed``). The gradebook keeps the scores nbgrader's tools
-read; the record keeps what only DeepGrad needs.
+submitted and graded, the late penalty, and per part the score, the status, the codes of the mistakes
+diagnosed (``mistakes``) and the feedback lines, each with its code. A regrade reuses the recorded seed, so the
+student gets the same inputs, unless the instructor fixes another (``--seed``). The gradebook keeps the scores
+nbgrader's tools read; the record keeps what only DeepGrad needs.
 """
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def as_dict(result, seed: int) -> dict:
         "score": result.score, "max_score": result.max_score, "notebook_problem": result.notebook_problem,
         "wall_s": round(result.wall_s, 3),
         "parts": [{"name": p.name, "points": p.points, "score": p.score, "status": p.status,
-                   "codes": mistakes.codes(p.status, [line.text for line in p.lines if line.ok is not True]),
-                   "lines": [{"ok": line.ok, "text": line.text} for line in p.lines]} for p in result.parts],
+                   "codes": mistakes.codes(p.status, p.lines),
+                   "lines": [{"ok": line.ok, "text": line.text, "code": line.code} for line in p.lines]}
+                  for p in result.parts],
     }
 
 

@@ -269,9 +269,9 @@ class Finding:
     The codes: ``sign``, ``factor_n`` (N or 1/N), ``factor_2`` (2 or 1/2), ``factor`` (another constant),
     ``no_reg``, ``half_reg``, ``double_reg`` (the regulariser's gradient missing, halved, doubled),
     ``transposed``, ``unstable`` (NaN or inf), ``zeros`` (all zeros), ``flat`` (f does not change with x),
-    ``disagree`` (how many entries are wrong, quoting both values at the worst), ``unexplained`` (no single
-    slip found), ``shape`` (wrong shape), ``imprecise`` (finite differences cannot tell), ``small_error``
-    (small, and no kink to excuse it); ``None`` for a remark that only says where (one row, one column).
+    ``disagree`` (no single slip explains it: how many entries are wrong, quoting both values at the worst),
+    ``shape`` (wrong shape), ``imprecise`` (finite differences cannot tell), ``small_error`` (small, and no
+    kink to excuse it); ``None`` for a remark that names no mistake (where the errors sit, what to check).
     """
 
     code: str | None
@@ -300,7 +300,8 @@ def _fmt(v: float) -> str:
 
 
 def _ratio(c: float, batch_size: int | None, against: Against) -> Finding | None:
-    """What a constant ratio analytic/numeric says, or None when it is ~1."""
+    """What a constant ratio analytic/numeric says, or None when it is ~1. A line has one code: with a wrong
+    sign and a wrong factor together, the sign's."""
     def near(a, b):
         return abs(a - b) <= 1e-3 * abs(b)
     sign = "" if c > 0 else "has the wrong sign and "
@@ -312,21 +313,21 @@ def _ratio(c: float, batch_size: int | None, against: Against) -> Finding | None
                     f"the loss goes *up* along your gradient. Check the sign of each term, e.g. a residual "
                     f"written (y - f) where (f - y) is meant, or (1 - p) where d(-log p)/ds needs (p - 1).")
     if batch_size and batch_size > 1 and near(m, batch_size):
-        return Finding("factor_n", f"Your gradient {sign}is N = {batch_size} times {one}: the loss averages over "
-                                   f"the batch but your gradient seems to sum; divide it by N.")
-    if batch_size and batch_size > 1 and near(m, 1 / batch_size):
-        return Finding("factor_n", f"Your gradient {sign}is 1/N = 1/{batch_size} of {one}: it seems to divide by "
-                                   f"the batch size N once more than the loss does (or the loss sums over the "
-                                   f"batch while your gradient averages).")
-    if near(m, 2.0):
-        return Finding("factor_2", f"Your gradient {sign}is twice {one}: a term may be counted twice, or a factor "
-                                   f"1/2 (as in 0.5*x**2) is missing from the derivative.")
-    if near(m, 0.5):
-        return Finding("factor_2", f"Your gradient {sign}is half {one}: the derivative of x**2 is 2x, "
-                                   f"so a factor 2 may be missing.")
-    return Finding("factor", f"Your gradient {sign}is about {m:.4g} times {one} everywhere: the direction is "
-                             f"right, so look for a wrong constant factor (a scale, a learning rate or a batch "
-                             f"size applied here).")
+        code, words = "factor_n", (f"is N = {batch_size} times {one}: the loss averages over the batch but your "
+                                   f"gradient seems to sum; divide it by N.")
+    elif batch_size and batch_size > 1 and near(m, 1 / batch_size):
+        code, words = "factor_n", (f"is 1/N = 1/{batch_size} of {one}: it seems to divide by the batch size N once "
+                                   f"more than the loss does (or the loss sums over the batch while your gradient "
+                                   f"averages).")
+    elif near(m, 2.0):
+        code, words = "factor_2", (f"is twice {one}: a term may be counted twice, or a factor 1/2 (as in "
+                                   f"0.5*x**2) is missing from the derivative.")
+    elif near(m, 0.5):
+        code, words = "factor_2", f"is half {one}: the derivative of x**2 is 2x, so a factor 2 may be missing."
+    else:
+        code, words = "factor", (f"is about {m:.4g} times {one} everywhere: the direction is right, so look for a "
+                                 f"wrong constant factor (a scale, a learning rate or a batch size applied here).")
+    return Finding(code if c > 0 else "sign", f"Your gradient {sign}{words}")
 
 
 def _explains(a, b, floor: float) -> bool:
@@ -371,16 +372,16 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor,
         return [_ratio(-1.0, batch_size, against)]
     if reg_grad is not None:
         r = reg_grad[smooth]
-        for shift, code, words in (
-                (r, "no_reg", f"Your gradient matches {one} once the regularisation gradient is added: "
-                              f"the regulariser's term (2*reg*W for reg*sum(W**2)) seems to be missing."),
-                (r / 2, "half_reg", "Your regularisation gradient looks half as big as it should be: the "
-                                    "derivative of reg*sum(W**2) is 2*reg*W, not reg*W."),
-                (-r, "double_reg", "The regularisation gradient seems to be added twice."),
-                (-2 * r, "sign", "The regularisation gradient seems to be added with the wrong sign (it should "
-                                 "pull the weights towards zero: + 2*reg*W).")):
+        for shift, finding in (
+                (r, Finding("no_reg", f"Your gradient matches {one} once the regularisation gradient is added: "
+                                      f"the regulariser's term (2*reg*W for reg*sum(W**2)) seems to be missing.")),
+                (r / 2, Finding("half_reg", "Your regularisation gradient looks half as big as it should be: the "
+                                            "derivative of reg*sum(W**2) is 2*reg*W, not reg*W.")),
+                (-r, Finding("double_reg", "The regularisation gradient seems to be added twice.")),
+                (-2 * r, Finding("sign", "The regularisation gradient seems to be added with the wrong sign (it "
+                                         "should pull the weights towards zero: + 2*reg*W)."))):
             if np.any(r) and fits(a + shift, n):
-                return [Finding(code, words)]
+                return [finding]
     if numeric.ndim == 2 and numeric.shape[0] == numeric.shape[1] and numeric.shape[0] > 1 \
             and fits(analytic.T, numeric):
         return [Finding("transposed", f"Your gradient is the transpose of {one}: {name} has shape {numeric.shape}, "
@@ -438,10 +439,15 @@ class ParameterCheck:
     kinks: int                            # entries with a kink within +-h, your value between its slopes
     verdict: str
     ok: bool
-    diagnosis: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     numeric: np.ndarray | None = field(default=None, repr=False)
     analytic: np.ndarray | None = field(default=None, repr=False)
     kink_mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def diagnosis(self) -> list[str]:
+        """The sentences of the findings: what probably went wrong."""
+        return [f.text for f in self.findings]
 
     def __str__(self) -> str:
         head = f"Gradient check for {self.name} (shape {self.shape}): "
@@ -470,14 +476,16 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
     # so a correct gradient with tiny entries is not failed for noise.
     floor = max(1e-8, resolution / _BANDS[0][0])
     if analytic_np.shape != shape:
-        words = (f"Your gradient for {name} has shape {analytic_np.shape} but {name} has shape {shape}: "
-                 f"a gradient always has the shape of the thing it is the gradient with respect to.")
+        code, words = "shape", (f"Your gradient for {name} has shape {analytic_np.shape} but {name} has shape "
+                                f"{shape}: a gradient always has the shape of the thing it is the gradient with "
+                                f"respect to.")
         if analytic_np.shape == shape[::-1] and len(shape) == 2 and _explains(analytic_np.T, numeric, floor):
-            words += " Transposed, it matches the numerical gradient: return its transpose (e.g. X.T @ dout)."
+            code, words = "transposed", (words + " Transposed, it matches the numerical gradient: return its "
+                                                 "transpose (e.g. X.T @ dout).")
         elif analytic_np.size == numeric.size and _explains(analytic_np.reshape(shape), numeric, floor):
             words += f" Its values are right; reshape it to {shape}."
         return ParameterCheck(name, shape, np.inf, np.inf, int(kink_mask.sum()), WRONG_SHAPE, False,
-                              [words], numeric, analytic_np, kink_mask)
+                              [Finding(code, words)], numeric, analytic_np, kink_mask)
     analytic_np = analytic_np.astype(np.float64)
     err = np.abs(analytic_np - numeric) / np.maximum(floor, np.abs(analytic_np) + np.abs(numeric))
     if not np.all(np.isfinite(analytic_np)):
@@ -493,18 +501,20 @@ def _check_one(f, x, analytic, h, name, batch_size, reg_grad, tol) -> ParameterC
     verdict = _band(max_err)
     if kinks and ok and verdict != GOOD:
         verdict = NEAR_KINK            # the big errors sit exactly where f is not differentiable
-    diagnosis = [] if ok else _diagnose(numeric, analytic_np, kink_mask, reg_grad, batch_size, name, floor)
+    findings = [] if ok else _diagnose(numeric, analytic_np, kink_mask, reg_grad, batch_size, name, floor)
     scale = max(float(np.abs(numeric).max(initial=0)), float(np.abs(analytic_np).max(initial=0)))
     if scale > 0 and resolution > 1e-4 * scale and np.all(np.isfinite(analytic_np)):
         ok, verdict = False, CANNOT_TELL
-        diagnosis = [f"This check cannot tell right from wrong here: rounding in f, divided by h={h:g}, blurs "
-                     f"the numerical gradient by about {resolution:.1e}, not far below the gradient itself "
-                     f"(largest entry {scale:.1e}). Check in float64 (x and the data), and keep the loss "
-                     f"near 1 (average rather than sum over the batch)."]
-    if not ok and not diagnosis and verdict == NEAR_KINK and not kinks:
-        diagnosis.append("No kink was found near this point, so an error this size is more than rounding: "
-                         "look for a small term that is missing or slightly wrong.")
-    return ParameterCheck(name, shape, max_err, max_smooth, kinks, verdict, ok, diagnosis,
+        findings = [Finding("imprecise", f"This check cannot tell right from wrong here: rounding in f, divided by "
+                                         f"h={h:g}, blurs the numerical gradient by about {resolution:.1e}, not far "
+                                         f"below the gradient itself (largest entry {scale:.1e}). Check in float64 "
+                                         f"(x and the data), and keep the loss near 1 (average rather than sum "
+                                         f"over the batch).")]
+    if not ok and not findings and verdict == NEAR_KINK and not kinks:
+        findings.append(Finding("small_error", "No kink was found near this point, so an error this size is more "
+                                               "than rounding: look for a small term that is missing or slightly "
+                                               "wrong."))
+    return ParameterCheck(name, shape, max_err, max_smooth, kinks, verdict, ok, findings,
                           numeric, analytic_np, kink_mask)
 
 
@@ -513,8 +523,9 @@ class GradientReport:
     """The result of :func:`check_gradient` / :func:`check_gradients`: one :class:`ParameterCheck` each.
 
     ``report.ok`` is True when every parameter passes; ``report.verdict`` is the worst verdict;
-    ``report.diagnosis`` lists the sentences that explain failures; ``str(report)`` is a readable
-    paragraph (students see it in self-check cells and the autograder quotes it).
+    ``report.diagnosis`` lists the sentences that explain failures, ``report.findings`` the same as
+    :class:`Finding` (each with its code); ``str(report)`` is a readable paragraph (students see it in
+    self-check cells and the autograder quotes it).
     """
 
     checks: dict[str, ParameterCheck]
@@ -537,9 +548,15 @@ class GradientReport:
         return max(self.rel_errors.values(), default=0.0)
 
     @property
-    def diagnosis(self) -> list[str]:
+    def findings(self) -> list[Finding]:
+        """Every parameter's findings; with several parameters each sentence starts with its name."""
         many = len(self.checks) > 1
-        return [f"{k}: {s}" if many else s for k, c in self.checks.items() for s in c.diagnosis]
+        return [Finding(f.code, f"{k}: {f.text}" if many else f.text)
+                for k, c in self.checks.items() for f in c.findings]
+
+    @property
+    def diagnosis(self) -> list[str]:
+        return [f.text for f in self.findings]
 
     @property
     def kinks(self) -> int:
