@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import Part, numerical_gradient_fails, ran_out_of_time
+from autograder.checks import BIG_TOL, Part, large_problem, multiscale, ran_out_of_time, too_slow
 from deepgrad import layers, losses
 
 NOTEBOOK = "A2.ipynb"
+PARTS = []      # in the notebook's order: each part is appended right after its check
 TIGHT = ("Gradients are compared at relative error 1e-9 on inputs whose scales span six orders of magnitude; "
          "numerical differentiation cannot reach that, an exact backward pass does.")
-
-
-def _multiscale(rng, shape):
-    """Standard normal entries times 10**u, u uniform in [-3, 3]."""
-    return rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3, shape)
-
-
-# A backward pass that evaluates a copy of the forward at nudged inputs, one entry at a time (complex step:
-# exact to 1e-15; finite differences), passes every comparison on a small problem. Each part with a backward
-# pass therefore also runs a large problem, last: a derived backward pass costs about as much as the forward
-# there (milliseconds), a numerical one a forward per entry (minutes), far past the part's time limit.
-BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
 
 
 # ---------------------------------------------------------------------------------------------- linear
@@ -41,8 +30,8 @@ def linear_inputs(rng):
     exact or not) needs one forward per entry of x and W, minutes in all, far past the time limit."""
     N, D, M = (int(v) for v in rng.integers(2, 12, 3))
     n, d, m = BIG
-    return {"x": _multiscale(rng, (N, D)), "W": rng.standard_normal((D, M)), "b": rng.standard_normal(M),
-            "dout": _multiscale(rng, (N, M)), "x_big": rng.standard_normal((n, d)),
+    return {"x": multiscale(rng, (N, D)), "W": rng.standard_normal((D, M)), "b": rng.standard_normal(M),
+            "dout": multiscale(rng, (N, M)), "x_big": rng.standard_normal((n, d)),
             "W_big": rng.standard_normal((d, m)) / np.sqrt(d), "b_big": rng.standard_normal(m),
             "dout_big": rng.standard_normal((n, m))}
 
@@ -62,23 +51,27 @@ def check_linear(inp, out, fb):
     ok &= fb.gradient("dx", dx, what="dx")
     ok &= fb.gradient("dW", dW, what="dW")
     ok &= fb.gradient("db", db, what="db")
-    if ran_out_of_time(out, "dx_big", reached="db"):
-        return numerical_gradient_fails(fb, f"the backward pass on a layer with x of shape {BIG[:2]} and W of "
-                                            f"shape {BIG[1:]}")
-    if ok:
+
+    def large():
         _, cache = layers.linear_forward(inp["x_big"], inp["W_big"], inp["b_big"])
         big = layers.linear_backward(inp["dout_big"], cache)
-        for key, value in zip(("dx_big", "dW_big", "db_big"), big, strict=True):
-            ok &= fb.gradient(key, value, tol=BIG_TOL, what=f"{key[:2]} on a large layer")
-    return ok
+        return all([fb.gradient(key, value, tol=BIG_TOL, what=f"{key[:2]} on a large layer")
+                    for key, value in zip(("dx_big", "dW_big", "db_big"), big, strict=True)])
+    return large_problem(fb, out, ok, large, key="dx_big", reached="db",
+                         why=too_slow(f"the backward pass on a layer with x of shape {BIG[:2]} and W of shape "
+                                      f"{BIG[1:]}"))
+
+
+PARTS.append(Part("linear", points=2, inputs=linear_inputs, check=check_linear, driver=drive_linear,
+                  needs=("linear_forward", "linear_backward"), description="linear layer: forward and backward"))
 
 
 # ------------------------------------------------------------------------------------------------ ReLU
 def relu_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
-    x = _multiscale(rng, shape)
+    x = multiscale(rng, shape)
     x.flat[:3] = [0.0, -0.0, 1e-300]              # the kink itself: the gradient there must be 0
-    return {"x": x, "dout": _multiscale(rng, shape), "x_big": rng.standard_normal(BIG_ELEMENTWISE),
+    return {"x": x, "dout": multiscale(rng, shape), "x_big": rng.standard_normal(BIG_ELEMENTWISE),
             "dout_big": rng.standard_normal(BIG_ELEMENTWISE)}
 
 
@@ -96,20 +89,24 @@ def check_relu(inp, out, fb):
     expected, cache = layers.relu_forward(inp["x"])
     ok = fb.close("out", expected, what="max(0, x)")
     ok &= fb.gradient("dx", layers.relu_backward(inp["dout"], cache), what="dx (0 where x <= 0)")
-    if ran_out_of_time(out, "dx_big", reached="dx"):
-        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
-    if ok:
+
+    def large():
         expected, cache = layers.relu_forward(inp["x_big"])
-        ok &= fb.close("out_big", expected, tol=BIG_TOL, what=f"max(0, x) on an input of shape {BIG_ELEMENTWISE}")
-        ok &= fb.gradient("dx_big", layers.relu_backward(inp["dout_big"], cache), tol=BIG_TOL,
-                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
-    return ok
+        return (fb.close("out_big", expected, tol=BIG_TOL, what=f"max(0, x) on an input of shape {BIG_ELEMENTWISE}")
+                & fb.gradient("dx_big", layers.relu_backward(inp["dout_big"], cache), tol=BIG_TOL,
+                              what=f"dx on an input of shape {BIG_ELEMENTWISE}"))
+    return large_problem(fb, out, ok, large, key="dx_big", reached="dx",
+                         why=too_slow(f"the backward pass on an input of shape {BIG_ELEMENTWISE}"))
+
+
+PARTS.append(Part("relu", points=1, inputs=relu_inputs, check=check_relu, driver=drive_relu,
+                  needs=("relu_forward", "relu_backward"), description="ReLU: forward and backward"))
 
 
 # --------------------------------------------------------------------------------------------- sigmoid
 def sigmoid_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 10, 2))
-    return {"x": rng.uniform(-4, 4, shape), "dout": _multiscale(rng, shape),
+    return {"x": rng.uniform(-4, 4, shape), "dout": multiscale(rng, shape),
             "big": np.array([-1000.0, -60.0, 0.0, 60.0, 1000.0]), "x_large": rng.uniform(-4, 4, BIG_ELEMENTWISE),
             "dout_large": rng.standard_normal(BIG_ELEMENTWISE)}
 
@@ -136,13 +133,17 @@ def check_sigmoid(inp, out, fb):
         return False
     ok &= fb.close("big", layers.sigmoid_forward(inp["big"])[0], tol=1e-12,
                    what="sigmoid at -1000, -60, 0, 60, 1000 (no overflow)", code="unstable")
-    if ran_out_of_time(out, "dx_large", reached="big"):
-        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
-    if ok:
-        expected, cache = layers.sigmoid_forward(inp["x_large"])
-        ok &= fb.gradient("dx_large", layers.sigmoid_backward(inp["dout_large"], cache), tol=BIG_TOL,
-                          what=f"dx on an input of shape {BIG_ELEMENTWISE}")
-    return ok
+
+    def large():
+        _, cache = layers.sigmoid_forward(inp["x_large"])
+        return fb.gradient("dx_large", layers.sigmoid_backward(inp["dout_large"], cache), tol=BIG_TOL,
+                           what=f"dx on an input of shape {BIG_ELEMENTWISE}")
+    return large_problem(fb, out, ok, large, key="dx_large", reached="big",
+                         why=too_slow(f"the backward pass on an input of shape {BIG_ELEMENTWISE}"))
+
+
+PARTS.append(Part("sigmoid", points=1, inputs=sigmoid_inputs, check=check_sigmoid, driver=drive_sigmoid,
+                  needs=("sigmoid_forward", "sigmoid_backward"), description="sigmoid: forward, backward, no overflow"))
 
 
 # --------------------------------------------------------------------------------------------- dropout
@@ -174,19 +175,23 @@ def check_dropout(inp, out, fb):
     ok &= fb.gradient("dx", layers.dropout_backward(inp["dout"], cache), tol=1e-12, what="dx in training mode")
     ok &= fb.close("eval_out", x, tol=0.0, what="the evaluation-mode output (must be x itself)")
     ok &= fb.close("eval_dx", inp["dout"], tol=0.0, what="dx in evaluation mode (must be dout itself)")
-    if ran_out_of_time(out, "dx_big", reached="eval_dx"):
-        return numerical_gradient_fails(fb, f"the backward pass on an input of shape {BIG_ELEMENTWISE}")
-    if ok:
+
+    def large():         # the mask is exact: compared as tightly as on the small input
         _, cache = layers.dropout_forward(inp["x_big"], p, "train", seed=seed)
-        ok &= fb.gradient("dx_big", layers.dropout_backward(inp["dout_big"], cache), tol=1e-12,
-                          what=f"dx in training mode on an input of shape {BIG_ELEMENTWISE}")
-    return ok
+        return fb.gradient("dx_big", layers.dropout_backward(inp["dout_big"], cache), tol=1e-12,
+                           what=f"dx in training mode on an input of shape {BIG_ELEMENTWISE}")
+    return large_problem(fb, out, ok, large, key="dx_big", reached="eval_dx",
+                         why=too_slow(f"the backward pass on an input of shape {BIG_ELEMENTWISE}"))
+
+
+PARTS.append(Part("dropout", points=2, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
+                  needs=("dropout_forward", "dropout_backward"), description="inverted dropout: train and eval modes"))
 
 
 # ------------------------------------------------------------------------------------------- two-layer
 def two_layer_inputs(rng):
     N, D, H, C = (int(v) for v in (rng.integers(5, 20), rng.integers(3, 10), rng.integers(5, 15), rng.integers(3, 7)))
-    return {"X": _multiscale(rng, (N, D)), "y": rng.integers(0, C, N),
+    return {"X": multiscale(rng, (N, D)), "y": rng.integers(0, C, N),
             "W1": rng.standard_normal((D, H)), "b1": rng.standard_normal(H),
             "W2": rng.standard_normal((H, C)), "b2": rng.standard_normal(C),
             "reg": float(rng.uniform(0.01, 0.5)), **big_net_inputs(rng, BIG_TWO_LAYER)}
@@ -243,14 +248,19 @@ def check_two_layer(inp, out, fb):
         reg_args = {"reg": inp["reg"], "W": params[k]} if k.startswith("W") else {}
         ok &= fb.gradient("grads/" + k, grads[k], what=f"grads[{k!r}]", N=N, **reg_args)
     words = "a network with D, H, C = {}, {}, {} and a batch of {}".format(*BIG_TWO_LAYER[1:], BIG_TWO_LAYER[0])
-    if ran_out_of_time(out, "big/grads/b2", reached="grads/b2"):
-        return numerical_gradient_fails(fb, "the backward pass on " + words)
-    if ok:
-        loss, grads = reference_two_layer({k: inp[k + "_big"] for k in grads}, inp["X_big"], inp["y_big"], inp["reg"])
-        ok &= fb.close("big/loss", loss, tol=BIG_TOL, what=f"the loss of {words}")
-        for k in ("W1", "b1", "W2", "b2"):
-            ok &= fb.gradient("big/grads/" + k, grads[k], tol=BIG_TOL, what=f"grads[{k!r}] of {words}")
-    return ok
+
+    def large():
+        loss, grads = reference_two_layer({k: inp[k + "_big"] for k in params}, inp["X_big"], inp["y_big"],
+                                          inp["reg"])
+        return all([fb.close("big/loss", loss, tol=BIG_TOL, what=f"the loss of {words}"),
+                    *[fb.gradient("big/grads/" + k, grads[k], tol=BIG_TOL, what=f"grads[{k!r}] of {words}")
+                      for k in ("W1", "b1", "W2", "b2")]])
+    return large_problem(fb, out, ok, large, key="big/grads/b2", reached="grads/b2",
+                         why=too_slow("the backward pass on " + words))
+
+
+PARTS.append(Part("two_layer", points=3, inputs=two_layer_inputs, check=check_two_layer, driver=drive_two_layer,
+                  needs=("two_layer_loss",), description="two-layer network: scores, loss and gradients"))
 
 
 # -------------------------------------------------------------------------------------------- training
@@ -292,21 +302,9 @@ def check_training(inp, out, fb):
                     f"validation accuracy {accuracy:.3f} is below the threshold 0.90")
 
 
-PARTS = [
-    Part("linear", points=2, inputs=linear_inputs, check=check_linear, driver=drive_linear,
-         needs=("linear_forward", "linear_backward"), description="linear layer: forward and backward"),
-    Part("relu", points=1, inputs=relu_inputs, check=check_relu, driver=drive_relu,
-         needs=("relu_forward", "relu_backward"), description="ReLU: forward and backward"),
-    Part("sigmoid", points=1, inputs=sigmoid_inputs, check=check_sigmoid, driver=drive_sigmoid,
-         needs=("sigmoid_forward", "sigmoid_backward"), description="sigmoid: forward, backward, no overflow"),
-    Part("dropout", points=2, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
-         needs=("dropout_forward", "dropout_backward"), description="inverted dropout: train and eval modes"),
-    Part("two_layer", points=3, inputs=two_layer_inputs, check=check_two_layer, driver=drive_two_layer,
-         needs=("two_layer_loss",), description="two-layer network: scores, loss and gradients"),
-    Part("training", points=2, inputs=training_inputs, check=check_training, driver=drive_training,
-         needs=("train_two_layer",), timeout=60, held_out=("X_val", "y_val"),
-         description="training on the digits: validation accuracy"),
-]
+PARTS.append(Part("training", points=2, inputs=training_inputs, check=check_training, driver=drive_training,
+                  needs=("train_two_layer",), timeout=60, held_out=("X_val", "y_val"),
+                  description="training on the digits: validation accuracy"))
 
 
 # ------------------------------------------------------------------------------------ batch normalisation
@@ -318,9 +316,9 @@ def batchnorm_inputs(rng):
     scale, shift = 10.0 ** rng.uniform(-3, 3, D), rng.uniform(-5, 5, D)
     inp = {f"x{k}": (rng.standard_normal((N, D)) + shift) * scale for k in range(3)}
     inp.update(gamma=rng.uniform(0.5, 2.0, D), beta=rng.standard_normal(D), momentum=float(rng.uniform(0.05, 0.5)),
-               dout=_multiscale(rng, (N, D)), x_eval=(rng.standard_normal((int(rng.integers(1, 6)), D)) + shift) * scale,
+               dout=multiscale(rng, (N, D)), x_eval=(rng.standard_normal((int(rng.integers(1, 6)), D)) + shift) * scale,
                running_mean=shift * scale, running_var=scale ** 2 * rng.uniform(0.5, 2.0, D))
-    inp["dout_eval"] = _multiscale(rng, inp["x_eval"].shape)
+    inp["dout_eval"] = multiscale(rng, inp["x_eval"].shape)
     n, d = BIG_BATCHNORM
     inp.update(x_big=rng.standard_normal((n, d)) * 3 + 1, gamma_big=rng.uniform(0.5, 2.0, d),
                beta_big=rng.standard_normal(d), dout_big=rng.standard_normal((n, d)))
@@ -376,18 +374,27 @@ def check_batchnorm(inp, out, fb):
     ok_eval = fb.close("eval_out", expected, what="the eval-mode output (normalised with the running statistics)")
     for key, value in zip(("eval_dx", "eval_dgamma", "eval_dbeta"), layers.batchnorm_backward(inp["dout_eval"], cache), strict=True):
         ok_eval &= fb.gradient(key, value, what=f"the eval-mode {key[5:]}")
-    if ran_out_of_time(out, "dx_big", reached="eval_dbeta"):    # the backward passes earn nothing, the forward passes keep theirs
-        numerical_gradient_fails(fb, f"the backward pass on a training batch of shape {BIG_BATCHNORM}")
-        ok_dx = ok_params = ok_eval = False
-    elif ok_dx or ok_params:
-        words = f"on a training batch of shape {BIG_BATCHNORM}"
+    words = f"on a training batch of shape {BIG_BATCHNORM}"
+
+    def large():         # the train-mode shares (output, dx, dgamma and dbeta), each with its large-batch verdict
         expected, cache = layers.batchnorm_forward(inp["x_big"], inp["gamma_big"], inp["beta_big"], {"mode": "train"})
-        ok_train &= fb.close("out_big", expected, tol=BIG_TOL, what=f"the train-mode output {words}")
+        train = fb.close("out_big", expected, tol=BIG_TOL, what=f"the train-mode output {words}")
         dx, dgamma, dbeta = layers.batchnorm_backward(inp["dout_big"], cache)
-        ok_dx &= fb.gradient("dx_big", dx, tol=BIG_TOL, what=f"the train-mode dx {words}")
-        ok_params &= fb.gradient("dgamma_big", dgamma, tol=BIG_TOL, what=f"the train-mode dgamma {words}")
-        ok_params &= fb.gradient("dbeta_big", dbeta, tol=BIG_TOL, what=f"the train-mode dbeta {words}")
+        return (ok_train & train, ok_dx & fb.gradient("dx_big", dx, tol=BIG_TOL, what=f"the train-mode dx {words}"),
+                ok_params & fb.gradient("dgamma_big", dgamma, tol=BIG_TOL, what=f"the train-mode dgamma {words}")
+                & fb.gradient("dbeta_big", dbeta, tol=BIG_TOL, what=f"the train-mode dbeta {words}"))
+    # Out of time on the large batch, the backward passes earn nothing and the forward passes keep theirs.
+    where = {"key": "dx_big", "reached": "eval_dbeta"}
+    ok_eval &= not ran_out_of_time(out, **where)
+    judged = large_problem(fb, out, ok_dx or ok_params, large, **where,
+                           why=too_slow(f"the backward pass on a training batch of shape {BIG_BATCHNORM}"))
+    ok_train, ok_dx, ok_params = judged or (ok_train, False, False)   # False: out of time, or no backward pass passed
     return (2 * ok_train + 2 * ok_running + 2 * ok_eval + 3 * ok_dx + ok_params) / 10
+
+
+PARTS.append(Part("batchnorm", points=3, inputs=batchnorm_inputs, check=check_batchnorm, driver=drive_batchnorm,
+                  needs=("batchnorm_forward", "batchnorm_backward"),
+                  description="batch normalisation: train and eval modes, running statistics, backward"))
 
 
 # ------------------------------------------------------------------------------------ fully connected net
@@ -396,7 +403,7 @@ def fc_net_inputs(rng):
     hidden = [int(h) for h in rng.integers(3, 10, int(rng.integers(2, 5)))]   # at least three linear layers
     sizes = [D, *hidden, C]
     inp = {"D": D, "C": C, "hidden": np.array(hidden), "L": len(sizes) - 1, "seed": int(rng.integers(0, 2**31)),
-           "X": _multiscale(rng, (int(rng.integers(5, 15)), D)), "reg": float(rng.uniform(0.01, 0.3)),
+           "X": multiscale(rng, (int(rng.integers(5, 15)), D)), "reg": float(rng.uniform(0.01, 0.3)),
            "dropout": float(rng.uniform(0.2, 0.6)), "drop_seed": int(rng.integers(0, 2**20))}
     inp["y"] = rng.integers(0, C, len(inp["X"]))
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
@@ -496,17 +503,24 @@ def check_fc_net(inp, out, fb):
                               N=len(inp["y"]), **reg_args)
         parts[tag] = ok
     words = f"a network with layer widths {list(BIG_FC_NET[1:])} and a batch of {BIG_FC_NET[0]}"
-    big = _big_params(inp)
-    if ran_out_of_time(out, "big/grads/W1", reached="dropout/loss"):    # the backward passes earn nothing, the forward passes keep theirs
-        numerical_gradient_fails(fb, "the backward pass on " + words)
-        parts = {"plain": False, "dropout": False}
-    elif parts["plain"]:
+
+    def large():
+        big = _big_params(inp)
         loss, grads = reference_fc_net(big, inp["X_big"], inp["y_big"], inp["reg"])
-        ok = fb.close("big/loss", loss, tol=BIG_TOL, what=f"the regularised loss of {words}")
-        for key in big:
-            ok &= fb.gradient("big/grads/" + key, grads[key], tol=BIG_TOL, what=f"grads[{key!r}] of {words}")
-        parts["plain"] = ok
+        return all([fb.close("big/loss", loss, tol=BIG_TOL, what=f"the regularised loss of {words}"),
+                    *[fb.gradient("big/grads/" + key, grads[key], tol=BIG_TOL, what=f"grads[{key!r}] of {words}")
+                      for key in big]])
+    # out of time on the large network, the backward passes earn nothing and the forward passes keep theirs
+    where = {"key": "big/grads/W1", "reached": "dropout/loss"}
+    parts["dropout"] &= not ran_out_of_time(out, **where)
+    parts["plain"] = large_problem(fb, out, parts["plain"], large, **where,
+                                   why=too_slow("the backward pass on " + words))
     return (2 * ok_init + 2 * ok_scores + 3 * parts["plain"] + 3 * parts["dropout"]) / 10
+
+
+PARTS.append(Part("fc_net", points=3, inputs=fc_net_inputs, check=check_fc_net, driver=drive_fc_net,
+                  needs=("init_fc_net", "fc_net_loss"),
+                  description="a fully connected network of any depth, with dropout"))
 
 
 # ---------------------------------------------------------------------------------- the training loop
@@ -588,16 +602,9 @@ def check_train_net(inp, out, fb):
     return (2 * ok_lr + 3 * ok_h + 5 * ok_best) / 10
 
 
-PARTS += [
-    Part("batchnorm", points=3, inputs=batchnorm_inputs, check=check_batchnorm, driver=drive_batchnorm,
-         needs=("batchnorm_forward", "batchnorm_backward"),
-         description="batch normalisation: train and eval modes, running statistics, backward"),
-    Part("fc_net", points=3, inputs=fc_net_inputs, check=check_fc_net, driver=drive_fc_net,
-         needs=("init_fc_net", "fc_net_loss"), description="a fully connected network of any depth, with dropout"),
-    Part("train_net", points=3, inputs=train_net_inputs, check=check_train_net, driver=drive_train_net,
-         helpers=(softmax_regression,), needs=("train_net",), timeout=30,
-         description="the training loop: mini-batches, learning-rate decay, keeping the best parameters"),
-]
+PARTS.append(Part("train_net", points=3, inputs=train_net_inputs, check=check_train_net, driver=drive_train_net,
+                  helpers=(softmax_regression,), needs=("train_net",), timeout=30,
+                  description="the training loop: mini-batches, learning-rate decay, keeping the best parameters"))
 
 # Written answers, graded by hand in formgrader (autograder/manual.py).
 MANUAL_PARTS = {"written_batchnorm": 2, "written_dropout": 2}

@@ -7,29 +7,18 @@ trusted evaluator of random add/mul programs below.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from autograder.checks import Part, numerical_gradient_fails, ran_out_of_time
+from autograder.checks import BIG_TOL, Part, large_problem, multiscale, passed_share, ran_out_of_time, too_slow
 
 NOTEBOOK = "A3.ipynb"
+PARTS = []      # in the notebook's order: each part is appended right after its check
 
-
-def _multiscale(rng, shape):
-    return rng.standard_normal(shape) * 10.0 ** rng.uniform(-2, 2, shape)
-
-
-# A VJP that evaluates a copy of the operation at nudged inputs, one entry at a time (complex step: exact to
-# 1e-15; finite differences), passes every comparison on small inputs. The parts with VJPs therefore also run
-# large inputs, last: a derived VJP costs about as much as the operation there (milliseconds), a numerical one
-# an evaluation per entry (minutes), far past the part's time limit.
+# The large inputs, run last by the parts with VJPs (autograder/FORMAT.md, "The large problem")
 BIG = (512, 512)            # the large input of elementwise operations and sums: 262 144 entries
 BIG_MATMUL = (16, 16384, 16)   # a long contracted axis: nudging a whole column of A (row of W) at once is too slow too
-BIG_TOL = 1e-7              # precision is judged on the small multiscale inputs; the large ones are there for time
-
-
-def _fraction(results):
-    results = [bool(r) for r in results]
-    return sum(results) / len(results)
 
 
 def run_backward(nodes, seed):
@@ -42,7 +31,8 @@ def run_backward(nodes, seed):
 # ------------------------------------------------------------------------------------ Part 1: + and *
 def core_inputs(rng):
     N, M = (int(v) for v in rng.integers(2, 8, 2))
-    return {"a": _multiscale(rng, (N, M)), "b": _multiscale(rng, (M,)), "g": _multiscale(rng, (N, M)),
+    return {"a": multiscale(rng, (N, M), decades=2), "b": multiscale(rng, (M,), decades=2),
+            "g": multiscale(rng, (N, M), decades=2),
             "s": float(rng.uniform(-3, 3)), "a_big": rng.standard_normal(BIG), "b_big": rng.standard_normal(BIG[1]),
             "g_big": rng.standard_normal(BIG)}
 
@@ -73,14 +63,20 @@ def check_core(inp, out, fb):
     ok &= fb.gradient("mul_db", (g * a).sum(axis=0), what="y.grad after the * node's VJP")
     ok &= fb.close("number_left", s * a + s, what="numbers on either side of a Tensor")
     ok &= fb.close("sub", a - b, what="x - y")
-    if ran_out_of_time(out, "mul_big_db", reached="sub"):
-        return numerical_gradient_fails(fb, f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}", "VJP")
-    if ok:
+
+    def large():
         a, b, g = inp["a_big"], inp["b_big"], inp["g_big"]
-        for name, da, db in (("add", g, g.sum(axis=0)), ("mul", g * b, (g * a).sum(axis=0))):
-            ok &= fb.gradient(name + "_big_da", da, tol=BIG_TOL, what=f"x.grad of the {name} node for x of shape {BIG}")
-            ok &= fb.gradient(name + "_big_db", db, tol=BIG_TOL, what=f"y.grad of the {name} node for x of shape {BIG}")
-    return ok
+        vjps = (("add", g, g.sum(axis=0)), ("mul", g * b, (g * a).sum(axis=0)))     # x.grad, y.grad of each node
+        return all([fb.gradient(f"{name}_big_d{ab}", grad, tol=BIG_TOL,
+                                what=f"{xy}.grad of the {name} node for x of shape {BIG}")
+                    for name, *grads in vjps for ab, xy, grad in zip("ab", "xy", grads, strict=True)])
+    return large_problem(fb, out, ok, large, key="mul_big_db", reached="sub",
+                         why=too_slow(f"the VJPs of + and * on inputs of shape {BIG} and {BIG[1:]}", "VJP"))
+
+
+PARTS.append(Part("tensor_core", points=2, inputs=core_inputs, check=check_core, driver=drive_core,
+                  helpers=(run_backward,), needs=("Tensor",),
+                  description="Tensor: + and * with their VJPs, broadcasting"))
 
 
 # ------------------------------------------------------------------------ Part 2: order and backward()
@@ -205,22 +201,28 @@ def check_backward(inp, out, fb):
     ok &= fb.close("chain_grad", 1.0 + 0.5 * inp["chain_length"],
                    what="the gradient at the start of a chain 400 nodes deep")
     n = inp["g_big"].size
-    if ran_out_of_time(out, "xyz_big_grads", reached="chain_grad"):
-        return numerical_gradient_fails(fb, f"backward() of (x + y) z for x, y, z of {n} entries each")
-    if ok:
+
+    def large():
         (x, y, z), g = inp["xyz_big"], inp["g_big"]
-        ok &= fb.gradient("xyz_big_grads", np.array([g * z, g * z, g * (x + y)]), tol=BIG_TOL,
-                          what=f"(df/dx, df/dy, df/dz) for (x + y) z with x, y, z of {n} entries each")
-    return ok
+        return fb.gradient("xyz_big_grads", np.array([g * z, g * z, g * (x + y)]), tol=BIG_TOL,
+                           what=f"(df/dx, df/dy, df/dz) for (x + y) z with x, y, z of {n} entries each")
+    return large_problem(fb, out, ok, large, key="xyz_big_grads", reached="chain_grad",
+                         why=too_slow(f"backward() of (x + y) z for x, y, z of {n} entries each"))
+
+
+PARTS.append(Part("backward", points=3, inputs=backward_inputs, check=check_backward, driver=drive_backward,
+                  needs=("Tensor", "topological_order"),
+                  description="topological order and backward(): the notes' (x + y) z, random graphs with branches"))
 
 
 # ------------------------------------------------------------------------------ Part 3: elementwise
 def elementwise_inputs(rng):
     shape = tuple(int(v) for v in rng.integers(2, 6, 2))
-    relu_x = _multiscale(rng, shape)
+    relu_x = multiscale(rng, shape, decades=2)
     relu_x[np.abs(relu_x) < 1e-6] = 1.0
     return {"positive": rng.uniform(0.3, 3.0, shape), "moderate": rng.uniform(-4.0, 4.0, shape),
-            "relu_x": relu_x, "g": _multiscale(rng, shape), "k": float(rng.choice([2.0, 3.0, -1.0, 0.5, -2.5])),
+            "relu_x": relu_x, "g": multiscale(rng, shape, decades=2),
+            "k": float(rng.choice([2.0, 3.0, -1.0, 0.5, -2.5])),
             "big": np.array([-1000.0, 0.0, 1000.0]), "w": np.array([-3.0, 2.0, -3.0]), "x12": np.array([-1.0, -2.0]),
             "positive_big": rng.uniform(0.3, 3.0, BIG), "moderate_big": rng.uniform(-4.0, 4.0, BIG),
             "relu_x_big": rng.standard_normal(BIG), "g_big": rng.standard_normal(BIG)}
@@ -290,24 +292,23 @@ def _elementwise_expected(inp, s=""):
 def check_elementwise(inp, out, fb):
     k = inp["k"]
     expected, expected_big = _elementwise_expected(inp), _elementwise_expected(inp, "_big")
-    results, stopped = {}, None
-    for name in ELEMENTWISE:
+    labels = {name: f"x ** {k:g}" if name == "pow" else "x / y" if name == "div" else f"x.{name}()"
+              for name in ELEMENTWISE}
+    # The driver runs the large inputs in this order: the first that ran out of time says why, for those after it.
+    stopped = next((name for name in ELEMENTWISE if ran_out_of_time(out, name + "_big_grad", "neuron_grads")), None)
+    results = {}
+    for name, label in labels.items():
         value, grad = expected[name]
-        label = f"x ** {k:g}" if name == "pow" else "x / y" if name == "div" else f"x.{name}()"
         ok = (fb.close(name, value, what=f"the value of {label}")
               & fb.gradient(name + "_grad", grad, what=f"the VJP of {label}"))
-        if ran_out_of_time(out, name + "_big_grad", reached="neuron_grads"):
-            if stopped is None:
-                stopped = (name, label)
-                numerical_gradient_fails(fb, f"the VJP of {label} on an input of shape {BIG}", "VJP")
-            ok = False
-        elif ok:
-            ok = fb.gradient(name + "_big_grad", expected_big[name][1], tol=BIG_TOL,
-                             what=f"the VJP of {label} on an input of shape {BIG}")
-        results[name] = ok
-    if stopped is not None and stopped[0] != ELEMENTWISE[-1]:
-        fb.note(f"The part stopped at the time limit there: the operations after {stopped[1]} could not be run on "
-                f"their large inputs and earn nothing either.")
+        large = f"the VJP of {label} on an input of shape {BIG}"
+        results[name] = large_problem(fb, out, ok, functools.partial(fb.gradient, name + "_big_grad",
+                                                                     expected_big[name][1], tol=BIG_TOL, what=large),
+                                      key=name + "_big_grad", reached="neuron_grads",
+                                      why=too_slow(large, "VJP") if name == stopped else None)
+    if stopped not in (None, ELEMENTWISE[-1]):
+        fb.note(f"The part stopped at the time limit there: the operations after {labels[stopped]} could not be run "
+                f"on their large inputs and earn nothing either.")
     sigmoid_big = fb.close("sigmoid_big", np.array([0.0, 0.5, 1.0]), tol=1e-12,
                            what="sigmoid at -1000, 0, 1000 (no overflow)", code="unstable")
     f = _sigmoid(np.array(1.0))
@@ -315,15 +316,21 @@ def check_elementwise(inp, out, fb):
               & fb.gradient("neuron_grads", -(1 - f) * np.array([1.0, -1.0, -2.0]),
                             what="dL/dw for the notes' sigmoid neuron with L = -log f"))
     # the neuron's gradient comes from the VJPs of sigmoid and log: it counts only where they are derived
-    return _fraction([*results.values(), sigmoid_big, neuron and results["sigmoid"] and results["log"]])
+    return passed_share([*results.values(), sigmoid_big, neuron and results["sigmoid"] and results["log"]])
+
+
+PARTS.append(Part("elementwise", points=3, inputs=elementwise_inputs, check=check_elementwise,
+                  driver=drive_elementwise, helpers=(run_backward,), needs=("Tensor",),
+                  description="pow, exp, log, relu, sigmoid, tanh, division; the notes' sigmoid neuron"))
 
 
 # -------------------------------------------------------------------------------- Part 4: @ and sum
 def matmul_sum_inputs(rng):
     N, D, M = (int(v) for v in rng.integers(2, 7, 3))
-    return {"A": _multiscale(rng, (N, D)), "W": _multiscale(rng, (D, M)), "G": _multiscale(rng, (N, M)),
-            "S": _multiscale(rng, (N, D)), "g_all": float(rng.standard_normal()),
-            "g_axis0": _multiscale(rng, (D,)), "g_axis1_keep": _multiscale(rng, (N, 1)),
+    return {"A": multiscale(rng, (N, D), decades=2), "W": multiscale(rng, (D, M), decades=2),
+            "G": multiscale(rng, (N, M), decades=2), "S": multiscale(rng, (N, D), decades=2),
+            "g_all": float(rng.standard_normal()), "g_axis0": multiscale(rng, (D,), decades=2),
+            "g_axis1_keep": multiscale(rng, (N, 1), decades=2),
             "A_big": rng.standard_normal(BIG_MATMUL[:2]), "W_big": rng.standard_normal(BIG_MATMUL[1:]),
             "G_big": rng.standard_normal(BIG_MATMUL[::2]), "S_big": rng.standard_normal(BIG),
             "g_all_big": float(rng.standard_normal()), "g_axis0_big": rng.standard_normal(BIG[1]),
@@ -364,17 +371,22 @@ def check_matmul_sum(inp, out, fb):
     ok &= fb.close("sum_axis1_keep", S.sum(axis=1, keepdims=True), what="x.sum(axis=1, keepdims=True)")
     ok &= fb.gradient("sum_axis1_keep_grad", np.broadcast_to(inp["g_axis1_keep"], S.shape),
                       what="the VJP of x.sum(axis=1, keepdims=True)")
-    if ran_out_of_time(out, "sum_axis1_keep_big_grad", reached="sum_axis1_keep_grad"):
-        return numerical_gradient_fails(fb, f"the VJPs of @ (for A of shape {BIG_MATMUL[:2]} and W of shape "
-                                            f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})", "VJP")
-    if ok:
+
+    def large():
         A, W, G = inp["A_big"], inp["W_big"], inp["G_big"]
-        ok &= fb.gradient("matmul_big_dA", G @ W.T, tol=BIG_TOL, what=f"the VJP of @ for A of shape {A.shape}")
-        ok &= fb.gradient("matmul_big_dW", A.T @ G, tol=BIG_TOL, what=f"the VJP of @ for W of shape {W.shape}")
-        for key, g in (("all", np.full(BIG, inp["g_all_big"])), ("axis0", np.broadcast_to(inp["g_axis0_big"], BIG)),
-                       ("axis1_keep", np.broadcast_to(inp["g_axis1_keep_big"], BIG))):
-            ok &= fb.gradient(f"sum_{key}_big_grad", g, tol=BIG_TOL, what=f"the VJP of sum ({key}) for x of shape {BIG}")
-    return ok
+        sums = (("all", np.full(BIG, inp["g_all_big"])), ("axis0", np.broadcast_to(inp["g_axis0_big"], BIG)),
+                ("axis1_keep", np.broadcast_to(inp["g_axis1_keep_big"], BIG)))
+        return all([fb.gradient("matmul_big_dA", G @ W.T, tol=BIG_TOL, what=f"the VJP of @ for A of shape {A.shape}"),
+                    fb.gradient("matmul_big_dW", A.T @ G, tol=BIG_TOL, what=f"the VJP of @ for W of shape {W.shape}"),
+                    *[fb.gradient(f"sum_{key}_big_grad", g, tol=BIG_TOL,
+                                  what=f"the VJP of sum ({key}) for x of shape {BIG}") for key, g in sums]])
+    return large_problem(fb, out, ok, large, key="sum_axis1_keep_big_grad", reached="sum_axis1_keep_grad",
+                         why=too_slow(f"the VJPs of @ (for A of shape {BIG_MATMUL[:2]} and W of shape "
+                                      f"{BIG_MATMUL[1:]}) and of sum (for x of shape {BIG})", "VJP"))
+
+
+PARTS.append(Part("matmul_sum", points=2, inputs=matmul_sum_inputs, check=check_matmul_sum, driver=drive_matmul_sum,
+                  helpers=(run_backward,), needs=("Tensor",), description="matrix product and sum with their VJPs"))
 
 
 # ------------------------------------------------------------------------------ Part 5: forward mode
@@ -428,23 +440,11 @@ def check_forward(inp, out, fb):
     results.append(fb.close("xyz", (a + b) * c, what="(x + y) z at the notes' point (-2, 5, -4)")
                    & fb.gradient("xyz_tangent", (da + db) * c + (a + b) * dc,
                                  what="its JVP along a random direction"))
-    return _fraction(results)
+    return passed_share(results)
 
 
-PARTS = [
-    Part("tensor_core", points=2, inputs=core_inputs, check=check_core, driver=drive_core,
-         helpers=(run_backward,), needs=("Tensor",), description="Tensor: + and * with their VJPs, broadcasting"),
-    Part("backward", points=3, inputs=backward_inputs, check=check_backward, driver=drive_backward,
-         needs=("Tensor", "topological_order"),
-         description="topological order and backward(): the notes' (x + y) z, random graphs with branches"),
-    Part("elementwise", points=3, inputs=elementwise_inputs, check=check_elementwise, driver=drive_elementwise,
-         helpers=(run_backward,), needs=("Tensor",),
-         description="pow, exp, log, relu, sigmoid, tanh, division; the notes' sigmoid neuron"),
-    Part("matmul_sum", points=2, inputs=matmul_sum_inputs, check=check_matmul_sum, driver=drive_matmul_sum,
-         helpers=(run_backward,), needs=("Tensor",), description="matrix product and sum with their VJPs"),
-    Part("forward_mode", points=3, inputs=forward_inputs, check=check_forward, driver=drive_forward,
-         needs=("Dual", "jvp"), description="forward mode: dual numbers and jvp"),
-]
+PARTS.append(Part("forward_mode", points=3, inputs=forward_inputs, check=check_forward, driver=drive_forward,
+                  needs=("Dual", "jvp"), description="forward mode: dual numbers and jvp"))
 
 
 # ---------------------------------------------------------------------------- Part 6: unbroadcast
@@ -458,7 +458,7 @@ def unbroadcast_inputs(rng):
     for k, (big, small) in enumerate(UNBROADCAST_CASES):
         stretch = tuple(int(rng.integers(2, 6)) if n != 3 else n for n in big)   # random sizes, same pattern
         small = tuple(stretch[len(stretch) - len(small) + i] if n != 1 else 1 for i, n in enumerate(small))
-        inp[f"grad{k}"] = _multiscale(rng, stretch)
+        inp[f"grad{k}"] = multiscale(rng, stretch, decades=2)
         inp[f"shape{k}"] = np.array(small, dtype=np.int64)
     return inp
 
@@ -480,7 +480,12 @@ def check_unbroadcast(inp, out, fb):
         grad, shape = inp[f"grad{k}"], tuple(int(n) for n in inp[f"shape{k}"])
         results.append(fb.gradient(f"case{k}", reference(grad, shape),
                                    what=f"unbroadcast of a {grad.shape} gradient to shape {shape}"))
-    return _fraction(results)
+    return passed_share(results)
+
+
+PARTS.append(Part("unbroadcast", points=2, inputs=unbroadcast_inputs, check=check_unbroadcast,
+                  driver=drive_unbroadcast, needs=("unbroadcast",),
+                  description="unbroadcast: the gradient of a broadcast operand, summed back"))
 
 
 # ------------------------------------------------------------------------- Part 7: Module, Linear
@@ -553,10 +558,15 @@ def check_modules(inp, out, fb):
     return ok
 
 
+PARTS.append(Part("modules", points=3, inputs=modules_inputs, check=check_modules, driver=drive_modules,
+                  needs=("Tensor", "Parameter", "Module", "Linear", "ReLU", "Sequential"),
+                  description="Parameter, Module.parameters() and zero_grad(), Linear, Sequential"))
+
+
 # ---------------------------------------------------------------------------- Part 8: cross-entropy
 def cross_entropy_inputs(rng):
     N, C = int(rng.integers(4, 10)), int(rng.integers(3, 7))
-    return {"scores": _multiscale(rng, (N, C)) * 0.1, "big": rng.uniform(-1000, 1000, (N, C)),
+    return {"scores": multiscale(rng, (N, C), decades=2) * 0.1, "big": rng.uniform(-1000, 1000, (N, C)),
             "y": rng.integers(0, C, N)}
 
 
@@ -578,6 +588,11 @@ def check_cross_entropy(inp, out, fb):
         ok &= fb.close(key + "_loss", loss, what=f"the loss for {words}")
         ok &= fb.gradient(key + "_grad", dscores, what=f"d loss / d scores for {words}", N=len(inp["y"]))
     return ok
+
+
+PARTS.append(Part("cross_entropy", points=2, inputs=cross_entropy_inputs, check=check_cross_entropy,
+                  driver=drive_cross_entropy, needs=("Tensor", "cross_entropy"),
+                  description="softmax cross-entropy from Tensor operations, stable for large scores"))
 
 
 # ------------------------------------------------------------------------- Part 9: SGD, train_step
@@ -635,6 +650,10 @@ def check_sgd(inp, out, fb):
     return ok
 
 
+PARTS.append(Part("sgd_training", points=2, inputs=sgd_inputs, check=check_sgd, driver=drive_sgd,
+                  needs=("Tensor", "SGD", "train_step"), description="the SGD optimiser and one training step"))
+
+
 # ------------------------------------------------------------------------------ Part 10: the digits
 def _digits_split(split):
     """Training (the lessons' training and validation images) and test images of the digits, standardised."""
@@ -677,21 +696,9 @@ def check_digits(inp, out, fb):
                     f"(Linear(64, 256), ReLU, Linear(256, 10), SGD with lr 0.1, batches of 32)")
 
 
-PARTS += [
-    Part("unbroadcast", points=2, inputs=unbroadcast_inputs, check=check_unbroadcast, driver=drive_unbroadcast,
-         needs=("unbroadcast",), description="unbroadcast: the gradient of a broadcast operand, summed back"),
-    Part("modules", points=3, inputs=modules_inputs, check=check_modules, driver=drive_modules,
-         needs=("Tensor", "Parameter", "Module", "Linear", "ReLU", "Sequential"),
-         description="Parameter, Module.parameters() and zero_grad(), Linear, Sequential"),
-    Part("cross_entropy", points=2, inputs=cross_entropy_inputs, check=check_cross_entropy,
-         driver=drive_cross_entropy, needs=("Tensor", "cross_entropy"),
-         description="softmax cross-entropy from Tensor operations, stable for large scores"),
-    Part("sgd_training", points=2, inputs=sgd_inputs, check=check_sgd, driver=drive_sgd,
-         needs=("Tensor", "SGD", "train_step"), description="the SGD optimiser and one training step"),
-    Part("digits", points=2, inputs=digits_inputs, check=check_digits, driver=drive_digits, timeout=60,
-         needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"),
-         description="your engine trains a network on the digits to at least 95 % test accuracy"),
-]
+PARTS.append(Part("digits", points=2, inputs=digits_inputs, check=check_digits, driver=drive_digits, timeout=60,
+                  needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"),
+                  description="your engine trains a network on the digits to at least 95 % test accuracy"))
 
 # Written answers, graded by hand in formgrader.
 MANUAL_PARTS = {"written_engine": 2}

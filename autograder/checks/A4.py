@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import Part
+from autograder.checks import Part, passed_share
 
 NOTEBOOK = "A4.ipynb"
+PARTS = []      # in the notebook's order: each part is appended right after its check
 
 
 def _steps_inputs(rng, **hyper):
@@ -52,6 +53,11 @@ def check_momentum(inp, out, fb):
     return ok
 
 
+PARTS.append(Part("momentum", points=2, inputs=momentum_inputs, check=check_momentum, driver=drive_momentum,
+                  helpers=(run_updates,), needs=("sgd_momentum",),
+                  description="SGD with momentum (PyTorch's formulation)"))
+
+
 # --------------------------------------------------------------------------------------------- RMSProp
 def rmsprop_inputs(rng):
     return _steps_inputs(rng, lr=float(10.0 ** rng.uniform(-4, -1)), alpha=float(rng.uniform(0.8, 0.999)),
@@ -76,6 +82,10 @@ def check_rmsprop(inp, out, fb):
     ok &= fb.close("default_step", inp["w0"] - 1e-2 * g0 / (np.sqrt(0.01 * g0 * g0) + 1e-8),
                    what="one step with the defaults (lr 1e-2, alpha 0.99, eps 1e-8)")
     return ok
+
+
+PARTS.append(Part("rmsprop", points=2, inputs=rmsprop_inputs, check=check_rmsprop, driver=drive_rmsprop,
+                  helpers=(run_updates,), needs=("rmsprop",), description="RMSProp"))
 
 
 # ------------------------------------------------------------------------------------------------ Adam
@@ -107,6 +117,11 @@ def check_adam(inp, out, fb):
     ok &= fb.close("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), tol=1e-7,
                    what="one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)")
     return ok
+
+
+PARTS.append(Part("adam", points=3, inputs=adam_inputs, check=check_adam, driver=drive_adam,
+                  helpers=(run_updates,), needs=("adam",),
+                  description="Adam with bias-corrected copies of raw moments"))
 
 
 # ------------------------------------------------------------------------------------------------ init
@@ -161,6 +176,10 @@ def check_init(inp, out, fb):
     return ok
 
 
+PARTS.append(Part("init", points=2, inputs=init_inputs, check=check_init, driver=drive_init,
+                  needs=("xavier_normal", "he_normal"), description="Xavier and He normal initialisation"))
+
+
 # --------------------------------------------------------------------------------------------- dropout
 def dropout_inputs(rng):
     return {"x": rng.standard_normal((int(rng.integers(200, 400)), int(rng.integers(100, 200)))),
@@ -197,6 +216,10 @@ def check_dropout(inp, out, fb):
     ok &= fb.close("eval_mask", np.ones_like(x), tol=0.0, what="evaluation mode's mask is all ones")
     ok &= fb.close("p0_out", x, tol=1e-15, what="p = 0 keeps everything")
     return ok
+
+
+PARTS.append(Part("dropout", points=1, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
+                  needs=("dropout",), description="inverted dropout with a train/eval switch"))
 
 
 # -------------------------------------------------------------------------------------- early stopping
@@ -238,20 +261,8 @@ def check_early_stopping(inp, out, fb):
     return ok
 
 
-PARTS = [
-    Part("momentum", points=2, call=None, inputs=momentum_inputs, check=check_momentum, driver=drive_momentum,
-         helpers=(run_updates,), needs=("sgd_momentum",), description="SGD with momentum (PyTorch's formulation)"),
-    Part("rmsprop", points=2, inputs=rmsprop_inputs, check=check_rmsprop, driver=drive_rmsprop,
-         helpers=(run_updates,), needs=("rmsprop",), description="RMSProp"),
-    Part("adam", points=3, inputs=adam_inputs, check=check_adam, driver=drive_adam,
-         helpers=(run_updates,), needs=("adam",), description="Adam with bias-corrected copies of raw moments"),
-    Part("init", points=2, inputs=init_inputs, check=check_init, driver=drive_init,
-         needs=("xavier_normal", "he_normal"), description="Xavier and He normal initialisation"),
-    Part("dropout", points=1, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
-         needs=("dropout",), description="inverted dropout with a train/eval switch"),
-    Part("early_stopping", points=2, inputs=early_stopping_inputs, check=check_early_stopping,
-         driver=drive_early_stopping, needs=("early_stopping",), description="early stopping rule"),
-]
+PARTS.append(Part("early_stopping", points=2, inputs=early_stopping_inputs, check=check_early_stopping,
+                  driver=drive_early_stopping, needs=("early_stopping",), description="early stopping rule"))
 
 
 # ------------------------------------------------------------------------------- Adam, the notes' form
@@ -281,11 +292,12 @@ def check_adam_notes(inp, out, fb):
     return ok
 
 
+PARTS.append(Part("adam_notes", points=2, inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
+                  helpers=(run_updates, drive_adam), needs=("adam_notes",),
+                  description="Adam as the deep-nets notes write it (the correction folded into the recursions)"))
+
+
 # ------------------------------------------------------------------------------ activation statistics
-def _fraction(results):
-    return sum(bool(r) for r in results) / len(results)
-
-
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 
@@ -342,7 +354,12 @@ def check_statistics(inp, out, fb):
     if not all(results):
         fb.note("Statistics are of the activations h_l = f(h_(l-1) W), after the nonlinearity; the gradients are "
                 "with respect to those h_l, before going back through f.")
-    return _fraction(results)
+    return passed_share(results)
+
+
+PARTS.append(Part("layer_statistics", points=2, inputs=statistics_inputs, check=check_statistics,
+                  driver=drive_statistics, needs=("layer_statistics",),
+                  description="activation and gradient statistics, layer by layer"))
 
 
 # ------------------------------------------------------------------------ training with early stopping
@@ -430,16 +447,9 @@ def check_fit(inp, out, fb):
     return all(results)       # a loop that keeps the wrong parameters misses the point of the part
 
 
-PARTS += [
-    Part("adam_notes", points=2, inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
-         helpers=(run_updates, drive_adam), needs=("adam_notes",),
-         description="Adam as the deep-nets notes write it (the correction folded into the recursions)"),
-    Part("layer_statistics", points=2, inputs=statistics_inputs, check=check_statistics, driver=drive_statistics,
-         needs=("layer_statistics",), description="activation and gradient statistics, layer by layer"),
-    Part("fit_early_stopping", points=3, inputs=fit_inputs, check=check_fit, driver=drive_fit,
-         helpers=(softmax_regression_loss, sgd_in_place), needs=("fit_early_stopping",),
-         description="a training loop with early stopping that keeps the best parameters"),
-]
+PARTS.append(Part("fit_early_stopping", points=3, inputs=fit_inputs, check=check_fit, driver=drive_fit,
+                  helpers=(softmax_regression_loss, sgd_in_place), needs=("fit_early_stopping",),
+                  description="a training loop with early stopping that keeps the best parameters"))
 
 # Written answers, graded by hand in formgrader.
 MANUAL_PARTS = {"written_initialisation": 3}

@@ -55,20 +55,53 @@ class Part:
                 "count_calls": bool(self.count_calls)}
 
 
+# Shared by the check modules. Inputs on several scales: no centred difference reaches 1e-9 on them.
+def multiscale(rng, shape, decades: int = 3):
+    """Standard normal entries of the given shape, each times 10**u, u uniform in [-decades, decades]."""
+    return rng.standard_normal(shape) * 10.0 ** rng.uniform(-decades, decades, shape)
+
+
+def passed_share(verdicts) -> float:
+    """The share of ``verdicts`` that passed: a part judged as equal shares (one per operation, case...)."""
+    verdicts = [bool(v) for v in verdicts]
+    return sum(verdicts) / len(verdicts)
+
+
+# The large problem. A backward pass that evaluates a copy of the forward at nudged inputs, one entry at a time
+# (complex step: exact to 1e-15; finite differences), passes every comparison on a small problem. A part with a
+# backward pass (A1's losses, A2's layers, A3's VJPs) therefore also runs a large problem, last: a derived backward
+# pass costs about as much as the forward there (milliseconds), a numerical one a forward per entry (minutes), far
+# past the part's time limit.
+BIG_TOL = 1e-7     # precision is judged on the small multiscale problems; the large ones are there for time
+
+
+def large_problem(fb, out, passed, compare, *, key, reached, why):
+    """The verdict of a part (or of the shares of it that a backward pass earns) whose large problem runs last.
+
+    ``passed`` is the small problems' verdict; ``compare()`` compares the large problem's results, at ``BIG_TOL``,
+    and returns the verdict (a bool, or one per share). If the large problem's ``key`` did not come back because
+    the part ran out of time (:func:`ran_out_of_time`), the verdict is False whatever ``passed`` says, and ``why``
+    is the feedback line (``too_slow(...)``; None where an earlier call said it). Otherwise it is
+    ``passed and compare()``: the large problem is compared only where the small ones passed."""
+    if ran_out_of_time(out, key, reached):
+        if why is not None:
+            fb.check(False, "", why, code="numerical")
+        return False
+    return passed and compare()
+
+
 def ran_out_of_time(out, key, reached) -> bool:
     """True when the small problems came back (``reached``, the last of their results) but the large problem's
-    ``key`` did not, because the part reached its time limit: the sign of a numerical backward pass (A2, A3)."""
+    ``key`` did not, because the part reached its time limit: the sign of a numerical backward pass."""
     return out.get(reached) is not None and out.get(key) is None and out.status == "timeout"
 
 
-def numerical_gradient_fails(fb, subject: str, derived: str = "backward pass") -> bool:
-    """Fail, saying why, a part whose ``subject`` (what ran on the large problem) did not come back in time."""
-    return fb.check(False, "", f"{subject[:1].upper()}{subject[1:]} did not come back within the time limit. A "
-                               f"derived {derived}, with array operations, takes milliseconds there; one that "
-                               f"evaluates the forward at nudged inputs, one entry at a time (finite differences "
-                               f"or complex step), takes minutes. A numerical gradient earns nothing: derive the "
-                               f"backward pass (and use array operations, not Python loops over the entries).",
-                    code="numerical")
+def too_slow(subject: str, derived: str = "backward pass") -> str:
+    """Why a part fails whose ``subject`` (what ran on the large problem) did not come back in time."""
+    return (f"{subject[:1].upper()}{subject[1:]} did not come back within the time limit. A derived {derived}, "
+            f"with array operations, takes milliseconds there; one that evaluates the forward at nudged inputs, one "
+            f"entry at a time (finite differences or complex step), takes minutes. A numerical gradient earns "
+            f"nothing: derive the backward pass (and use array operations, not Python loops over the entries).")
 
 
 @functools.lru_cache(maxsize=None)
