@@ -32,10 +32,11 @@ from .tools import classreport, lms, returning, similarity  # noqa: E402
 
 def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) -> bool:
     """Grade one notebook exactly as `deepgrad grade` would (same sandbox, checks and feedback) and print
-    the feedback as text. Returns True for full marks."""
+    the feedback as text, with the sandbox mode it ran in. Returns True for full marks."""
     from .grading import grade_notebook
+    from .sandbox import mode
     result = grade_notebook(assignment, path, seed=seed)
-    print(feedback.terminal(result, path), file=stream or sys.stdout)
+    print(feedback.terminal(result, path, mode()), file=stream or sys.stdout)     # the mode grade_notebook used
     return result.score == result.max_score
 
 
@@ -179,17 +180,22 @@ def main(argv=None) -> int:
         if not args.submissions.is_dir():
             parser.error(f"SUBMISSIONS must be a folder, got {args.submissions}")
         from .grading import grade_all
-        results = grade_all(args.assignment, args.submissions, args.output, jobs=args.jobs, seed=args.seed,
-                            progress=not args.no_progress, gradebook=args.gradebook, course=args.course,
-                            shard=_shard(args.shard, parser))
+        from .grading.pipeline import GradebookNotUpdated
+        try:
+            results = grade_all(args.assignment, args.submissions, args.output, jobs=args.jobs, seed=args.seed,
+                                progress=not args.no_progress, gradebook=args.gradebook, course=args.course,
+                                shard=_shard(args.shard, parser))
+        except GradebookNotUpdated:
+            return 1    # its students and error are printed above the summary; every other file is written
         # non-zero when a notebook was unusable or a part crashed (the summary line names them)
         return 1 if any(r.failed for r in results) else 0
     if args.command == "check":
         if not args.notebook.is_file():
             parser.error(f"NOTEBOOK must be a notebook file such as work/assignments/{args.assignment}/"
-                         f"{args.assignment}.ipynb, got {args.notebook}")
+                         f"{args.assignment}.ipynb, got {feedback.printable(args.notebook, True)}")
         if args.assignment not in graded_assignments():
-            parser.error(f"ASSIGNMENT must be one of {', '.join(graded_assignments())}, got {args.assignment!r}")
+            parser.error(f"ASSIGNMENT must be one of {', '.join(graded_assignments())}, got "
+                         f"{feedback.printable(repr(args.assignment), True)}")
         return 0 if check(args.assignment, args.notebook, seed=args.seed) else 1
     if args.command in INSTRUCTOR_COMMANDS:
         try:

@@ -4,11 +4,12 @@ graded cell in the formgrader's copy, and the terminal of ``deepgrad check``.
 Each renders the same things in the same order: per part its score, title, status and feedback lines (what
 happened in the sandbox, then the check's comparisons and diagnoses). What a student may see is fixed in
 autograder/README.md ("What a student sees"); nothing here adds to it. Every string a student controls is
-escaped in the HTML.
+escaped in the HTML, and in the terminal its control characters are shown, never sent (:func:`printable`).
 """
 from __future__ import annotations
 
 import html as _html
+import re
 import textwrap
 from pathlib import Path
 
@@ -29,6 +30,23 @@ ul { padding-left: 1.2rem; margin: .3rem 0; } li.ok::marker { content: "✓ "; c
 li.fail::marker { content: "✗ "; color: #b42318; } li.note::marker { content: "• "; }
 .status { color: #555; }
 """
+
+
+# What a terminal would act on rather than show: C0 controls but the newline (ESC starts colours, cursor moves,
+# clipboard writes (OSC 52), hidden text; CR and BS overwrite a line), DEL, C1 controls (CSI, OSC as one
+# character), the line and paragraph separators, and the marks that reorder text (bidi embeddings, overrides,
+# isolates; the invisible direction marks).
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069]")
+
+
+def printable(text, one_line: bool = False) -> str:
+    """``text`` safe for a terminal: each control character (see _CONTROL) shown as its escape (``\\x1b``,
+    ``\\u202e``), so it is visible and does nothing; ``one_line`` shows newlines the same way."""
+    text = str(text)
+    if one_line:
+        text = text.replace("\n", "\\n")
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def _score(score, points) -> str:
@@ -76,19 +94,33 @@ def cell_text(part) -> str:
     return "\n".join(lines) + "\n"
 
 
-def terminal(result, path: Path) -> str:
-    """The feedback as terminal text (``deepgrad check``): a line per part, its feedback indented below."""
-    width = max(len(p.name) for p in result.parts) if result.parts else 0
-    out = [f"{result.assignment}: {_score(result.score, result.max_score)} for {path}"]
+def terminal(result, path: Path, sandbox: str | None = None) -> str:
+    """The feedback as terminal text (``deepgrad check``): a line per part, its feedback indented below.
+    ``sandbox``: the mode the parts ran in ("namespaces + rlimits" or "rlimits only"), said at the end.
+
+    Every string the notebook or its file name controls (error texts, the path, names) goes through
+    :func:`printable`: a classmate's notebook cannot colour, move, hide or rewrite what is printed."""
+    t = printable
+    width = max(len(t(p.name, True)) for p in result.parts) if result.parts else 0
+    out = [f"{t(result.assignment, True)}: {_score(result.score, result.max_score)} for {t(path, True)}"]
     if result.notebook_problem:
-        out.append(f"  {result.notebook_problem}")
+        out.append(f"  {t(result.notebook_problem, True)}")
     for p in result.parts:
-        out.append(f"\n{p.name:<{width}}  {_score(p.score, p.points)}  {p.description}")
+        out.append(f"\n{t(p.name, True):<{width}}  {_score(p.score, p.points)}  {t(p.description, True)}")
         if p.score < p.points:
-            out.append(f"    {status_words(p.status)}")
+            out.append(f"    {t(status_words(p.status), True)}")
         for line in (line for line in p.lines if line.text):
-            out.append(textwrap.fill(line.text, 100, initial_indent=f"    {MARK[line.ok]} ",
+            out.append(textwrap.fill(t(line.text), 100, initial_indent=f"    {MARK[line.ok]} ",
                                      subsequent_indent="      "))
-    out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox, with NumPy "
-               "only, on inputs drawn just now.")
+    if sandbox == "namespaces + rlimits":
+        out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox "
+                   "(namespaces + rlimits), with NumPy only, on inputs drawn just now.")
+    elif sandbox is not None:
+        out.append(f"\nGraded as the instructor grades: your answer cells ran on their own, with NumPy only, on "
+                   f"inputs drawn just now; sandbox: {t(sandbox, True)}: limits on time, memory and processes "
+                   f"only, so the code could read and change whatever this user can (check only notebooks "
+                   f"you trust).")
+    else:
+        out.append("\nGraded as the instructor grades: your answer cells ran on their own, with NumPy only, on "
+                   "inputs drawn just now.")
     return "\n".join(out)

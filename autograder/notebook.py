@@ -7,8 +7,9 @@ deleted test cells, extra cells and odd metadata are all fine. Malformed JSON or
 
 Everything here runs in the trusted grader on student input, so every step is linear in the input and
 bounded: only regular files and real folders are looked at (links, pipes and devices are never followed or
-opened), folders are walked to a bounded number of entries, and of a zip only its notebooks are unpacked,
-within caps on the bytes and members of all of one student's zips together.
+opened, at any step below the submissions folder), folders are walked to a bounded number of entries, and of
+a zip only its notebooks are unpacked, within caps on the bytes and members of all of one student's zips
+together.
 """
 from __future__ import annotations
 
@@ -47,23 +48,75 @@ def _nbgrader(cell) -> dict:
     return nbg if isinstance(nbg, dict) else {}
 
 
-def _regular(path: Path) -> bool:
-    """True for a regular file reached without following a link at its last step."""
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_regular(path: Path, root: Path | None = None) -> int:
+    """A descriptor open on the regular file ``path``; OSError for anything else.
+
+    With ``root`` (a folder ``path`` lies in), every step from ``root`` down is taken through a descriptor of
+    the folder before it, never following a link: each step must be a real folder and the last a regular
+    file, so a linked folder anywhere below ``root`` (``A1 -> /course/solutions/A1``) leads nowhere, and
+    nothing can swap a link in between the check and the read. Without ``root`` only the last step is
+    checked. A pipe or a device is never opened (it is stat-ed first, and opened without blocking)."""
+    path = Path(path)
+    if root is None:
+        folder, steps = None, [str(path)]
+    else:
+        folder, steps = os.open(root, _DIR_FLAGS), list(path.relative_to(root).parts)
+        if not steps or any(s in ("", ".", "..") for s in steps):
+            os.close(folder)
+            raise OSError(f"{path} is not a file below {root}")
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
+        for step in steps[:-1]:
+            inner = os.open(step, _DIR_FLAGS, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        if not stat.S_ISREG(os.stat(steps[-1], dir_fd=folder, follow_symlinks=False).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        fd = os.open(steps[-1], _FILE_FLAGS, dir_fd=folder)
+    finally:
+        if folder is not None:
+            os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd
+
+
+def _regular(path: Path, root: Path | None = None) -> bool:
+    """True for a regular file reached through real folders from ``root`` (or, without it, not a link at its
+    last step): :func:`_open_regular`."""
+    try:
+        os.close(_open_regular(path, root))
+        return True
+    except (OSError, ValueError):
         return False
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file, never following a link and never blocking on a pipe or a device."""
-    path = Path(path)
-    if not _regular(path):
-        raise NotebookProblem(f"{path.name} is not a regular file (links, pipes and devices are not read)")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+def stat_regular(path: Path, root: Path | None = None) -> os.stat_result | None:
+    """The status of a regular file reached as :func:`_open_regular` reaches it, or None."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotebookProblem(f"{path.name} is not a regular file")
+        fd = _open_regular(path, root)
+    except (OSError, ValueError):
+        return None
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes:
+    """The bytes of a regular file, never following a link (at any step below ``root`` when given) and never
+    blocking on a pipe or a device."""
+    path = Path(path)
+    try:
+        fd = _open_regular(path, root)
+    except (OSError, ValueError):
+        raise NotebookProblem(f"{path.name} is not a regular file (links, pipes and devices are not "
+                              f"read)") from None
+    try:
         if os.fstat(fd).st_size > limit:
             raise NotebookProblem(f"{path.name} is larger than {limit // 2**20} MB (clear the outputs and "
                                   f"submit again)")
@@ -156,15 +209,23 @@ class _Caps:
         self.bytes, self.members = MAX_UNZIPPED_BYTES, MAX_MEMBERS
 
 
-def _safe_unzip(archive: Path, dest: Path, caps: _Caps) -> None:
+def _safe_unzip(archive: Path, dest: Path, caps: _Caps, root: Path | None = None) -> None:
     """Unpack the notebooks of a zip (only regular-file members whose names stay inside ``dest``), within
-    ``caps``; members that cannot be unpacked (links, a file where a folder is needed) are skipped."""
-    if not _regular(archive):
-        return
-    if os.lstat(archive).st_size > MAX_ARCHIVE_BYTES:
-        raise NotebookProblem(f"{archive.name} is larger than {MAX_ARCHIVE_BYTES // 2**20} MB")
+    ``caps``; members that cannot be unpacked (links, a file where a folder is needed) are skipped. The zip
+    itself is opened as :func:`_open_regular` opens a file (through real folders from ``root``)."""
     try:
-        with zipfile.ZipFile(archive) as zf:
+        fd = _open_regular(archive, root)
+    except (OSError, ValueError):
+        return
+    with os.fdopen(fd, "rb") as raw:
+        if os.fstat(fd).st_size > MAX_ARCHIVE_BYTES:
+            raise NotebookProblem(f"{archive.name} is larger than {MAX_ARCHIVE_BYTES // 2**20} MB")
+        _unzip(raw, archive.name, dest, caps)
+
+
+def _unzip(raw, archive_name: str, dest: Path, caps: _Caps) -> None:
+    try:
+        with zipfile.ZipFile(raw) as zf:
             infos = zf.infolist()
             caps.members -= len(infos)
             if caps.members < 0:
@@ -188,7 +249,7 @@ def _safe_unzip(archive: Path, dest: Path, caps: _Caps) -> None:
                 except OSError:
                     continue             # "a" and "a/b", or the same name twice: keep what fits
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
-        raise NotebookProblem(f"{archive.name} is not a readable zip file ({type(exc).__name__})") from None
+        raise NotebookProblem(f"{archive_name} is not a readable zip file ({type(exc).__name__})") from None
 
 
 def _walk(root: Path) -> list[Path]:
@@ -217,7 +278,10 @@ def find(student_path: Path, assignment: str, notebook_name: str, scratch: Path)
 
     Looks for, in order: ``<folder>/<notebook>``, ``<folder>/<assignment>/<notebook>``, any file named
     ``<notebook>`` deeper down, then the only ``.ipynb`` file. Zip files (the submission itself or zips
-    inside the folder) are unpacked into ``scratch`` first. Only regular files count.
+    inside the folder) are unpacked into ``scratch`` first. Only regular files reached through real folders
+    count: no step below SUBMISSIONS may be a link (a student's ``A1/`` linked to ``solutions/A1`` is not
+    followed). The path returned is the grader's own copy in ``scratch``, read through descriptors of those
+    folders, so nothing can be swapped in between finding the notebook and reading it.
     """
     student_path = Path(student_path)
     caps, roots = _Caps(), []
@@ -229,34 +293,61 @@ def find(student_path: Path, assignment: str, notebook_name: str, scratch: Path)
         roots.append(student_path)
         zips = [p for p in _walk(student_path) if p.parent == student_path and p.suffix == ".zip"]
         for i, z in enumerate(zips):
-            _safe_unzip(z, scratch / f"zip{i}", caps)
+            _safe_unzip(z, scratch / f"zip{i}", caps, root=student_path)
             roots.append(scratch / f"zip{i}")
     for root in roots:
         for candidate in (root / notebook_name, root / assignment / notebook_name):
-            if _regular(candidate):
-                return candidate
-    found = [p for root in roots for p in _walk(root)
-             if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.parts]
-    named = [p for p in found if p.name == notebook_name]
+            if _regular(candidate, root):
+                return _taken(candidate, root, scratch)
+    found = [(p, root) for root in roots for p in _walk(root)
+             if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.parts and _regular(p, root)]
+    named = [(p, root) for p, root in found if p.name == notebook_name]
     if named:
-        return named[0]
+        return _taken(*named[0], scratch)
     if len(found) == 1:
-        return found[0]
+        return _taken(*found[0], scratch)
     if not found:
         raise NotebookProblem(f"no notebook was found in the submission (expected {notebook_name}; links, "
                               f"pipes and devices are not followed)")
     raise NotebookProblem(f"no notebook named {notebook_name} and several others "
-                          f"({', '.join(p.name for p in found[:5])}); submit {notebook_name}")
+                          f"({', '.join(p.name for p, _ in found[:5])}); submit {notebook_name}")
+
+
+def _taken(path: Path, root: Path, scratch: Path) -> Path:
+    """The notebook ``path`` (below ``root``) as the grader reads it: unpacked zips are in ``scratch`` already;
+    a file of the student's folder is copied there, read through real folders only."""
+    if Path(root) == Path(scratch) or Path(scratch) in Path(root).parents:
+        return path
+    copy = Path(scratch) / "found" / path.name        # beside zip0, zip1... (a zip submission has no copy)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(read_regular(path, MAX_NOTEBOOK_BYTES, root))
+    return copy
 
 
 # ---------------------------------------------------------------- students in a folder of submissions
+# nbgrader's gradebook keeps a student id in a String(128) column (a server database refuses a longer one), and
+# the formgrader finds a student's notebook in a folder named by the id: ids stay below that, in bytes.
+MAX_ID = 128
+
+
 def student_id(name: str) -> str:
-    """A submission's name, percent-encoded where it is not plain letters, digits and ``_.-~``: ids
-    round-trip (``urllib.parse.unquote``), and none can start a spreadsheet formula (``= + - @``) in
-    grades.csv or be a hidden folder's name."""
+    """A submission's name, percent-encoded where it is not plain letters, digits and ``_.-~`` (its bytes, as
+    the file system holds them): none can start a spreadsheet formula (``= + - @``) in grades.csv or be a
+    hidden folder's name, and ``urllib.parse.unquote_to_bytes`` gives the name's bytes back. A name whose id
+    would be MAX_ID characters or more (15 CJK characters) gets the id's first hundred characters, ``~``
+    and a hash of the whole name, exactly MAX_ID long: a length no other id has, so two names never share
+    an id, and every file named by an id stays far below the 255 bytes a file name may have."""
     from urllib.parse import quote
-    sid = quote(name, safe="")
-    return f"%{ord(sid[0]):02X}{sid[1:]}" if sid[:1] in "-." else sid
+    raw = os.fsencode(name)               # a name that is not UTF-8 keeps its bytes (surrogateescape)
+    sid = quote(raw, safe="")
+    if sid[:1] in "-.":
+        sid = f"%{ord(sid[0]):02X}{sid[1:]}"
+    if len(sid) < MAX_ID:
+        return sid
+    prefix = sid[:MAX_ID - 25]
+    cut = prefix.find("%", len(prefix) - 2)           # never half an escape
+    prefix = prefix if cut < 0 else prefix[:cut]
+    return prefix + "~" + hashlib.sha256(raw).hexdigest()[:MAX_ID - 1 - len(prefix)]
 
 
 def discover(submissions: Path) -> list[tuple[str, Path]]:
@@ -283,8 +374,10 @@ def discover(submissions: Path) -> list[tuple[str, Path]]:
 
 
 def folder_name(student_id: str) -> str:
-    """The folder of a student id in the output (feedback/, record/): ids are path-safe; very long ones are
-    shortened with a hash."""
-    if len(student_id) <= 200:
+    """The folder of a student id in the output (feedback/, record/): ids are path-safe and at most MAX_ID
+    bytes, so this is the id itself; a longer string (no id :func:`student_id` makes) is cut to 180 bytes
+    and a hash."""
+    raw = student_id.encode("utf-8", "surrogateescape")
+    if len(raw) <= 200:
         return student_id
-    return student_id[:180] + "~" + hashlib.sha256(student_id.encode()).hexdigest()[:16]
+    return raw[:180].decode("utf-8", "ignore") + "~" + hashlib.sha256(raw).hexdigest()[:16]

@@ -664,7 +664,10 @@ def probe():
             seen = f.read()
     except OSError:
         seen = ""
-    os.kill(os.getppid(), signal.SIGKILL)   # out of sight in the namespace: reaches nobody outside
+    try:
+        os.kill(os.getppid(), signal.SIGKILL)   # out of sight in the namespace, and refused by the filter
+    except PermissionError:
+        pass
     return len(seen)
 """
 spec = {"call": "probe", "args": [], "kwargs": {}, "returns": "n", "needs": ["probe"], "count_calls": False,

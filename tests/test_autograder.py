@@ -227,11 +227,16 @@ def test_each_part_starts_clean_whatever_the_part_before_it_did(isolate):
 
 
 def test_a_part_that_kills_the_fork_server_costs_only_itself():
-    """Without namespaces a student's process can see its parent, the fork server, and kill it: that part ends
-    without results, and the next part gets a new server."""
+    """Without namespaces a student's process can see its parent, the fork server: the system-call filter
+    refuses to signal it (the cell raises), and a server that dies all the same (killed here from outside,
+    between parts) is replaced at the next part (tests/test_adversarial_modes.py has the rest)."""
+    import signal
+
+    from autograder.sandbox import ENV, forkserver
     killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return x\n"
     r = run_part([killer], ONE, {"x": 1.0}, isolate=False)
-    assert r.status in ("crashed", "ok")      # the child dies with its server unless it was quicker
+    assert r.status == "missing" and "PermissionError" in r.cell_errors[0][1]
+    os.kill(forkserver.server(ENV).pid, signal.SIGKILL)
     after = run_part(["def f(x):\n    return 2 * x\n"], ONE, {"x": 1.0}, isolate=False)
     assert after.status == "ok" and after.outputs["r"] == 2.0
 
@@ -380,3 +385,21 @@ def test_isolation_is_reported():
     # Not an assertion about this machine's abilities, just that the probe answers and is cached.
     assert isolation_available() in (True, False)
     assert isolation_available() == isolation_available()
+
+
+def test_rlimits_only_mode_says_what_it_cannot_promise_before_grading(tmp_path):
+    """A mode that cannot hold the sandbox's promise about files says so before the first student is graded."""
+    import io
+    from autograder.sandbox import RLIMITS_ONLY_WARNING
+    (tmp_path / "subs" / "stub").mkdir(parents=True)
+    shutil.copy(release.ROOT / "assignments" / "A4" / "A4.ipynb", tmp_path / "subs" / "stub" / "A4.ipynb")
+    for isolate in (False, None):
+        stream = io.StringIO()
+        grading.grade_all("A4", tmp_path / "subs", tmp_path / f"out{isolate}", progress=False, stream=stream,
+                          isolate=isolate)
+        lines = stream.getvalue().splitlines()
+        if isolate is False:
+            assert lines[0] == RLIMITS_ONLY_WARNING and lines[-1].endswith(
+                f"sandbox: rlimits only; grades in {tmp_path / 'outFalse' / 'grades.csv'}"), lines
+        elif isolation_available():
+            assert RLIMITS_ONLY_WARNING not in lines and "sandbox: namespaces + rlimits" in lines[-1], lines

@@ -199,7 +199,8 @@ def _planted(mistake, W, g, n, reg):
     return {
         "sign": -g, "double": 2 * g, "half": g / 2, "factor_3": 3 * g, "transposed_square": g.T,
         "sum_not_mean": data * n + penalty, "divide_twice": data / n + penalty,
-        "missing_reg": data, "half_reg": data + penalty / 2,
+        "missing_reg": data, "half_reg": data + penalty / 2, "double_reg": data + 2 * penalty,
+        "reg_sign": data - penalty,
     }[mistake]
 
 
@@ -215,6 +216,8 @@ def _planted(mistake, W, g, n, reg):
     ("divide_twice", 0.1, "1/N = 1/6"),
     ("missing_reg", 0.1, "regularisation"),
     ("half_reg", 0.1, "2*reg*W, not reg*W"),
+    ("double_reg", 0.1, "added twice"),
+    ("reg_sign", 0.1, "wrong sign"),
 ])
 def test_planted_mistakes_are_diagnosed(rng, mistake, reg, words):
     W, loss, grad, n, reg = _problem(rng, d=4, c=4, reg=reg)      # square W so a transpose keeps the shape
@@ -229,7 +232,8 @@ def test_planted_mistakes_are_diagnosed(rng, mistake, reg, words):
 @pytest.mark.parametrize("mistake, reg, code", [
     ("sign", 0.1, "sign"), ("double", 0.1, "factor_2"), ("half", 0.1, "factor_2"), ("factor_3", 0.1, "factor"),
     ("transposed_square", 0.1, "transposed"), ("sum_not_mean", 0.0, "factor_n"), ("divide_twice", 0.1, "factor_n"),
-    ("missing_reg", 0.1, "no_reg"), ("half_reg", 0.1, "half_reg"),
+    ("missing_reg", 0.1, "no_reg"), ("half_reg", 0.1, "half_reg"), ("double_reg", 0.1, "double_reg"),
+    ("reg_sign", 0.1, "sign"),
 ])
 def test_each_finding_names_its_mistake_by_a_code(rng, mistake, reg, code):
     """Beside each sentence, the code a program counts (the grader's class report): the words may change."""

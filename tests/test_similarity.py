@@ -74,6 +74,50 @@ def test_normalising_removes_names_layout_and_comments():
     assert similarity.normalise(ORIGINAL) == similarity.normalise(DISGUISED.replace("; m[", "\n    m["))
     assert similarity.normalise("x = 1  # note\ny = 'a'") == ["v", "=", "0", "v", "=", "s"]
     assert similarity.normalise("def f(:\n  (") != []        # unfinished code: the tokens before it
+# The same code again, each time with one disguise the tokens alone miss (each drops it below 0.6 there):
+SWAPPED = '''
+def svm_loss_vectorized(W, X, y, reg):
+    N = X.shape[0]
+    scores = X @ W
+    correct = scores[np.arange(N), y][:, None]
+    margins = np.maximum(0, scores - correct + 1)
+    margins[np.arange(N), y] = 0
+    loss = np.sum(W * W) * reg + margins.sum() / N
+    G = (margins > 0).astype(float)
+    G[np.arange(N), y] = -G.sum(axis=1)
+    dW = W * reg * 2 + X.T @ G / N
+    return loss, dW
+'''                                                     # commutative operands swapped
+FROM_IMPORT = ("from numpy import arange, maximum as relu_max, sum\n" + ORIGINAL.replace("np.maximum", "relu_max")
+               .replace("np.", ""))                        # names imported from NumPy: arange(N) for np.arange(N)
+PASSES = "\n".join(line + ("\n    pass" if line.startswith("    ") else "")    # a pass after every statement
+                   for line in ORIGINAL.splitlines())
+EVERYTHING = ("from numpy import arange\n" + "\n".join(line + "; pass" if line.startswith("    ") else line
+                                                      for line in SWAPPED.replace("np.arange", "arange").splitlines()))
+
+
+def test_normalising_undoes_swapped_operands_from_imports_and_passes():
+    norm = similarity.normalise
+    assert norm("y = a + b * c") == norm("y = c * b + a") == norm("y = (b * c) + a")
+    assert norm("y = a + b + c * d") == norm("y = d * c + (b + a)")
+    assert norm("y = a.T - b") != norm("y = b - a.T") and norm("y = a.T @ b") != norm("y = b @ a.T")  # these are not
+    assert norm("z = np.exp(x) / np.linalg.norm(x)") == norm("from numpy import exp\nfrom numpy.linalg import "
+                                                              "norm as n2\nz = exp(x) / n2(x)")
+    assert norm("def f(x):\n    y = x\n    return y") == norm("def f(x):\n    'doc'\n    pass\n    y = x; pass\n"
+                                                              "    ...\n    return y\n    pass")
+    assert norm("def f(x):\n    pass") == ["def", "v", "(", "v", ")", ":", "pass"]        # a body of its own
+    # a statement that does not parse is read as it is; the code around it is still undisguised
+    assert norm("from numpy import exp\ny = exp(x)\nz = (\nw = d * c + a") == [
+        "v", "=", "v", ".", "v", "(", "v", ")", "v", "=", "(", "v", "=", "v", "+", "v", "*", "v"]
+
+
+@pytest.mark.parametrize("disguised", [SWAPPED, FROM_IMPORT, PASSES, EVERYTHING],
+                         ids=["swapped_operands", "from_numpy_import", "pass_after_every_statement", "all_three"])
+def test_disguised_copies_are_still_flagged(disguised):
+    answers = {"ann": ORIGINAL, "ben": disguised, "cat": INDEPENDENT, "dan": THIRD}
+    pairs = similarity.similar_pairs(answers, threshold=similarity.THRESHOLD)
+    assert [(a, b) for _, a, b in pairs] == [("ann", "ben")]      # and the two honest solutions are not
+    assert pairs[0][0] >= similarity.THRESHOLD
 
 
 def test_copies_are_flagged_and_independent_work_is_not():

@@ -665,11 +665,16 @@ def _digits_split(split):
 
 
 def digits_inputs(rng):
-    """A fresh split of the digits for every student; the test labels stay with the grader."""
-    split = int(rng.integers(0, 2**31))
-    X_train, y_train, X_test, _ = _digits_split(split)
-    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "split": split, "epochs": 10,
-            "seed": int(rng.integers(0, 2**31))}
+    """A fresh split of the digits for every student, drawn from the grader's generator, each set shuffled by it
+    again: the student's code receives the training images and labels and the test images, and nothing from
+    which the test labels could be rebuilt (no split seed: with it and the public labels, the split is
+    replayed). The test labels stay with the grader (``held_out``)."""
+    X_train, y_train, X_test, y_test = _digits_split(int(rng.integers(0, 2**63)))
+    tr, te = rng.permutation(len(y_train)), rng.permutation(len(y_test))
+    # 20 epochs, as the notebook trains: after 10 a right engine fell short of 0.95 on about 1 split in 40
+    # (0.944 at worst, measured with deepgrad's own nn); after 20 the worst of 40 was 0.955
+    return {"X_train": X_train[tr], "y_train": y_train[tr], "X_test": X_test[te], "y_test": y_test[te],
+            "epochs": 20, "seed": int(rng.integers(0, 2**31))}
 
 
 def drive_digits(ns, inp, out):
@@ -686,7 +691,7 @@ def drive_digits(ns, inp, out):
 
 
 def check_digits(inp, out, fb):
-    y_test = _digits_split(int(inp["split"]))[3]
+    y_test = inp["y_test"]
     predictions = out.get("predictions")
     if predictions is None or np.shape(predictions) != y_test.shape:
         return fb.check(False, "", "no predictions for the test images came back (see the error above)")
@@ -697,7 +702,7 @@ def check_digits(inp, out, fb):
 
 
 PARTS.append(Part("digits", points=2, inputs=digits_inputs, check=check_digits, driver=drive_digits, timeout=60,
-                  needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"),
+                  needs=("Sequential", "Linear", "ReLU", "SGD", "train_step"), held_out=("y_test",),
                   description="your engine trains a network on the digits to at least 95 % test accuracy"))
 
 # Written answers, graded by hand in formgrader.

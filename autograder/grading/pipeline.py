@@ -28,11 +28,12 @@ from .. import feedback
 from .. import notebook as nbmod
 from ..checks import Feedback, Outputs
 from ..notebook import discover, folder_name, student_id
-from ..records import autograded, grades, late, manual, record
+from ..records import autograded, gradebook, grades, late, manual, record
 from ..records.gradebook import create as create_gradebook
 from ..records.gradebook import write_scores
 from ..results import Line, PartResult, StudentResult
-from ..sandbox import SHORT_BUDGET_S, Limits, isolation_available, run_part
+from ..sandbox import RLIMITS_ONLY_WARNING, SHORT_BUDGET_S, Limits, run_part
+from ..sandbox import mode as sandbox_mode
 from . import shard as shard_mod
 
 
@@ -201,6 +202,9 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     seeds = {sid: _seed_for(output, sid, seed) for sid, _ in students}
     terms = late.load(course) if course else None
     hide = _hidden_paths([submissions, output])
+    mode = sandbox_mode(isolate)
+    if mode == "rlimits only":
+        print(RLIMITS_ONLY_WARNING, file=stream)      # before grading: what this mode cannot promise
     start = time.monotonic()
     bar = None
     if progress:
@@ -235,29 +239,73 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
             late.apply(r, terms, paths[r.student], module.NOTEBOOK)
         feedback.write_html(output / "feedback" / folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
-    made.result()
-    write_scores(db, assignment, module, results)
-    if terms:
-        late.store(db, terms, assignment, module, results)
-    # written answers: their grades are created empty once and kept, so a regrade keeps the grader's scores
-    manual.keep(db, assignment, module, [r.student for r in results], source_nb)
+    # the rest of this run's own files before the gradebook: whatever happens there, they are written
     manual.formgrader_notebooks(output / "autograded", assignment, module,
                                 nbmod.ROOT / "assignments" / assignment / module.NOTEBOOK, students)
     autograded.annotate_all(output, module.NOTEBOOK, results)
-    grades.write_csv(output / "grades.csv", db, assignment, module)
+    problem = _into_gradebook(db, made, output, assignment, module, results, terms, source_nb, stream)
+    if problem:
+        print(f"The gradebook step failed ({problem}): the gradebook and grades.csv may lack these "
+              f"{len(results)} students of this run: {', '.join(r.student for r in results)}. Their feedback/, "
+              f"record/ and autograded/ files are written in {output}; grading them again (the same inputs, "
+              f"from record/) puts them in.", file=stream)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
     names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
-    mode = "namespaces + rlimits" if (isolation_available() if isolate is None else isolate) else "rlimits only"
     times = sorted(r.wall_s for r in results)
     slowest = max(results, key=lambda r: r.wall_s) if results else None
     # the cost of a looping or hostile submission, against a typical one (each is bounded: student_budget)
     slow = (f"; slowest {slowest.student} {slowest.wall_s:.1f} s (median {times[len(times) // 2]:.1f} s)"
             if slowest and len(results) > 1 else "")
     # Last line, so that it is what an instructor sees: graded, failed (unusable notebook or a crashed part), time.
+    unwritten = (f"; gradebook NOT updated for {len(results)} ({', '.join(r.student for r in results[:10])}"
+                 f"{', ...' if len(results) > 10 else ''})" if problem else "")
     print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s"
-          f"{slow}: {len(failed)} failed{names}; sandbox: {mode}; grades in {output / 'grades.csv'}", file=stream)
+          f"{slow}: {len(failed)} failed{names}{unwritten}; sandbox: {mode}; grades in {output / 'grades.csv'}",
+          file=stream)
+    if problem:
+        raise GradebookNotUpdated(problem, results)
     return results
+
+
+class GradebookNotUpdated(RuntimeError):
+    """The gradebook step of :func:`grade_all` failed after every other file was written (the students and
+    the error are printed above the summary line); ``results`` are the run's results."""
+
+    def __init__(self, problem: str, results: list[StudentResult]):
+        super().__init__(f"the gradebook was not updated for {len(results)} students: {problem}")
+        self.results = results
+
+
+GRADEBOOK_TRIES = 2
+
+
+def _into_gradebook(db: str, made, output: Path, assignment: str, module, results, terms, source_nb,
+                    stream) -> str | None:
+    """The gradebook step: the scores, late penalties and written parts' grades, then grades.csv read back
+    from it, as one writer (shards grading into one gradebook take turns: ``records.gradebook.lock``). Each of
+    its writes finds a row or creates it, so the step can be repeated: a failure is tried once more. Returns
+    None when done, else the error in words."""
+    problem = None
+    for attempt in range(GRADEBOOK_TRIES):
+        try:
+            if attempt == 0:
+                made.result()           # made while the students were graded
+            else:
+                create_gradebook(db)
+            with gradebook.lock(db):
+                write_scores(db, assignment, module, results)
+                if terms:
+                    late.store(db, terms, assignment, module, results)
+                # written answers: their grades are created empty once and kept, so a regrade keeps the scores
+                manual.keep(db, assignment, module, [r.student for r in results], source_nb)
+                grades.write_csv(output / "grades.csv", db, assignment, module)
+            return None
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+            again = "trying it once more" if attempt + 1 < GRADEBOOK_TRIES else "giving up"
+            print(f"gradebook step failed ({problem}); {again}", file=stream)
+    return problem
 
 
 def grade_notebook(assignment: str, path: Path, *, seed: int | None = None) -> StudentResult:

@@ -4,23 +4,72 @@ The gradebook is nbgrader's database (SQLite by default, PostgreSQL for a class 
 formgrader, ``nbgrader export`` and our grades.csv read it; the grader writes one grade cell per part.
 Everything in the grader that touches it goes through :func:`open` (which also puts nbgrader's tools on PATH
 and quiets a warning nbgrader's own code trips), and new gradebooks are made by :func:`create`.
+
+Shards (``--shard i/N``) write into one PostgreSQL gradebook at once, and nbgrader creates every shared row
+(the course, the assignment, its notebook, grade and solution cells, a student) by looking for it and
+inserting it when it is missing, a commit per row: two shards that look at once both insert, and the second
+fails on the unique constraint. So every writer holds :func:`lock` (``open(url, write=True)`` takes it): one
+writer at a time per gradebook. A lock scoped to a transaction would not do, since nbgrader commits inside its
+own calls; the lock is PostgreSQL's session-level advisory lock, held on a connection of its own and released
+on leaving, or by the server when the process holding it dies.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import threading
 import time
 import warnings
 from pathlib import Path
 
+# the advisory lock's key (advisory locks are per database, so gradebooks in other databases never contend)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"deepgrad gradebook writers").digest()[:8], "big", signed=True)
+LOCK_TIMEOUT_S = 600          # a writer waits at most this long for the others (then its step fails, reported)
+_held = threading.local()     # the gradebooks this thread holds the lock of: taking it again is a no-op
+
 
 @contextlib.contextmanager
-def open(db_url: str):   # the gradebook's own verb: `with gradebook.open(url) as gb`
-    """``with gradebook.open(url) as gb``: nbgrader's ``Gradebook``, closed on leaving."""
+def lock(db_url: str, timeout_s: float = LOCK_TIMEOUT_S):
+    """``with gradebook.lock(url)``: the gradebook's writers one at a time, across processes and machines.
+
+    On PostgreSQL, ``pg_advisory_lock`` on a connection of its own; re-entrant within a thread (a step that
+    holds it may call writers that take it). On SQLite nothing: a file on one machine, where SQLite's own lock
+    serialises each transaction, and concurrent graders need a server database anyway (nbgrader's FAQ)."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    held = _held.__dict__.setdefault("urls", set())
+    if db_url in held or make_url(db_url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"SET lock_timeout = {int(timeout_s * 1000)}"))
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            conn.commit()       # the lock outlives the transaction; an idle open transaction could be cut off
+            held.add(db_url)
+            try:
+                yield
+            finally:
+                held.discard(db_url)
+                with contextlib.suppress(Exception):    # closing the connection releases it anyway
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                    conn.commit()
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def open(db_url: str, write: bool = False):   # the gradebook's own verb: `with gradebook.open(url) as gb`
+    """``with gradebook.open(url) as gb``: nbgrader's ``Gradebook``, closed on leaving. ``write``: the caller
+    writes (creates or changes rows), so it holds :func:`lock` until it leaves."""
     from nbgrader.api import Gradebook
 
     from .._env import ensure_tools_on_path
     ensure_tools_on_path()
-    with Gradebook(db_url) as gb, warnings.catch_warnings():
+    with lock(db_url) if write else contextlib.nullcontext(), Gradebook(db_url) as gb, \
+            warnings.catch_warnings():
         # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; it is harmless and not ours
         warnings.filterwarnings("ignore", message=".*not in session.*")
         yield gb
@@ -46,24 +95,26 @@ def alembic_head() -> str:
 def create(db_url: str, tries: int = 5) -> None:
     """Create nbgrader's tables if they are missing, with the database revision nbgrader would record (nbgrader
     itself asks a separate `alembic` process for it, seconds per new gradebook). Shards grading into one
-    PostgreSQL gradebook at once race to create them (the loser's CREATE fails as a duplicate); the loser then
-    finds them made."""
+    PostgreSQL gradebook at once would race to create them: they take turns (:func:`lock`), and a CREATE that
+    still fails as a duplicate (a writer that does not take the lock) is tried again."""
     from nbgrader.api import Gradebook
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     for attempt in range(tries):
         try:
-            engine = create_engine(db_url)
-            try:
-                with engine.begin() as conn:
-                    if not inspect(conn).get_table_names():
-                        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-                        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-                                     {"v": alembic_head()})
-            finally:
-                engine.dispose()
-            Gradebook(db_url).close()
+            with lock(db_url):
+                engine = create_engine(db_url)
+                try:
+                    with engine.begin() as conn:
+                        if not inspect(conn).get_table_names():
+                            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+                            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                                         {"v": alembic_head()})
+                finally:
+                    engine.dispose()
+                with Gradebook(db_url) as gb:
+                    gb.db.commit()      # nbgrader adds the course's row when it opens, and commits it only here
             return
         except (IntegrityError, ProgrammingError):
             if attempt == tries - 1:
@@ -76,7 +127,7 @@ def write_scores(db_url: str, assignment: str, module, results) -> None:
     from nbgrader.api import MissingEntry
 
     notebook = Path(module.NOTEBOOK).stem
-    with open(db_url) as gb:
+    with open(db_url, write=True) as gb:
         gb.update_or_create_assignment(assignment)
         gb.update_or_create_notebook(notebook, assignment)
         for part in module.PARTS:

@@ -6,8 +6,10 @@ every student the gradebook has for the assignment, with the formgrader's manual
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import secrets
 from pathlib import Path
 
 from . import gradebook, manual
@@ -53,15 +55,28 @@ def class_rows(db_url: str, assignment: str, module) -> list[dict]:
 
 def write_csv(path: Path, db_url: str, assignment: str, module) -> list[dict]:
     """Write grades.csv: student_id, assignment, score, max_score, one column per automatic part, one per
-    written part (blank until graded), late_penalty."""
-    rows = class_rows(db_url, assignment, module)
+    written part (blank until graded), late_penalty.
+
+    Shards grading into one folder each rewrite it after their own commit. Reading the gradebook and replacing
+    the file happen under the gradebook's writers' lock, so the shard that writes it last has read it last,
+    after every other shard's commit: the file lists the whole class (a reader never sees half a file)."""
     header = ["student_id", "assignment", "score", "max_score", *[p.name for p in module.PARTS],
               *manual.parts(module), "late_penalty"]
-    tmp = Path(path).with_suffix(f".csv.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for r in rows:
-            w.writerow([r[h] if isinstance(r[h], str) else "" if r[h] is None else f"{r[h]:g}" for h in header])
-    os.replace(tmp, path)      # shards grading into one folder each rewrite it: a reader never sees half
+    path = Path(path)
+    with gradebook.lock(db_url):
+        rows = class_rows(db_url, assignment, module)
+        # a name of its own: shards on other machines (pods) may share a process id
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+        try:
+            with open(tmp, "x", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(header)
+                for r in rows:
+                    w.writerow([r[h] if isinstance(r[h], str) else "" if r[h] is None else f"{r[h]:g}"
+                                for h in header])
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return rows

@@ -14,19 +14,29 @@ The course file (TOML) gives a deadline per assignment, per-student extensions, 
 The rule: a submission ``late`` after its deadline (the student's extension if there is one, plus the grace)
 loses ``per_day`` of the score it earned for every started day, ``ceil(late / 1 day) * per_day`` of it, and
 all of it once it is more than ``max_days`` days late. So a score is never negative, and an on-time student
-is never affected. The submission time is nbgrader's exchange timestamp (``timestamp.txt`` in the
-student's folder, as ``nbgrader collect`` leaves it) or else the time the notebook (or the zip) was last
-modified.
+is never affected. An extension is keyed by the student's submission name as it is in SUBMISSIONS (the
+folder, or the zip without ``.zip``: ``"o'neil" = ...``), whatever its id looks like once encoded.
+
+The submission time is the one nbgrader's exchange wrote, where there is one: ``nbgrader submit`` copies the
+student's assignment folder into the exchange and then writes ``timestamp.txt`` at its top, over any file of
+that name the student's folder held, and ``nbgrader collect`` copies that folder to
+``submitted/<student>/<assignment>/``. So only ``SUBMISSIONS/<student>/<assignment>/timestamp.txt`` is
+believed, and only for the notebook beside it (the one graded when the student's folder holds no
+``<notebook>`` at its top): a ``timestamp.txt`` anywhere else (the top of the student's folder, deeper down,
+in a zip) is the student's own file. Without it, the time the notebook (or the zip, or the folder) was last
+modified, which whoever made the file can set. The feedback and the record say which time was used.
 """
 from __future__ import annotations
 
 import math
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ..notebook import NotebookProblem, read_regular, stat_regular, student_id
 from . import gradebook
 
 DAY = timedelta(days=1)
@@ -56,7 +66,7 @@ class Rule:
 @dataclass
 class Deadline:
     due: datetime
-    extensions: dict = field(default_factory=dict)     # student id -> datetime
+    extensions: dict = field(default_factory=dict)     # student id (notebook.student_id) -> datetime
 
     def of(self, student: str) -> datetime:
         return self.extensions.get(student, self.due)
@@ -102,8 +112,9 @@ def load(path: Path) -> Course:
         ext = entry.get("extensions", {})
         if not isinstance(ext, dict):
             raise ValueError(f"{name}.extensions in {path} must map student ids to dates, got {ext!r}")
+        # keyed by the submission's name as the course file writes it; graded students are known by their ids
         deadlines[name] = Deadline(_utc(entry["due"], f"{name}.due"),
-                                   {str(s): _utc(d, f"{name}.extensions.{s}") for s, d in ext.items()})
+                                   {student_id(str(s)): _utc(d, f"{name}.extensions.{s}") for s, d in ext.items()})
     return Course(rule, deadlines)
 
 
@@ -116,29 +127,58 @@ def parse_timestamp(text: str) -> datetime | None:
         return None
 
 
-def submitted_at(submission: Path, assignment: str, notebook_name: str) -> datetime:
-    """When the student submitted: nbgrader's exchange timestamp if there is one, else the notebook's (or the
-    zip's, or the folder's) modification time."""
+NBGRADER = "nbgrader's exchange timestamp"
+
+
+def _mtime(st) -> datetime:
+    """A file's modification time; one out of datetime's range (a file system that keeps any) as its end."""
+    try:
+        return datetime.fromtimestamp(st.st_mtime, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return datetime(9999, 1, 1, tzinfo=timezone.utc) if st.st_mtime > 0 else datetime(1970, 1, 1,
+                                                                                         tzinfo=timezone.utc)
+
+
+def submission_time(submission: Path, assignment: str, notebook_name: str) -> tuple[datetime, str]:
+    """When the student submitted, and where that time comes from (in words): for a notebook in nbgrader's
+    layout (``<student>/<assignment>/<notebook>``, none at ``<student>/<notebook>``), nbgrader's exchange
+    timestamp beside it; else the modification time of the notebook, of the zip, or of the folder. Files are
+    reached through real folders only (no link is followed at any step)."""
     submission = Path(submission)
-    if submission.is_dir():
-        for folder in (submission, submission / assignment):
-            stamp = folder / "timestamp.txt"
-            if stamp.is_file() and not stamp.is_symlink():
-                when = parse_timestamp(stamp.read_text(errors="replace")[:100])
-                if when:
-                    return when
-        for candidate in (submission / notebook_name, submission / assignment / notebook_name):
-            if candidate.is_file() and not candidate.is_symlink():
-                submission = candidate
-                break
-    return datetime.fromtimestamp(os.lstat(submission).st_mtime, timezone.utc)
+    try:
+        entry = os.lstat(submission)
+    except OSError:
+        return datetime.now(timezone.utc), "the time of grading (the submission could not be read)"
+    if not stat.S_ISDIR(entry.st_mode):
+        return _mtime(entry), "the zip file's modification time"
+    top = stat_regular(submission / notebook_name, submission)
+    if top is not None:          # graded from the top of the folder: no exchange timestamp describes it
+        return _mtime(top), "the notebook's modification time"
+    stamp = submission / assignment / "timestamp.txt"
+    if stat_regular(stamp, submission) is not None:
+        try:
+            when = parse_timestamp(read_regular(stamp, 100, submission).decode("utf-8", errors="replace"))
+        except (NotebookProblem, OSError):       # a file that cannot be read is no timestamp
+            when = None
+        if when:
+            return when, f"{NBGRADER}, {assignment}/timestamp.txt"
+    inner = stat_regular(submission / assignment / notebook_name, submission)
+    if inner is not None:
+        return _mtime(inner), "the notebook's modification time"
+    return _mtime(entry), "the folder's modification time"
+
+
+def submitted_at(submission: Path, assignment: str, notebook_name: str) -> datetime:
+    """When the student submitted (:func:`submission_time` without the words)."""
+    return submission_time(submission, assignment, notebook_name)[0]
 
 
 def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
     """Set ``result.submitted_at``, ``result.penalty`` (points off) and ``result.late_note`` (the words
-    shown in the feedback) for one student's grading.StudentResult."""
+    shown in the feedback and kept in the record: when, by which clock, and the penalty if any) for one
+    student's grading.StudentResult."""
     deadline = course.deadlines.get(result.assignment)
-    when = submitted_at(submission, result.assignment, notebook_name)
+    when, source = submission_time(submission, result.assignment, notebook_name)
     result.submitted_at = when.isoformat(timespec="seconds")
     if deadline is None:
         return
@@ -146,12 +186,13 @@ def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
     late = when - due
     fraction = course.rule.fraction(late)
     result.penalty = round(fraction * result.score, 4)
-    if fraction == 0:
-        return
     extended = " (your extension)" if result.student in deadline.extensions else ""
+    if fraction == 0:
+        result.late_note = f"Submitted {when:%Y-%m-%d %H:%M} UTC (time taken from {source}): on time{extended}."
+        return
     hours = late.total_seconds() / 3600
-    result.late_note = (f"Submitted {when:%Y-%m-%d %H:%M} UTC, {hours:.1f} hours after the deadline "
-                        f"{due:%Y-%m-%d %H:%M} UTC{extended}. Late rule: {course.rule.words()}. "
+    result.late_note = (f"Submitted {when:%Y-%m-%d %H:%M} UTC (time taken from {source}), {hours:.1f} hours "
+                        f"after the deadline {due:%Y-%m-%d %H:%M} UTC{extended}. Late rule: {course.rule.words()}. "
                         f"{fraction:.0%} of your {result.score:g} points is taken off: "
                         f"{result.score - result.penalty:g} / {result.max_score:g}.")
 
@@ -161,7 +202,7 @@ def store(db_url: str, course: Course, assignment: str, module, results) -> None
     formgrader read them (``late_submission_penalty``)."""
     notebook = Path(module.NOTEBOOK).stem
     deadline = course.deadlines.get(assignment)
-    with gradebook.open(db_url) as gb:
+    with gradebook.open(db_url, write=True) as gb:
         if deadline is not None:
             gb.update_or_create_assignment(assignment, duedate=deadline.due.replace(tzinfo=None))
         for r in results:

@@ -76,7 +76,7 @@ def keep(db_url: str, assignment: str, module, students, source_nb: dict | None 
 
     notebook = Path(module.NOTEBOOK).stem
     scores = {}
-    with gradebook.open(db_url) as gb:
+    with gradebook.open(db_url, write=True) as gb:
         cell_ids = {}
         for name, points in manual.items():
             grade_cell = gb.update_or_create_grade_cell(name, notebook, assignment, max_score=points,

@@ -8,7 +8,7 @@ they import nothing of ours, only the standard library and NumPy. Nothing in thi
 the pipeline or the course library (tests/test_layering.py).
 """
 from .plan import CELL_BUDGET_S, SHORT_BUDGET_S, Limits
-from .runner import ENV, PHASES, RunResult, isolation_available, run_part
+from .runner import ENV, PHASES, RLIMITS_ONLY_WARNING, RunResult, isolation_available, mode, run_part
 
-__all__ = ["CELL_BUDGET_S", "ENV", "PHASES", "SHORT_BUDGET_S", "Limits", "RunResult", "isolation_available",
-           "run_part"]
+__all__ = ["CELL_BUDGET_S", "ENV", "PHASES", "RLIMITS_ONLY_WARNING", "SHORT_BUDGET_S", "Limits", "RunResult",
+           "isolation_available", "mode", "run_part"]

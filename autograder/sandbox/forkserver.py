@@ -8,8 +8,13 @@ interpreter would (``inside/child.py``).
 
 :meth:`ForkServer.spawn` on this thread's :func:`server` is the only way ``sandbox`` starts a child. It returns
 a :class:`Child`, which answers like a ``subprocess.Popen`` for what the sandbox needs (``pid``, ``stdin``,
-``stdout``, ``poll``, ``wait``, ``returncode``). A server that died (a child in the rlimits-only mode can signal it) is replaced by a new one
-at the next part; the part in flight is reported as killed.
+``stdout``, ``poll``, ``wait``, ``returncode``).
+
+A server found broken is closed and replaced by a new one: dead, stopped (``T`` in /proc/<pid>/stat), silent
+for longer than it may be, or changed (the server checks its own limits, priority, scheduling and cgroup after
+each part and before each fork, and says so). Every wait on it is bounded and watches its state, so a stopped
+server never stalls the grader. The part in flight when it broke ends with ``Child.server_broke`` saying how
+(the sandbox decides whose fault that is); a server found broken between parts costs no part anything.
 
 Where the grader may create cgroups (root), each server sits in a pids cgroup of its own, which every child it
 forks starts in: as the server runs one part at a time, that cgroup caps the part's processes and threads
@@ -39,7 +44,10 @@ import numpy as np
 PROGRAM = (Path(__file__).parent / "inside" / "server.py").read_text()
 CHILD_PROGRAM = (Path(__file__).parent / "inside" / "child.py").read_text()
 START_S = 30.0                  # for the server to import NumPy and say it is ready (a loaded machine is slow)
-_PAIR = struct.Struct("<qq")
+ANSWER_S = 10.0                 # for the server to report a part's end, once the part's processes are killed
+_ANSWER = struct.Struct("<qqq")  # (pid, value, 1 while the server is as it started)
+_SLICE_S = 0.05                 # how often a wait on the server looks at its state
+_BROKEN_STATES = ("T", "t", "Z", "X", "x")     # stopped, traced, dead
 _local = threading.local()
 
 
@@ -125,10 +133,15 @@ class PidsCgroup:
                 time.sleep(0.01)
 
 
+class ServerBroken(OSError):
+    """The fork server was found dead, stopped, silent or changed before the fork; it has been closed."""
+
+
 class ForkServer:
     """One fork server process: ``spawn`` a child per part, one part at a time."""
 
     alive = True
+    broken: str | None = None       # how it broke ("was stopped", "ended", ...), once it has been found broken
 
     def __init__(self, env: dict):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -149,8 +162,10 @@ class ForkServer:
         # Closed when the grader thread that owns it ends (its thread-local copy goes), or at exit at the latest.
         self._finalizer = weakref.finalize(self, _stop, self._resources)
         if self._receive(START_S) is None:
-            self.errlog.seek(0)
-            text = self.errlog.read()[-2000:].decode("utf-8", errors="replace")
+            text = ""
+            if not self.errlog.closed:
+                self.errlog.seek(0)
+                text = self.errlog.read()[-2000:].decode("utf-8", errors="replace")
             self.close()
             raise OSError(f"the grader's fork server did not start: {text or 'no message'}")
         cgroup = PidsCgroup.create(2)      # the server alone; raised to the part's limit at each spawn
@@ -162,20 +177,55 @@ class ForkServer:
             except OSError:
                 pass
 
-    def _receive(self, timeout: float | None) -> tuple[int, int] | None:
-        """The server's next (pid, value), or None when it has nothing within ``timeout`` or has gone."""
-        if not select.select([self.sock], [], [], timeout)[0]:
+    def state(self) -> str | None:
+        """The server process's state letter in /proc (``S``, ``R``, ``T`` stopped...), None if unreadable."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0].decode("ascii", "replace")
+        except (OSError, IndexError):
             return None
-        data = self.sock.recv(_PAIR.size)
-        if len(data) != _PAIR.size:
-            self.alive = False
-            return None
-        return _PAIR.unpack(data)
+
+    def healthy(self) -> bool:
+        """Alive, not stopped, traced or dead: a cheap look before each part (the server checks the rest)."""
+        state = self.state() if self.alive and self.proc.poll() is None else "X"
+        if self.alive and state in _BROKEN_STATES:
+            self.breakdown("ended" if state in "ZXx" else "was stopped")
+        return self.alive
+
+    def breakdown(self, how: str) -> None:
+        """Close a server found broken (it is killed: its child, if any, dies with it)."""
+        if self.broken is None:
+            self.broken = how
+        self.close()
+
+    def _receive(self, timeout: float) -> tuple[int, int, int] | None:
+        """The server's next (pid, value, as started), or None when it has nothing within ``timeout`` or is
+        found broken meanwhile (then it is closed)."""
+        end = time.monotonic() + timeout
+        while self.alive:
+            left = max(0.0, end - time.monotonic())
+            if select.select([self.sock], [], [], min(left, _SLICE_S))[0]:
+                try:
+                    data = self.sock.recv(_ANSWER.size)
+                except OSError:
+                    data = b""
+                if len(data) != _ANSWER.size:     # end of file: the server has gone
+                    self.alive, self.broken = False, self.broken or "ended"
+                    return None
+                return _ANSWER.unpack(data)
+            state = self.state()
+            if state in _BROKEN_STATES:
+                self.breakdown("ended" if state in "ZXx" else "was stopped")
+            elif left <= _SLICE_S:
+                return None
+        return None
 
     def spawn(self, errlog, pids: int) -> "Child":
         """Fork a child for one part, allowed ``pids`` processes and threads. Its stdin and stdout are pipes
         (``child.stdin`` to write, ``child.stdout`` to read), its stderr goes to ``errlog`` (a file), and
         ``child.progress`` reads its fd 3."""
+        if not self.healthy():
+            raise ServerBroken(f"the grader's fork server {self.broken}")
         if self.cgroup is not None:
             self.cgroup.kill_all(spare=(self.pid,))    # nothing of the part before may count against this one
             if self.max_pids != pids + 1:
@@ -199,12 +249,15 @@ class ForkServer:
         return child
 
     def _fork(self, fds: list[int]) -> "Child":
-        socket.send_fds(self.sock, [b"fork"], fds)
-        answer = self._receive(START_S)
-        if answer is None:
-            self.alive = False
-            raise OSError("the grader's fork server did not answer")
-        pid, _ = answer
+        try:
+            socket.send_fds(self.sock, [b"fork"], fds)
+        except OSError:
+            self.alive, self.broken = False, "ended"
+        answer = self._receive(START_S) if self.alive else None
+        if answer is None or not answer[2]:
+            self.breakdown("did not answer" if answer is None else "was changed")
+            raise ServerBroken(f"the grader's fork server {self.broken}")
+        pid = answer[0]
         if pid < 0:
             raise OSError(-pid, f"fork: {os.strerror(-pid)}")
         return Child(self, pid)
@@ -233,22 +286,30 @@ class Child:
     def __init__(self, server: ForkServer, pid: int):
         self.server, self.pid, self.returncode = server, pid, None
         self.stdin = self.stdout = None
+        self.server_broke: str | None = None    # how the server broke while this part ran ("was stopped"...)
 
     def poll(self) -> int | None:
         return self.wait(0.0)
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The exit code, waiting at most ``timeout`` seconds for it (None: still running)."""
+        """The exit code, waiting at most ``timeout`` seconds for it (None: still running). With no timeout,
+        at most ``ANSWER_S``: a server that stays silent longer is taken as broken, and closed."""
         if self.returncode is None:
-            end = None if timeout is None else time.monotonic() + timeout
+            end = time.monotonic() + (ANSWER_S if timeout is None else timeout)
             while self.returncode is None:
-                left = None if end is None else max(0.0, end - time.monotonic())
-                answer = self.server._receive(left)
+                answer = self.server._receive(max(0.0, end - time.monotonic()))
                 if answer is not None and answer[0] == self.pid:
                     self.returncode = answer[1]
+                    if not answer[2]:          # the server changed while this part ran: it ends now
+                        self.server.breakdown("was changed")
+                        self.server_broke = self.server.broken
                 elif not self.server.alive:
-                    self.returncode = -signal.SIGKILL   # the server died, and its children with it
+                    self.returncode = -signal.SIGKILL   # the server was closed, and its children died with it
+                    self.server_broke = self.server.broken or "ended"
                 elif answer is None:
+                    if timeout is None:
+                        self.server.breakdown("did not answer")
+                        continue
                     break
         return self.returncode
 
@@ -256,7 +317,7 @@ class Child:
 def server(env: dict) -> ForkServer:
     """This thread's fork server (started with ``env`` the first time, or again if it has died)."""
     current = getattr(_local, "server", None)
-    if current is None or not current.alive or current.proc.poll() is not None:
+    if current is None or not current.healthy():
         if current is not None:
             current.close()
         current = _local.server = ForkServer(env)

@@ -9,7 +9,11 @@ that has imported NumPy and never sees a payload), in its own session, with:
 * rlimits on CPU time, address space, file size and open files; a pids cgroup (root) or RLIMIT_NPROC
   (other users) against fork bombs;
 * a system-call filter (seccomp, any user): no fork, exec, memfd, SysV IPC or keyring, so the part is one
-  process and its rlimits are the part's limits;
+  process and its rlimits are the part's limits; no tracing, signalling, limiting or re-scheduling of any
+  process but itself;
+* without namespaces (the part runs as this user and sees the grader's processes): the fork server and this
+  process are not dumpable (no /proc/<pid>/mem or /fd for the part), the part holds no capability, a fork
+  server found stopped, silent or changed is replaced, and the part during which that happened gets nothing;
 * a temporary working directory holding only the inputs, a scrubbed environment, one BLAS thread,
   ``sys.path`` limited to the standard library and NumPy, so ``import deepgrad`` fails;
 * where Linux namespaces are available (root, or a user namespace for any user): private mount, network,
@@ -26,6 +30,7 @@ checked for type and size before use.
 """
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -116,16 +121,55 @@ def isolation_available() -> bool:
     return _ISOLATION_OK
 
 
+def mode(isolate: bool | None = None) -> str:
+    """The sandbox mode a run with ``isolate`` (None: where available) is in, in the words every report uses."""
+    on = isolation_available() if isolate is None else (isolate and isolation_available())
+    return "namespaces + rlimits" if on else "rlimits only"
+
+
+# What "rlimits only" cannot promise, said before grading starts (autograder/README.md, "Security model").
+RLIMITS_ONLY_WARNING = (
+    "warning: Linux namespaces are not available here, so the sandbox runs in 'rlimits only' mode: a student's "
+    "code can read and write every file this user can (the output folder and its gradebook, the other "
+    "submissions, the course). Grade as a separate user that owns nothing but a copy of the submissions, or on "
+    "a machine that allows namespaces (see autograder/README.md, 'Security model').")
+
+
 def _user_process_count() -> int:
     uid, n = os.getuid(), 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                owner = os.stat(f"/proc/{entry}").st_uid
+                if owner == 0 != uid:       # a process that is not dumpable (ours are not) shows as root's
+                    owner = _real_uid(entry)
+                if owner == uid:
                     n += 1
             except OSError:
                 pass
     return n
+
+
+def _real_uid(pid: str) -> int | None:
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Uid:"):
+                return int(line.split()[1])
+    return None
+
+
+_OUT_OF_REACH = False
+
+
+def _keep_out_of_reach() -> None:
+    """Make this process not dumpable: without namespaces a part runs as this user and can see it, and could
+    otherwise read or write its memory and open its pipes (/proc/<pid>/mem, /proc/<pid>/fd: another part's
+    results) or read its environment. Once per process; no core dumps from it afterwards."""
+    global _OUT_OF_REACH
+    if not _OUT_OF_REACH and sys.platform.startswith("linux"):
+        PR_SET_DUMPABLE = 4
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        _OUT_OF_REACH = True
 
 
 # --------------------------------------------------------------------------- the run
@@ -288,20 +332,26 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     inputs_blob = buf.getvalue()
     site = os.path.join(own, "site")
     if not isolate:
+        _keep_out_of_reach()
         os.makedirs(site)
         for src in numpy_dirs():
             os.symlink(src, os.path.join(site, os.path.basename(src)))
     server = forkserver.server(ENV)
-    cgroup = server.cgroup          # the server's own, which every child it forks starts in
     # RLIMIT_NPROC counts all of this user's tasks: where no pids cgroup caps the part, count them now
-    user_tasks = _user_process_count() if cgroup is None and hasattr(os, "getuid") and os.getuid() != 0 else None
+    user_tasks = _user_process_count() if server.cgroup is None and hasattr(os, "getuid") and os.getuid() != 0 \
+        else None
     cover, hidden = _covered(root, own, hide) if isolate else (None, [])
     plan = make_plan(cells, spec, limits, skip=skip, short=short, own=own, numpy_dirs=numpy_dirs(),
                      user_tasks=user_tasks, cover=cover, hide=hidden)
     program = plan.to_json().encode()
     errlog = tempfile.TemporaryFile()
     start = time.monotonic()
-    proc = server.spawn(errlog, limits.pids)
+    try:
+        proc = server.spawn(errlog, limits.pids)
+    except forkserver.ServerBroken:     # found broken before this part began: a new one, and no one is charged
+        server = forkserver.server(ENV)
+        proc = server.spawn(errlog, limits.pids)
+    cgroup = server.cgroup          # the server's own, which every child it forks starts in
     progress_stream = proc.progress
     progress = _Progress()
     progress.channel = _Channel(progress_stream, 64 * 1024, on_line=progress.seen)
@@ -349,7 +399,7 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
             pass
         if cgroup:
             cgroup.kill_all(spare=(server.pid,))
-        proc.wait()
+        proc.wait()                 # bounded: a server that does not report the part's end is replaced
         for ch in (results, progress.channel):
             ch.thread.join(timeout=1)
         proc.stdout.close()
@@ -358,7 +408,16 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     errlog.seek(0)
     stderr_tail = errlog.read()[-2000:].decode("utf-8", errors="replace")
     errlog.close()
+    if proc.server_broke and isolate:
+        # Out of the part's sight (PID namespace, no capability): not the student's doing.
+        raise OSError(f"the grader's fork server {proc.server_broke} during this part (it has been replaced)")
     res = _interpret(proc.returncode, timed_out, bytes(results.data), stderr_tail, limits, wall)
+    if proc.server_broke:
+        # Without namespaces the part could reach the server (and nothing else ran beside it in that server):
+        # what it sent does not count, and the part, not a later student, pays for the new server.
+        res.status, res.outputs = "crashed", {}
+        res.detail = (f"the grader's fork server (the process that starts each part) {proc.server_broke} while "
+                      f"this part ran; it was replaced, and nothing this part sent counts")
     end = time.monotonic()
     res.phases = _phases(t0, start, progress.seen_at, exited or end, end)
     if res.status in ("timeout", "crashed") and progress.cells_done_at is None:

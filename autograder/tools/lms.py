@@ -6,20 +6,42 @@ roster column that holds what DeepGrad calls the student id, the name of the stu
 or zip (``--match``, e.g. ``"SIS Login ID"``). Every roster row gets a line in the LMS file, with its score
 where the student was graded and an empty cell where not (Canvas and Moodle leave an empty cell alone);
 the roster check lists the students of the roster with no grade (missing) and the graded students the
-roster does not know (unknown), who would otherwise be lost on import.
+roster does not know (unknown), who would otherwise be lost on import. A roster name is matched to a grade by
+the id DeepGrad gives that submission name (``notebook.student_id``), so names that need encoding, or are
+too long to be an id as they are, still match.
+
+Every cell written that a spreadsheet would take for a formula (it starts with ``= + - @``, a tab or a
+carriage return) is written with a ``'`` in front, as spreadsheets themselves export such text; plain
+numbers (Canvas's numeric ``ID``, ``-3``) and the scores are written as they are, so the LMS still matches
+its ID columns.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
+
+from ..notebook import student_id
 
 # What each LMS reads, column by column; a column is copied from the roster column of the same name.
 CANVAS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE = ("First name", "Surname", "ID number", "Email address")
 FORMATS = ("canvas", "moodle")
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def cell(value) -> str:
+    """A CSV cell no spreadsheet runs as a formula: text starting with ``= + - @``, a tab or a carriage
+    return gets a ``'`` in front; a plain number is left as it is."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 @dataclass
@@ -57,14 +79,23 @@ def read_roster(path: Path, match: str) -> list[dict]:
 
 
 def read_grades(path: Path) -> dict:
-    """grades.csv as {submission name: score}: ids are percent-encoded names (grading.student_id)."""
+    """grades.csv as {student id: score} (ids as ``notebook.student_id`` makes them from submission names)."""
     with open(path, newline="", encoding="utf-8") as f:
-        return {unquote(r["student_id"]): float(r["score"]) for r in csv.DictReader(f)}
+        return {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
 
 
 def check(roster: list[dict], grades: dict, match: str) -> RosterCheck:
-    ids = [r[match].strip() for r in roster]
-    return RosterCheck(sorted(set(ids) - set(grades)), sorted(set(grades) - set(ids)))
+    """Roster names with no grade, and graded students (by name, where the id gives it back) the roster lacks."""
+    names = [r[match].strip() for r in roster]
+    ids = {student_id(n) for n in names}
+    return RosterCheck(sorted(n for n in set(names) if student_id(n) not in grades),
+                       sorted(_shown(i) for i in set(grades) - ids))
+
+
+def _shown(sid: str) -> str:
+    """A student id as a terminal shows it: the name it encodes where that is plain printable text."""
+    name = unquote(sid)
+    return name if name.isprintable() else sid
 
 
 def export(fmt: str, assignment: str, max_score: float, roster: list[dict], grades: dict, match: str,
@@ -75,12 +106,11 @@ def export(fmt: str, assignment: str, max_score: float, roster: list[dict], grad
     columns = CANVAS if fmt == "canvas" else MOODLE
     with open(to, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow([*columns, assignment])
+        w.writerow([cell(c) for c in (*columns, assignment)])
         if fmt == "canvas":
             # Canvas's own export has this row; its import skips it, and a reader sees out of how much
             w.writerow(["Points Possible", *[""] * (len(columns) - 1), f"{max_score:g}"])
         for r in roster:
-            key = r[match].strip()
-            score = grades.get(key)
-            w.writerow([r.get(c, "") for c in columns] + ["" if score is None else f"{score:g}"])
+            score = grades.get(student_id(r[match].strip()))
+            w.writerow([cell(r.get(c)) for c in columns] + ["" if score is None else f"{score:g}"])
     return check(roster, grades, match)

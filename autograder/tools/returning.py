@@ -4,19 +4,22 @@ Two layouts. ``zip``: one ``<name>.zip`` per student holding the feedback page a
 the name taken from a roster column (the LMS's id, so the files can be matched on upload) or the student id.
 ``nbgrader``: ``feedback/<student>/<assignment>/<notebook>.html`` under a course directory, the layout
 ``nbgrader release_feedback`` ships through nbgrader's exchange to each student's ``fetch_feedback``.
+
+A roster value becomes a file name only through :func:`safe_name`: at most MAX_NAME_BYTES bytes (a file
+name may have 255), and two students never share a file (the second gets a hash of their id).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import zipfile
 from pathlib import Path
-from urllib.parse import unquote
-
-from ..notebook import folder_name
+from ..notebook import folder_name, student_id
 from ..records import autograded, record
 
 LAYOUTS = ("zip", "nbgrader")
+MAX_NAME_BYTES = 120
 
 
 def _files(output: Path, student: str, assignment: str, notebook_name: str) -> list[tuple[Path, str]]:
@@ -29,10 +32,12 @@ def _files(output: Path, student: str, assignment: str, notebook_name: str) -> l
     return files
 
 
-def safe_name(text: str) -> str:
-    """A file name from an LMS id or a student's name: letters, digits and ``._-`` kept, the rest ``_``."""
-    name = re.sub(r"[^\w.\-]+", "_", text.strip()).strip("._") or "student"
-    return name[:120]
+def safe_name(text: str, limit: int = MAX_NAME_BYTES) -> str:
+    """A file name from an LMS id or a student's name: letters, digits and ``._-`` kept, the rest ``_``, at
+    most ``limit`` bytes in UTF-8 (cut between characters)."""
+    name = re.sub(r"[^\w.\-]+", "_", text.strip()).strip("._-") or "student"
+    name = name.encode("utf-8")[:limit].decode("utf-8", "ignore").rstrip("._-")
+    return name or "student"
 
 
 def return_feedback(assignment: str, notebook_name: str, output: Path, to: Path, layout: str = "zip",
@@ -44,6 +49,7 @@ def return_feedback(assignment: str, notebook_name: str, output: Path, to: Path,
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
     written, used = [], set()
+    by_id = {student_id(str(k).strip()): v for k, v in (names or {}).items()}
     for rec in record.load_all(output, assignment):
         student = rec["student"]
         files = _files(output, student, assignment, notebook_name)
@@ -56,10 +62,13 @@ def return_feedback(assignment: str, notebook_name: str, output: Path, to: Path,
             shutil.copyfile(files[0][0], target)
             written.append(target)
             continue
-        name = safe_name((names or {}).get(unquote(student)) or student)
-        if name in used:                 # two roster names alike once made safe: keep both files
-            name = f"{name}_{folder_name(student)}"
-        used.add(name)
+        name = base = safe_name(by_id.get(student) or student)
+        for n in range(100):        # two roster names alike once made safe (or alike but for case): keep both
+            if name.casefold() not in used:
+                break
+            tag = hashlib.sha256(f"{student}\0{n}".encode()).hexdigest()[:12]
+            name = f"{safe_name(base, MAX_NAME_BYTES - len(tag) - 1)}_{tag}"
+        used.add(name.casefold())
         target = to / f"{name}.zip"
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
             for src, arcname in files:

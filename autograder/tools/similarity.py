@@ -4,7 +4,13 @@ Each student's answer cells are read with the standard library's ``tokenize`` (t
 itself, so it is exact for Python and needs nothing installed; copydetect would add a dependency and
 tokenises with a general-purpose lexer) and normalised: comments, blank lines and layout dropped, every
 identifier that is not a keyword or a builtin becomes ``v``, every number ``0`` and every string ``s``. So
-renaming variables, reformatting and recommenting change nothing. A submission is then the set of its
+renaming variables, reformatting and recommenting change nothing. Before that, the code is read as a syntax
+tree and a few disguises are undone there (``undisguise``): the operands of a commutative operator are put in
+one order (``b + a`` reads as ``a + b``, ``c * b * a`` as ``a * b * c``), a name imported from a module is
+written with its module (``from numpy import exp`` makes ``exp(x)`` read as ``numpy.exp(x)``, which is
+``np.exp(x)`` once names are replaced), and statements that do nothing (``pass`` beside other statements, a
+bare constant or docstring) are dropped. A statement that does not parse is read as it is. A submission is
+then the set of its
 k-grams (``K`` consecutive normalised tokens). Code everyone shares is not evidence: k-grams of the
 released stub, and those found in more than ``COMMON`` of the class, are discarded (the idea of MOSS). The
 similarity of two students is the share of the smaller one's remaining k-grams that the other also has;
@@ -12,6 +18,7 @@ pairs at or above the threshold are listed, the most alike first, with their cel
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import html
 import io
@@ -30,12 +37,113 @@ MIN_GRAMS = 20      # answers shorter than this (in uncommon k-grams) are never 
 _KEEP = set(keyword.kwlist) | set(dir(builtins))
 
 
+MAX_REPAIRS = 20    # statements that do not parse, each read as it is; past that, the rest is read as it is
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+_CONTINUES = ("else", "elif", "except", "finally", "case", ")", "]", "}")   # a top-level line that goes on
+
+
 def normalise(source: str) -> list[str]:
-    """The tokens of ``source`` with names, numbers and strings replaced and layout dropped. Code that does
-    not tokenise (an unfinished cell) contributes the tokens read before the problem."""
+    """The tokens of ``source``, its disguises undone (``undisguise``), with names, numbers and strings
+    replaced and layout dropped. Code that does not parse (an unfinished cell) is read as it is, statement
+    by statement: what parses around it is undisguised; a statement that does not tokenise contributes the
+    tokens read before the problem."""
+    lines = nbmod.drop_magics(source).splitlines(keepends=True)
+    out, start = [], 0
+    for _ in range(MAX_REPAIRS):
+        try:
+            return out + _tokens(undisguise("".join(lines[start:])))
+        except (SyntaxError, ValueError) as err:
+            bad = start + max(1, min(getattr(err, "lineno", None) or 1, len(lines) - start)) - 1
+        except (RecursionError, MemoryError):
+            break
+        # the top-level statement around the problem: from the last line at column 0 up to the next one
+        first = next((i for i in range(bad, start - 1, -1) if _top_level(lines[i])), start)
+        end = next((i for i in range(bad + 1, len(lines)) if _top_level(lines[i])
+                    and not lines[i].lstrip().startswith(_CONTINUES)), len(lines))
+        try:
+            out += _tokens(undisguise("".join(lines[start:first])))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            out += _tokens("".join(lines[start:first]))
+        out += _tokens("".join(lines[first:end]))
+        start = end
+    return out + _tokens("".join(lines[start:]))
+
+
+def _top_level(line: str) -> bool:
+    return bool(line.strip()) and not line[0].isspace() and not line.startswith("#")
+
+
+def undisguise(source: str) -> str:
+    """``source`` parsed and written back with the disguises undone (module docstring); raises SyntaxError
+    (or ValueError, RecursionError) where it does not parse or is too deep."""
+    tree = ast.parse(source)
+    modules = {}        # a name a from-import (or an aliased import of a submodule) binds -> its dotted path
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names if a.name != "*"})
+        elif isinstance(node, ast.Import):
+            modules.update({a.asname: a.name for a in node.names if a.asname and "." in a.name})
+    return ast.unparse(_Undisguise(modules).visit(tree))
+
+
+class _Undisguise(ast.NodeTransformer):
+    def __init__(self, modules: dict):
+        self.modules = modules
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if isinstance(stmts, list) and stmts and all(isinstance(s, ast.stmt) for s in stmts):
+                setattr(node, field, [s for s in stmts if not _does_nothing(s)] or [ast.Pass()])
+        return node
+
+    def visit_ImportFrom(self, node):
+        self.generic_visit(node)
+        return None if node.module and not node.level and all(a.name != "*" for a in node.names) else node
+
+    def visit_Name(self, node):
+        if not isinstance(node.ctx, ast.Load) or node.id not in self.modules:
+            return node
+        first, *rest = self.modules[node.id].split(".")
+        new = ast.Name(first, ast.Load())
+        for attr in rest:
+            new = ast.Attribute(new, attr, ast.Load())
+        return ast.copy_location(new, node)
+
+    def visit_BinOp(self, node):
+        if not isinstance(node.op, _COMMUTATIVE):
+            return self.generic_visit(node)
+        # the whole chain at once, each operand written out once for its sort key: linear in the chain
+        operands = sorted((self.visit(n) for n in _chain(node, type(node.op))), key=lambda n: _tokens(ast.unparse(n)))
+        out = operands[0]
+        for operand in operands[1:]:
+            out = ast.BinOp(out, node.op, operand)
+        return ast.copy_location(out, node)
+
+
+def _chain(node, op) -> list:
+    """The operands of ``a op b op c ...``, however it is bracketed, left to right."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.BinOp) and isinstance(n.op, op):
+            stack += [n.right, n.left]
+        else:
+            out.append(n)
+    return out
+
+
+def _does_nothing(stmt) -> bool:
+    return isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+
+
+def _tokens(source: str) -> list[str]:
+    """The tokens of ``source`` with names, numbers and strings replaced and layout dropped; code that does
+    not tokenise contributes the tokens read before the problem."""
     out = []
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(nbmod.drop_magics(source)).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
             if tok.type == tokenize.NAME:
                 out.append(tok.string if tok.string in _KEEP else "v")
             elif tok.type == tokenize.NUMBER:

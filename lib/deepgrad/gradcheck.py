@@ -378,7 +378,7 @@ def _diagnose(numeric, analytic, kinks, reg_grad, batch_size, name, floor,
                 (r / 2, Finding("half_reg", "Your regularisation gradient looks half as big as it should be: the "
                                             "derivative of reg*sum(W**2) is 2*reg*W, not reg*W.")),
                 (-r, Finding("double_reg", "The regularisation gradient seems to be added twice.")),
-                (-2 * r, Finding("sign", "The regularisation gradient seems to be added with the wrong sign (it "
+                (2 * r, Finding("sign", "The regularisation gradient seems to be added with the wrong sign (it "
                                          "should pull the weights towards zero: + 2*reg*W)."))):
             if np.any(r) and fits(a + shift, n):
                 return [finding]

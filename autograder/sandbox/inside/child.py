@@ -5,12 +5,12 @@ in the server's pids cgroup) and receives ``PAYLOAD`` on stdin: the run plan (``
 here by the plan's field names. Every time in it is final: nothing here derives a limit from another.
 
 Order matters: first confine the process (namespaces, rlimits, capabilities), then install the system-call
-filter (no new processes, no memfd, no SysV IPC, no keyring), and only then run the student's answer cells,
-each under its own time budget, then the driver under the part's, then send the outputs back as an .npz over
-the results channel (the original stdout). Progress ("cell 3 starts", "cells done") goes to the grader on a
-second pipe, so that the grader, on its own clock, knows which cell a killed process was stuck in. From the
-moment student code runs nothing in this process is trusted: the grader treats what comes back as plain data
-and checks it itself.
+filter (no new processes, no memfd, no SysV IPC, no keyring, no reaching another process), and only then run
+the student's answer cells, each under its own time budget, then the driver under the part's, then send the
+outputs back as an .npz over the results channel (the original stdout). Progress ("cell 3 starts", "cells
+done") goes to the grader on a second pipe, so that the grader, on its own clock, knows which cell a killed
+process was stuck in. From the moment student code runs nothing in this process is trusted: the grader treats
+what comes back as plain data and checks it itself.
 """
 import builtins
 import ctypes
@@ -60,6 +60,7 @@ def _isolate(iso, own, numpy_dirs):
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")
     # NumPy may live under the directory about to be covered (a venv in /tmp): hold on to it first
     numpy_fds = {src: os.open(src, os.O_PATH | os.O_DIRECTORY) for src in numpy_dirs}
+    _minimal_dev(call, libc, root)
     # A fresh tmpfs over the temporary directory hides the other students' sandboxes and other runs' files;
     # ours is rebuilt in it.
     opts = f"size={iso['tmpfs_bytes']},mode=0700".encode()
@@ -81,6 +82,38 @@ def _isolate(iso, own, numpy_dirs):
             call(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                             b"size=4k,mode=0555"), f"hide {path}")
     return libc
+
+
+# The only devices the child sees: what Python and NumPy may open. The host's /dev holds doors that outlive a part
+# (a loop device bound to a file stays bound, and every free one can be taken) or reach the machine itself
+# (/dev/kvm, /dev/mem, the consoles); none of them is in the child's /dev.
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+_DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+              "stderr": "/proc/self/fd/2"}
+
+
+def _minimal_dev(call, libc, root):
+    """Cover the host's /dev with a small tmpfs holding only ``_DEVICES`` (each bind-mounted from the host's
+    node, so no device is created and the tmpfs itself stays nodev), the usual links and an empty ``shm``
+    (hidden like before); the later remount of every mount makes it and its nodes read-only."""
+    nodes = {}
+    for name in _DEVICES:
+        try:
+            nodes[name] = os.open(f"/dev/{name}", os.O_PATH)
+        except OSError:
+            pass                        # a host without it: the child goes without it too
+    call(libc.mount(b"tmpfs", b"/dev", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=64k,mode=0755"), "tmpfs /dev")
+    os.mkdir("/dev/shm")
+    if root.startswith("/dev/"):
+        os.makedirs(root, exist_ok=True)        # the temporary directory itself lives in /dev (TMPDIR=/dev/shm)
+    for name, target in _DEV_LINKS.items():
+        os.symlink(target, f"/dev/{name}")
+    for name, fd in nodes.items():
+        os.close(os.open(f"/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
+        call(libc.mount(f"/proc/self/fd/{fd}".encode(), f"/dev/{name}".encode(), None, MS_BIND, None), f"bind /dev/{name}")
+        os.close(fd)
+    call(libc.mount(None, b"/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+         "read-only /dev")
 
 
 def _locked_flags(mount_point) -> int:
@@ -145,8 +178,23 @@ def _drop_capabilities(libc):
 # the kernel keyring, tracing other processes, namespaces and mounts, and a few other kernel doors a graded
 # function never needs. clone3 answers ENOSYS, so that the C library falls back to clone for threads.
 # One process per part means that the rlimits are the part's limits: no fork gets a fresh address space.
+# Allowed on this process only (``_OWN_ONLY``): signals, limits, priorities, scheduling, CPU affinity, page
+# placement. Without namespaces the part runs as the grader's user and sees its fork server, the grader and
+# the other parts graded beside it: it can signal, stop, limit, slow down or pin none of them.
+_OWN_ONLY = (   # (system call, (argument, allowed values)...): all must hold, else EPERM
+    ("kill", (0, "group")), ("tgkill", (0, "self")), ("rt_sigqueueinfo", (0, "self")),
+    ("rt_tgsigqueueinfo", (0, "self")), ("prlimit64", (0, "self")),
+    ("setpriority", (0, (0,)), (1, "self")),            # PRIO_PROCESS only (no group, no user)
+    ("ioprio_set", (0, (1,)), (1, "self")),             # IOPRIO_WHO_PROCESS only
+    ("sched_setparam", (0, "self")), ("sched_setscheduler", (0, "self")), ("sched_setaffinity", (0, "self")),
+    ("sched_setattr", (0, "self")), ("migrate_pages", (0, "self")), ("move_pages", (0, "self")),
+)
 _BLOCKED = {
-    "x86_64": dict(arch=0xC000003E, clone=56, clone3=435, nrs=(
+    "x86_64": dict(arch=0xC000003E, clone=56, clone3=435, own=dict(
+        kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297, prlimit64=302, setpriority=141,
+        ioprio_set=251, sched_setparam=142, sched_setscheduler=144, sched_setaffinity=203, sched_setattr=314,
+        migrate_pages=256, move_pages=279), nrs=(
+        200, 434, 424, 312, 448,        # tkill pidfd_open pidfd_send_signal kcmp process_mrelease
         57, 58, 59, 322,                # fork vfork execve execveat
         319, 447,                       # memfd_create memfd_secret
         29, 64, 68, 240,                # shmget semget msgget mq_open
@@ -156,7 +204,11 @@ _BLOCKED = {
         428, 429, 430, 431, 432, 433, 442,  # open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr
         321, 298, 323, 425, 426, 427,   # bpf perf_event_open userfaultfd io_uring_*
         246, 320, 175, 313, 176, 167, 168, 169, 163)),  # kexec_* modules swap reboot acct
-    "aarch64": dict(arch=0xC00000B7, clone=220, clone3=435, nrs=(
+    "aarch64": dict(arch=0xC00000B7, clone=220, clone3=435, own=dict(
+        kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240, prlimit64=261, setpriority=140,
+        ioprio_set=30, sched_setparam=118, sched_setscheduler=119, sched_setaffinity=122, sched_setattr=274,
+        migrate_pages=238, move_pages=239), nrs=(
+        130, 434, 424, 272, 448,
         221, 281, 279, 447, 194, 190, 186, 180, 217, 218, 219, 117, 270, 271, 438, 440,
         97, 268, 40, 39, 41, 51, 428, 429, 430, 431, 432, 433, 442, 280, 241, 282, 425, 426, 427,
         104, 294, 105, 273, 106, 224, 225, 142, 89)),
@@ -183,6 +235,19 @@ def _filter_system_calls():
         prog += [(JGE, 0, 1, 0x40000000), (RET, 0, 0, EPERM)]           # the x32 ABI: none of it
     for nr in table["nrs"]:
         prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EPERM)]
+    # A pid argument is an int to the kernel: compare the low 32 bits of the 64 (at 16 + 8 * argument, both
+    # tables being little-endian), so that no high bits slip another process's pid past the filter.
+    pid, group = os.getpid(), os.getpgrp()     # the group: 0 where it lies outside a PID namespace
+    allowed = {"self": {0, pid}, "group": {0, pid} | ({-group & 0xFFFFFFFF} if group > 0 else set())}
+    for name, *checks in _OWN_ONLY:
+        body = []
+        for arg, values in checks:
+            values = sorted(allowed[values] if isinstance(values, str) else values)
+            body.append((LD, 0, 0, 16 + 8 * arg))
+            body += [(JEQ, len(values) - i, 0, v) for i, v in enumerate(values)]    # a match: the next check
+            body.append((RET, 0, 0, EPERM))
+        body.append((RET, 0, 0, ALLOW))
+        prog += [(JEQ, 0, len(body), table["own"][name])] + body
     prog += [(JEQ, 0, 1, table["clone3"]), (RET, 0, 0, ENOSYS),
              (JEQ, 0, 4, table["clone"]), (LD, 0, 0, 16), (JSET, 0, 1, CLONE_THREAD), (RET, 0, 0, ALLOW),
              (RET, 0, 0, EPERM), (RET, 0, 0, ALLOW)]
@@ -224,8 +289,9 @@ _libc = _isolate(P["isolate"], P["own"], P["numpy_dirs"]) if P.get("isolate") el
 if not P.get("isolate"):
     os.chdir(P["own"])
 _limits(P["limits"])
-if _libc is not None:
-    _drop_capabilities(_libc)
+# With namespaces or without: a root grader's part keeps user id 0 but not the privileges that pass the owner
+# checks (tracing a process that is not dumpable, signalling anyone, raising limits, moving files' owners).
+_drop_capabilities(_libc or ctypes.CDLL(None, use_errno=True))
 
 # The results channel is the original stdout; the student's prints go nowhere.
 _results = os.dup(1)

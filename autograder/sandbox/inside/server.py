@@ -12,18 +12,26 @@ reads the part's payload from its stdin, confines itself and only then runs stud
 with the child's pid, waits for it, and answers with its exit code (negative: the signal that ended it).
 One request at a time: a grader thread owns its server. The server dies with the grader (its parent-death
 signal, and end of file on the socket); every child dies with the server.
+
+Without namespaces a child runs as the same user and sees the server (its parent), so the server guards what a
+child could change from outside: it is not dumpable (no other process of the user may trace it, or read or
+write its memory or descriptors through /proc; its children inherit that), and it checks its own state (limits,
+priority, scheduling, cgroup, dumpability) after each part and before each fork. Every answer
+carries that verdict: a server that finds itself changed says so and exits, and the grader starts a new one.
 """
 import ctypes
 import json
 import os
+import resource
 import signal
 import socket
 import struct
 import sys
 
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 3, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 _n = struct.unpack("<Q", sys.stdin.buffer.read(8))[0]
 CONFIG = json.loads(sys.stdin.buffer.read(_n))
@@ -44,11 +52,28 @@ import numpy.polynomial  # noqa: E402
 import numpy.random  # noqa: E402
 sys.path[:] = _stdlib
 # What the child program imports, so that a child pays for none of it.
-import builtins, io, resource, threading, time, types, zipfile  # noqa: E401,E402,F401
+import builtins, io, threading, time, types, zipfile  # noqa: E401,E402,F401  (resource: above)
 
 PROGRAM = compile(CONFIG["program"], "<grader>", "exec")
 SOCKET = socket.socket(fileno=CONFIG["socket_fd"])
-PAIR = struct.Struct("<qq")
+ANSWER = struct.Struct("<qqq")  # (pid, value, 1 if this server is still as it started, else 0)
+_RLIMITS = sorted(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _state():
+    """What another process of this user could change in this one from outside, and every child inherits."""
+    # (Not the CPU affinity: a container's cpuset may change under it, and pinning costs only speed.)
+    return ([resource.getrlimit(r) for r in _RLIMITS], os.getpriority(os.PRIO_PROCESS, 0),
+            os.sched_getscheduler(0), tuple(os.sched_getparam(0)), _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+            _read("/proc/self/cgroup"), _read("/proc/self/oom_score_adj"), os.getppid())
 
 
 def _child(fds):
@@ -70,11 +95,17 @@ def _child(fds):
         if not chunk:
             os._exit(70)
         data += chunk
-    exec(PROGRAM, {"PAYLOAD": json.loads(data), "__name__": "__grader__"})
+    payload = json.loads(data)
+    if payload.get("isolate") and os.getuid() != 0:
+        # Only a dumpable process may write its own uid_map (user namespaces, for an ordinary user). Student code
+        # never runs in this process: it runs under the PID namespace's init, which is not dumpable again.
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    exec(PROGRAM, {"PAYLOAD": payload, "__name__": "__grader__"})
     os._exit(0)
 
 
-SOCKET.send(PAIR.pack(0, 0))    # ready
+SOCKET.send(ANSWER.pack(0, 0, 1))   # ready
+AS_STARTED = None               # taken at the first request, once the grader has put this server in its cgroup
 while True:
     try:
         _msg, fds, _flags, _addr = socket.recv_fds(SOCKET, 16, 4)
@@ -82,6 +113,10 @@ while True:
         os._exit(0)
     if len(fds) != 4:
         os._exit(0)             # end of file: the grader has gone
+    AS_STARTED = AS_STARTED or _state()
+    if _state() != AS_STARTED:  # changed between parts: fork nothing more
+        SOCKET.send(ANSWER.pack(0, 0, 0))
+        os._exit(0)
     try:
         pid = os.fork()
     except OSError as exc:
@@ -93,7 +128,10 @@ while True:
             os._exit(70)
     for fd in fds:
         os.close(fd)            # the child holds them now: the grader sees end of file when the child ends
-    SOCKET.send(PAIR.pack(pid, 0))
+    SOCKET.send(ANSWER.pack(pid, 0, 1))
     if pid > 0:
         _, status = os.waitpid(pid, 0)
-        SOCKET.send(PAIR.pack(pid, os.waitstatus_to_exitcode(status)))
+        same = _state() == AS_STARTED   # changed while the part ran: the part is to blame, and this server ends
+        SOCKET.send(ANSWER.pack(pid, os.waitstatus_to_exitcode(status), int(same)))
+        if not same:
+            os._exit(0)
