@@ -88,9 +88,10 @@ def write_html(path: Path, result) -> None:
 
 
 def cell_text(part) -> str:
-    """What a graded cell of the formgrader's copy shows for its part (results.PartResult)."""
+    """What a graded cell of the formgrader's copy shows for its part (results.PartResult). Jupyter renders a
+    stream's ANSI codes, so control characters are shown as escapes here too, as in :func:`terminal`."""
     lines = [f"{part.name}: {_score(part.score, part.points)}", status_words(part.status)]
-    lines += [f"{MARK[line.ok]} {line.text}" for line in part.lines]
+    lines += [f"{MARK[line.ok]} {printable(line.text)}" for line in part.lines]
     return "\n".join(lines) + "\n"
 
 

@@ -261,3 +261,16 @@ def test_annotate_only_touches_graded_cells():
     autograded.annotate(nb, type("R", (), {"parts": [P()]})())
     assert nb["cells"][0]["outputs"][0]["text"].startswith("p1: 1 / 2")
     assert nb["cells"][1]["outputs"] == ["mine"]
+
+
+def test_the_formgrader_copy_shows_control_characters_as_escapes():
+    """Jupyter renders a stream's ANSI codes: a student's error text must not hide or fake lines for the grader."""
+    from autograder.feedback import cell_text
+    from autograder.results import Line
+
+    class P:
+        name, points, score, status = "p1", 2.0, 0.0, "error"
+        lines = [Line(False, "Error: ValueError: \x1b[8mhidden\x1b[0m \x1b]52;c;ZXZpbA==\x07 \u202efake")]
+    text = cell_text(P())
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[8mhidden" in text and "\\u202efake" in text
