@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 # The course: its sources in solutions/<A>/, the released notebooks in assignments/<A>/.
@@ -88,11 +89,7 @@ def _open_regular(path: Path, root: Path | None = None) -> int:
 def _regular(path: Path, root: Path | None = None) -> bool:
     """True for a regular file reached through real folders from ``root`` (or, without it, not a link at its
     last step): :func:`_open_regular`."""
-    try:
-        os.close(_open_regular(path, root))
-        return True
-    except (OSError, ValueError):
-        return False
+    return stat_regular(path, root) is not None
 
 
 def stat_regular(path: Path, root: Path | None = None) -> os.stat_result | None:
@@ -248,7 +245,9 @@ def _unzip(raw, archive_name: str, dest: Path, caps: _Caps) -> None:
                             dst.write(chunk)
                 except OSError:
                     continue             # "a" and "a/b", or the same name twice: keep what fits
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+    # RuntimeError: an encrypted member ("password required"); zlib.error: a corrupt deflate stream
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, RuntimeError,
+            zlib.error) as exc:
         raise NotebookProblem(f"{archive_name} is not a readable zip file ({type(exc).__name__})") from None
 
 

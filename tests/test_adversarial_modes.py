@@ -45,7 +45,7 @@ from autograder.sandbox import ENV, forkserver, isolation_available, run_part
 ROOT = Path(__file__).resolve().parent.parent
 
 ATTACKS = r'''
-import ctypes, os, resource, signal, struct
+import ctypes, fcntl, os, resource, signal, socket, struct
 import numpy as np
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -183,6 +183,18 @@ def stop(pid, kill=False):
     attempt(_call, "tgkill", pid, pid, signal.SIGSTOP)
     attempt(_call, "rt_sigqueueinfo", pid, signal.SIGSTOP, info)
     attempt(lambda: signal.pidfd_send_signal(os.pidfd_open(pid), signal.SIGSTOP))
+    # a file's I/O signal: its owner gets SIGSTOP (F_SETSIG) or SIGIO, whose default is to end the process
+    r, w = os.pipe()
+    attempt(fcntl.fcntl, r, fcntl.F_SETOWN, pid)
+    attempt(fcntl.fcntl, r, 15, struct.pack("ii", 1, pid))         # F_SETOWN_EX, F_OWNER_PID
+    attempt(fcntl.fcntl, r, 10, signal.SIGSTOP)                    # F_SETSIG
+    attempt(fcntl.fcntl, r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+    attempt(os.write, w, b"x")
+    a, b = socket.socketpair()
+    attempt(fcntl.ioctl, a, 0x8901, struct.pack("i", pid))         # FIOSETOWN
+    attempt(fcntl.ioctl, a, 0x8902, struct.pack("i", pid))         # SIOCSPGRP
+    attempt(fcntl.fcntl, a, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+    attempt(b.send, b"x")
     if kill:
         attempt(os.kill, pid, signal.SIGKILL)
 
@@ -448,3 +460,28 @@ def test_the_fork_server_and_its_children_are_not_dumpable():
     probe = "import ctypes\ndef f(x):\n    return ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)\n"     # PR_GET_DUMPABLE
     r = run_part([probe], ONE, {"x": 1.0}, isolate=False)
     assert r.status == "ok" and r.outputs["r"] == 0
+
+
+def test_a_part_the_grader_failed_on_is_graded_again_and_costs_nothing(monkeypatch, tmp_path):
+    """With namespaces a broken server is the grader's failure: the part is run again (same inputs), so an honest
+    student keeps every point."""
+    from autograder import checks, notebook
+    from autograder.grading import pipeline
+    from autograder.results import Line, PartResult
+
+    module, real, calls = checks.load("A4"), pipeline.grade_part, []
+
+    def fails_once(part, *args, **kwargs):
+        calls.append(part.name)
+        if calls.count(part.name) == 1:
+            return PartResult(part.name, float(part.points), 0.0, "grader_error", lines=[
+                Line(False, "Grader error: OSError: the grader's fork server stopped during this part")])
+        return real(part, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "grade_part", fails_once)
+    (tmp_path / "s").mkdir()
+    shutil.copy(ROOT / "solutions" / "A4" / "A4.ipynb", tmp_path / "s" / "A4.ipynb")
+    result = pipeline.grade_student("A4", module, "s", tmp_path / "s", base_seed=1, hide=[],
+                                    source_nb=notebook.source("A4", module.NOTEBOOK))
+    assert result.score == result.max_score, [(p.name, p.status) for p in result.parts]
+    assert all(calls.count(p.name) == 2 for p in module.PARTS)

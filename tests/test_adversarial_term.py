@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 import os
 import shutil
@@ -65,8 +66,26 @@ EXPECTED = {
     "forged_inner": (HALF, HALF),       # own A1/timestamp.txt, the notebook graded is at the top
     "forged_beside": (HALF, HALF),      # own timestamp.txt beside nbgrader's A1/ (whose timestamp is late)
     "stub": (0, 0),
+    "encrypted_zip": (0, 0),            # a member flagged as encrypted: no notebook, and the batch goes on
+    "corrupt_zip": (0, 0),              # a deflate stream that does not inflate: the same
     "zz_honest_last": (FULL, 0),
 }
+
+
+def _broken_zip(path: Path, how: str) -> None:
+    """A zip of the solution that Python's zipfile cannot read: ``encrypted`` (RuntimeError, password required)
+    or ``corrupt`` (zlib.error)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("A1.ipynb", SOLUTION)
+    data = bytearray(buf.getvalue())
+    if how == "encrypted":
+        for signature, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):   # local and central headers
+            data[data.find(signature) + flags] |= 1
+    else:
+        start = data.find(b"A1.ipynb") + len("A1.ipynb")
+        data[start:start + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
 
 
 def _nbgrader(subs: Path, who: str, text: str, when: str) -> None:
@@ -116,6 +135,8 @@ def term(tmp_path_factory):
     _nbgrader(subs, "forged_beside", SOLUTION, LATE)
     (subs / "forged_beside" / "timestamp.txt").write_text(ON_TIME)
     _nbgrader(subs, "stub", STUB, ON_TIME)
+    _broken_zip(subs / "encrypted_zip.zip", "encrypted")
+    _broken_zip(subs / "corrupt_zip.zip", "corrupt")
     _nbgrader(subs, "zz_honest_last", SOLUTION, ON_TIME)
     (base / "course.toml").write_text(COURSE)
     out = base / "out"
@@ -225,6 +246,16 @@ def test_only_nbgraders_own_timestamp_is_believed_and_the_record_says_which(term
     assert rec["submitted_at"] == "2026-10-09T20:00:00+00:00" and "on time" in rec["late_note"]
     page = (out / "feedback" / "0_honest_first" / "A1.html").read_text()
     assert html.escape("nbgrader's exchange timestamp") in page
+
+
+def test_an_extension_for_nobody_is_said_before_grading(tmp_path):
+    """An extension keyed by an id (the old way) or a misspelt name would silently charge the student: say so."""
+    (tmp_path / "course.toml").write_text(COURSE.replace('"o\'neil" =', '"o%27neil" ='))
+    _nbgrader(tmp_path / "subs", "o'neil", STUB, LATE)
+    stream = io.StringIO()
+    grade_all("A1", tmp_path / "subs", tmp_path / "out", progress=False, course=tmp_path / "course.toml",
+              stream=stream)
+    assert "extensions to o%27neil, who submitted nothing here" in stream.getvalue(), stream.getvalue()
 
 
 def test_an_extension_is_keyed_by_the_name_as_the_course_file_writes_it(term, tmp_path):

@@ -477,5 +477,5 @@ PARTS.append(Part("grid_search", 3, inputs=grid_inputs, check=check_grid, driver
                   held_out=("expected_train", "expected_val"),
                   description="Hyperparameter search on the validation set"))
 
-# Written answers, graded by hand in formgrader (autograder/manual.py).
+# Written answers, graded by hand in formgrader (autograder/records/manual.py).
 MANUAL_PARTS = {"written_sanity": 2, "written_grid": 2}

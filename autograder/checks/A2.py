@@ -606,5 +606,5 @@ PARTS.append(Part("train_net", points=3, inputs=train_net_inputs, check=check_tr
                   helpers=(softmax_regression,), needs=("train_net",), timeout=30,
                   description="the training loop: mini-batches, learning-rate decay, keeping the best parameters"))
 
-# Written answers, graded by hand in formgrader (autograder/manual.py).
+# Written answers, graded by hand in formgrader (autograder/records/manual.py).
 MANUAL_PARTS = {"written_batchnorm": 2, "written_dropout": 2}

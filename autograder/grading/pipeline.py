@@ -20,6 +20,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -165,7 +166,9 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                                     lines=[Line(False, problem[0].upper() + problem[1:] + ".")]))
             continue
         result = None
-        for _attempt in range(2):      # once more when a cell, not the part, was what stopped the run
+        # once more when a cell, not the part, was what stopped the run, or when the grader failed (a fork
+        # server broken out of the part's reach, say): the same inputs again, so the retry cannot favour anyone
+        for attempt in range(2):
             left = end - time.monotonic()
             if left <= 1.0:
                 result = PartResult(part.name, float(part.points), 0.0, "timeout", part.description, lines=[
@@ -175,6 +178,8 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
             result = grade_part(part, cells, student, base_seed, hide, isolate, tuple(sorted(skip)), left,
                                 tuple(sorted(short)))
             run = result.run
+            if run is None and result.status == "grader_error" and attempt == 0:
+                continue
             if run is not None:
                 run.outputs = {}  # checked already; a class's worth of returned arrays would not fit in memory
             short |= set(run.cell_timeouts if run else ())
@@ -198,9 +203,16 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     source_nb = nbmod.source(assignment, module.NOTEBOOK)
-    students = [s for s in discover(submissions) if shard is None or shard_mod.of(s[0], shard[1]) == shard[0]]
+    everyone = discover(submissions)
+    students = [s for s in everyone if shard is None or shard_mod.of(s[0], shard[1]) == shard[0]]
     seeds = {sid: _seed_for(output, sid, seed) for sid, _ in students}
     terms = late.load(course) if course else None
+    deadline = terms.deadlines.get(assignment) if terms else None
+    strangers = sorted(set(deadline.extensions) - {sid for sid, _ in everyone}) if deadline else []
+    if strangers:      # a misspelt name, or an id written where the name belongs: that student would pay
+        print(f"warning: {course} gives {assignment} extensions to {', '.join(map(unquote, strangers))}, who "
+              f"submitted nothing "
+              f"here; extensions are keyed by the submission's name as it is written", file=stream)
     hide = _hidden_paths([submissions, output])
     mode = sandbox_mode(isolate)
     if mode == "rlimits only":

@@ -21,8 +21,8 @@ The submission time is the one nbgrader's exchange wrote, where there is one: ``
 student's assignment folder into the exchange and then writes ``timestamp.txt`` at its top, over any file of
 that name the student's folder held, and ``nbgrader collect`` copies that folder to
 ``submitted/<student>/<assignment>/``. So only ``SUBMISSIONS/<student>/<assignment>/timestamp.txt`` is
-believed, and only for the notebook beside it (the one graded when the student's folder holds no
-``<notebook>`` at its top): a ``timestamp.txt`` anywhere else (the top of the student's folder, deeper down,
+believed, and only when the student's folder holds no ``<notebook>`` at its top (which would be graded
+instead, and did not come through the exchange): a ``timestamp.txt`` anywhere else (the top of the student's folder, deeper down,
 in a zip) is the student's own file. Without it, the time the notebook (or the zip, or the folder) was last
 modified, which whoever made the file can set. The feedback and the record say which time was used.
 """
@@ -140,9 +140,8 @@ def _mtime(st) -> datetime:
 
 
 def submission_time(submission: Path, assignment: str, notebook_name: str) -> tuple[datetime, str]:
-    """When the student submitted, and where that time comes from (in words): for a notebook in nbgrader's
-    layout (``<student>/<assignment>/<notebook>``, none at ``<student>/<notebook>``), nbgrader's exchange
-    timestamp beside it; else the modification time of the notebook, of the zip, or of the folder. Files are
+    """When the student submitted, and where that time comes from (in words): for a folder in nbgrader's
+    layout (``<student>/<assignment>/``, no ``<student>/<notebook>``), nbgrader's exchange timestamp in it; else the modification time of the notebook, of the zip, or of the folder. Files are
     reached through real folders only (no link is followed at any step)."""
     submission = Path(submission)
     try:
@@ -176,7 +175,7 @@ def submitted_at(submission: Path, assignment: str, notebook_name: str) -> datet
 def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
     """Set ``result.submitted_at``, ``result.penalty`` (points off) and ``result.late_note`` (the words
     shown in the feedback and kept in the record: when, by which clock, and the penalty if any) for one
-    student's grading.StudentResult."""
+    student's results.StudentResult."""
     deadline = course.deadlines.get(result.assignment)
     when, source = submission_time(submission, result.assignment, notebook_name)
     result.submitted_at = when.isoformat(timespec="seconds")

@@ -116,7 +116,7 @@ def formgrader_notebooks(folder: Path, assignment: str, module, released: Path, 
         with tempfile.TemporaryDirectory(prefix="deepgrad-formgrader-") as scratch:
             try:
                 theirs = nbmod.load(nbmod.find(Path(path), assignment, module.NOTEBOOK, Path(scratch)))
-            except nbmod.NotebookProblem:
+            except (nbmod.NotebookProblem, OSError):     # costs only this student's copy
                 continue
         answers = {str(nbmod._nbgrader(c).get("grade_id")): nbmod._source(c) for c in theirs["cells"]
                    if isinstance(c, dict) and nbmod._nbgrader(c).get("solution")}

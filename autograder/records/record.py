@@ -24,7 +24,7 @@ def path(output: Path, student: str) -> Path:
 
 
 def as_dict(result, seed: int) -> dict:
-    """One student's record: ``result`` is a grading.StudentResult, ``seed`` the base seed of its inputs."""
+    """One student's record: ``result`` is a results.StudentResult, ``seed`` the base seed of its inputs."""
     return {
         "version": VERSION, "student": result.student, "assignment": result.assignment, "seed": int(seed),
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

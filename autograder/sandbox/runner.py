@@ -121,10 +121,14 @@ def isolation_available() -> bool:
     return _ISOLATION_OK
 
 
+def _isolated(isolate: bool | None) -> bool:
+    """Whether a run asked for ``isolate`` (None: where available) gets namespaces: never where there are none."""
+    return isolation_available() if isolate is None else bool(isolate and isolation_available())
+
+
 def mode(isolate: bool | None = None) -> str:
-    """The sandbox mode a run with ``isolate`` (None: where available) is in, in the words every report uses."""
-    on = isolation_available() if isolate is None else (isolate and isolation_available())
-    return "namespaces + rlimits" if on else "rlimits only"
+    """The sandbox mode a run with ``isolate`` is in, in the words every report uses."""
+    return "namespaces + rlimits" if _isolated(isolate) else "rlimits only"
 
 
 # What "rlimits only" cannot promise, said before grading starts (autograder/README.md, "Security model").
@@ -300,7 +304,7 @@ def run_part(cells: list[str], spec: dict, inputs: dict, limits: Limits | None =
     Returns a RunResult.
     """
     limits = limits or Limits()
-    isolate = isolation_available() if isolate is None else (isolate and isolation_available())
+    isolate = _isolated(isolate)
     root = tempfile.mkdtemp(prefix="deepgrad-sbx-", dir=workroot)
     own = os.path.join(root, "s")
     os.makedirs(own, mode=0o700)
@@ -410,7 +414,8 @@ def _run(cells, spec, inputs, limits, hide, isolate, root, own, skip, short) -> 
     errlog.close()
     if proc.server_broke and isolate:
         # Out of the part's sight (PID namespace, no capability): not the student's doing.
-        raise OSError(f"the grader's fork server {proc.server_broke} during this part (it has been replaced)")
+        raise OSError(f"the grader's fork server {proc.server_broke} during this part (a new one starts for the "
+                      f"next part)")
     res = _interpret(proc.returncode, timed_out, bytes(results.data), stderr_tail, limits, wall)
     if proc.server_broke:
         # Without namespaces the part could reach the server (and nothing else ran beside it in that server):

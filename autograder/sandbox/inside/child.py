@@ -189,8 +189,12 @@ _OWN_ONLY = (   # (system call, (argument, allowed values)...): all must hold, e
     ("sched_setparam", (0, "self")), ("sched_setscheduler", (0, "self")), ("sched_setaffinity", (0, "self")),
     ("sched_setattr", (0, "self")), ("migrate_pages", (0, "self")), ("move_pages", (0, "self")),
 )
+# Refused for these values of an argument (EPERM), allowed otherwise: an owner for a file's I/O signals
+# (fcntl F_SETOWN, F_SETSIG, F_SETOWN_EX; ioctl FIOSETOWN, SIOCSPGRP) would let a write on a pipe or a socket
+# send any signal to any process of the grader's user, past every rule above.
+_REFUSED_VALUES = (("fcntl", 1, (8, 10, 15)), ("ioctl", 1, (0x8901, 0x8902)))
 _BLOCKED = {
-    "x86_64": dict(arch=0xC000003E, clone=56, clone3=435, own=dict(
+    "x86_64": dict(arch=0xC000003E, clone=56, clone3=435, fcntl=72, ioctl=16, own=dict(
         kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297, prlimit64=302, setpriority=141,
         ioprio_set=251, sched_setparam=142, sched_setscheduler=144, sched_setaffinity=203, sched_setattr=314,
         migrate_pages=256, move_pages=279), nrs=(
@@ -204,7 +208,7 @@ _BLOCKED = {
         428, 429, 430, 431, 432, 433, 442,  # open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr
         321, 298, 323, 425, 426, 427,   # bpf perf_event_open userfaultfd io_uring_*
         246, 320, 175, 313, 176, 167, 168, 169, 163)),  # kexec_* modules swap reboot acct
-    "aarch64": dict(arch=0xC00000B7, clone=220, clone3=435, own=dict(
+    "aarch64": dict(arch=0xC00000B7, clone=220, clone3=435, fcntl=25, ioctl=29, own=dict(
         kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240, prlimit64=261, setpriority=140,
         ioprio_set=30, sched_setparam=118, sched_setscheduler=119, sched_setaffinity=122, sched_setattr=274,
         migrate_pages=238, move_pages=239), nrs=(
@@ -248,6 +252,12 @@ def _filter_system_calls():
             body.append((RET, 0, 0, EPERM))
         body.append((RET, 0, 0, ALLOW))
         prog += [(JEQ, 0, len(body), table["own"][name])] + body
+    for name, arg, values in _REFUSED_VALUES:      # the command is an unsigned int: its low 32 bits
+        body = [(LD, 0, 0, 16 + 8 * arg)]
+        for v in values:
+            body += [(JEQ, 0, 1, v), (RET, 0, 0, EPERM)]
+        body.append((RET, 0, 0, ALLOW))
+        prog += [(JEQ, 0, len(body), table[name])] + body
     prog += [(JEQ, 0, 1, table["clone3"]), (RET, 0, 0, ENOSYS),
              (JEQ, 0, 4, table["clone"]), (LD, 0, 0, 16), (JSET, 0, 1, CLONE_THREAD), (RET, 0, 0, ALLOW),
              (RET, 0, 0, EPERM), (RET, 0, 0, ALLOW)]
