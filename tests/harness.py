@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import csv
 import io
 import re
 import signal
@@ -220,3 +221,19 @@ def _time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------ a class's folders and grades, as the term has them
+def submit(subs: Path, who: str, text: str, when: str | None = None) -> None:
+    """``who``'s notebook in nbgrader's layout, as collect leaves it (``<who>/A1/A1.ipynb``), with the exchange's
+    ``timestamp.txt`` when ``when`` is given."""
+    (subs / who / "A1").mkdir(parents=True)
+    (subs / who / "A1" / "A1.ipynb").write_text(text)
+    if when:
+        (subs / who / "A1" / "timestamp.txt").write_text(when)
+
+
+def grade_rows(path: Path) -> dict:
+    """grades.csv as {student_id: row}."""
+    with open(path, newline="") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import pytest
+from harness import grade_rows, submit
 
 from autograder import checks
 from autograder import notebook as nbmod
@@ -88,13 +89,6 @@ def _broken_zip(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def _nbgrader(subs: Path, who: str, text: str, when: str) -> None:
-    """nbgrader's layout, as collect leaves it: <student>/A1/ with the notebook and submit's timestamp."""
-    (subs / who / "A1").mkdir(parents=True)
-    (subs / who / "A1" / "A1.ipynb").write_text(text)
-    (subs / who / "A1" / "timestamp.txt").write_text(when)
-
-
 def _top(subs: Path, who: str, text: str, mtime: int | None = None) -> Path:
     (subs / who).mkdir(parents=True)
     nb = subs / who / "A1.ipynb"
@@ -104,17 +98,12 @@ def _top(subs: Path, who: str, text: str, mtime: int | None = None) -> Path:
     return nb
 
 
-def _rows(path: Path) -> dict:
-    with open(path, newline="") as f:
-        return {r["student_id"]: r for r in csv.DictReader(f)}
-
-
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     base = tmp_path_factory.mktemp("adversarial_term")
     subs = base / "submitted"
     subs.mkdir()
-    _nbgrader(subs, "0_honest_first", SOLUTION, ON_TIME)
+    submit(subs, "0_honest_first", SOLUTION, ON_TIME)
     (subs / "linked_folder").mkdir()
     (subs / "linked_folder" / "A1").symlink_to(ROOT / "solutions" / "A1")
     (base / "elsewhere").mkdir()
@@ -122,22 +111,22 @@ def term(tmp_path_factory):
         zf.writestr("A1/A1.ipynb", SOLUTION)
     (subs / "linked_zip").mkdir()
     (subs / "linked_zip" / "work.zip").symlink_to(base / "elsewhere" / "solution.zip")
-    _nbgrader(subs, LONG, SOLUTION, ON_TIME)
-    _nbgrader(subs, LONG_ID, STUB, ON_TIME)
-    _nbgrader(subs, NOT_UTF8, SOLUTION, ON_TIME)
-    _nbgrader(subs, "-2+3", SOLUTION, ON_TIME)
-    _nbgrader(subs, "o'neil", SOLUTION, LATE)
+    submit(subs, LONG, SOLUTION, ON_TIME)
+    submit(subs, LONG_ID, STUB, ON_TIME)
+    submit(subs, NOT_UTF8, SOLUTION, ON_TIME)
+    submit(subs, "-2+3", SOLUTION, ON_TIME)
+    submit(subs, "o'neil", SOLUTION, LATE)
     _top(subs, "forged_top", SOLUTION, LATE_MTIME)
     (subs / "forged_top" / "timestamp.txt").write_text(ON_TIME)
     _top(subs, "forged_inner", SOLUTION, LATE_MTIME)
     (subs / "forged_inner" / "A1").mkdir()
     (subs / "forged_inner" / "A1" / "timestamp.txt").write_text(ON_TIME)
-    _nbgrader(subs, "forged_beside", SOLUTION, LATE)
+    submit(subs, "forged_beside", SOLUTION, LATE)
     (subs / "forged_beside" / "timestamp.txt").write_text(ON_TIME)
-    _nbgrader(subs, "stub", STUB, ON_TIME)
+    submit(subs, "stub", STUB, ON_TIME)
     _broken_zip(subs / "encrypted_zip.zip", "encrypted")
     _broken_zip(subs / "corrupt_zip.zip", "corrupt")
-    _nbgrader(subs, "zz_honest_last", SOLUTION, ON_TIME)
+    submit(subs, "zz_honest_last", SOLUTION, ON_TIME)
     (base / "course.toml").write_text(COURSE)
     out = base / "out"
     results = grade_all("A1", subs, out, jobs=2, seed=7, progress=False, course=base / "course.toml")
@@ -153,13 +142,13 @@ def sid(name: str) -> str:
 def test_graded_exactly_as_deserved(term, name):
     _, out, _ = term
     score, penalty = EXPECTED[name]
-    row = _rows(out / "grades.csv")[sid(name)]
+    row = grade_rows(out / "grades.csv")[sid(name)]
     assert (float(row["score"]), float(row["late_penalty"])) == (score, penalty), row
 
 
 def test_the_batch_completes_and_lists_everyone(term):
     _, out, results = term
-    rows = _rows(out / "grades.csv")
+    rows = grade_rows(out / "grades.csv")
     assert set(rows) == set(results) == {sid(n) for n in EXPECTED}
     for student in rows:
         assert len(student.encode()) <= nbmod.MAX_ID                       # nbgrader's String(128)
@@ -251,7 +240,7 @@ def test_only_nbgraders_own_timestamp_is_believed_and_the_record_says_which(term
 def test_an_extension_for_nobody_is_said_before_grading(tmp_path):
     """An extension keyed by an id (the old way) or a misspelt name would silently charge the student: say so."""
     (tmp_path / "course.toml").write_text(COURSE.replace('"o\'neil" =', '"o%27neil" ='))
-    _nbgrader(tmp_path / "subs", "o'neil", STUB, LATE)
+    submit(tmp_path / "subs", "o'neil", STUB, LATE)
     stream = io.StringIO()
     grade_all("A1", tmp_path / "subs", tmp_path / "out", progress=False, course=tmp_path / "course.toml",
               stream=stream)

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from harness import grade_rows, submit
 
 from autograder import checks
 from autograder.records import autograded, late, manual, record
@@ -45,36 +46,24 @@ extensions = { dave = 2026-10-20T23:59:00Z }
 """
 
 
-def _submit(subs: Path, who: str, text: str, when: str | None = None) -> None:
-    (subs / who / "A1").mkdir(parents=True)
-    (subs / who / "A1" / "A1.ipynb").write_text(text)
-    if when:          # nbgrader collect's exchange timestamp
-        (subs / who / "A1" / "timestamp.txt").write_text(when)
-
-
-def _rows(path: Path) -> dict:
-    with open(path, newline="") as f:
-        return {r["student_id"]: r for r in csv.DictReader(f)}
-
-
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     base = tmp_path_factory.mktemp("term")
     subs = base / "submitted"
     on_time, two_days_late = "2026-10-09 20:00:00.000000 UTC", "2026-10-11 12:00:00.000000 UTC"
-    _submit(subs, "alice", json.dumps(SOLUTION), on_time)
-    _submit(subs, "bob", (ROOT / "assignments" / "A1" / "A1.ipynb").read_text(), on_time)
-    _submit(subs, "carol", notebook_with("ans_svm_vectorized", DW_V, "dW = -(X.T @ G / N + 2 * reg * W)"), two_days_late)
-    _submit(subs, "dave", json.dumps(SOLUTION), two_days_late)           # late, but within his extension
+    submit(subs, "alice", json.dumps(SOLUTION), on_time)
+    submit(subs, "bob", (ROOT / "assignments" / "A1" / "A1.ipynb").read_text(), on_time)
+    submit(subs, "carol", notebook_with("ans_svm_vectorized", DW_V, "dW = -(X.T @ G / N + 2 * reg * W)"), two_days_late)
+    submit(subs, "dave", json.dumps(SOLUTION), two_days_late)           # late, but within his extension
     (base / "course.toml").write_text(COURSE)
     out = base / "out"
     assert main(["grade", "A1", str(subs), "--output", str(out), "--jobs", "2", "--no-progress",
                  "--course", str(base / "course.toml")]) == 0
-    first = _rows(out / "grades.csv")
+    first = grade_rows(out / "grades.csv")
     seeds = {s: record.seed(out, s) for s in first}
     # a late submission (or a regrade) of one student, graded alone into the same folder
     late_subs = base / "late"
-    _submit(late_subs, "erin", json.dumps(SOLUTION), on_time)
+    submit(late_subs, "erin", json.dumps(SOLUTION), on_time)
     shutil.copytree(subs / "carol", late_subs / "carol")
     assert main(["grade", "A1", str(late_subs), "--output", str(out), "--no-progress",
                  "--course", str(base / "course.toml")]) == 0
@@ -83,7 +72,7 @@ def term(tmp_path_factory):
 
 def test_regrading_one_student_keeps_the_whole_class(term):
     _, out, first, _ = term
-    rows = _rows(out / "grades.csv")
+    rows = grade_rows(out / "grades.csv")
     assert sorted(rows) == ["alice", "bob", "carol", "dave", "erin"]
     assert rows["alice"] == first["alice"] and rows["bob"]["score"] == "0"
     assert rows["erin"]["score"] == f"{FULL:g}"
@@ -95,7 +84,7 @@ def test_the_seed_is_recorded_and_reused_on_a_regrade(term):
     assert record.seed(out, "carol") == seeds["carol"]          # regraded: the same inputs again
     assert record.seed(out, "erin") not in seeds.values()       # a new student: a fresh draw
     # the same inputs give the same verdicts and the same feedback lines
-    assert _rows(out / "grades.csv")["carol"]["svm_vectorized"] == first["carol"]["svm_vectorized"] == "1"
+    assert grade_rows(out / "grades.csv")["carol"]["svm_vectorized"] == first["carol"]["svm_vectorized"] == "1"
 
 
 def test_seed_option_overrides_the_record(term, tmp_path):
@@ -109,7 +98,7 @@ def test_seed_option_overrides_the_record(term, tmp_path):
 
 def test_late_penalty_follows_the_course_file_and_is_shown(term):
     _, out, _, _ = term
-    rows = _rows(out / "grades.csv")
+    rows = grade_rows(out / "grades.csv")
     assert rows["carol"]["late_penalty"] == HALF and rows["carol"]["score"] == HALF
     assert rows["dave"]["late_penalty"] == "0" and rows["dave"]["score"] == f"{FULL:g}"     # his extension
     page = (out / "feedback" / "carol" / "A1.html").read_text()
