@@ -211,8 +211,8 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     strangers = sorted(set(deadline.extensions) - {sid for sid, _ in everyone}) if deadline else []
     if strangers:      # a misspelt name, or an id written where the name belongs: that student would pay
         print(f"warning: {course} gives {assignment} extensions to {', '.join(map(unquote, strangers))}, who "
-              f"submitted nothing "
-              f"here; extensions are keyed by the submission's name as it is written", file=stream)
+              f"submitted nothing here; extensions are keyed by the submission's name as it is written",
+              file=stream)
     hide = _hidden_paths([submissions, output])
     mode = sandbox_mode(isolate)
     if mode == "rlimits only":
@@ -263,21 +263,26 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
               f"from record/) puts them in.", file=stream)
     elapsed = time.monotonic() - start
     failed = [r.student for r in results if r.failed]
-    names = f" ({', '.join(failed[:10])}{', ...' if len(failed) > 10 else ''})" if failed else ""
+    names = f" ({_some(failed)})" if failed else ""
     times = sorted(r.wall_s for r in results)
     slowest = max(results, key=lambda r: r.wall_s) if results else None
     # the cost of a looping or hostile submission, against a typical one (each is bounded: student_budget)
     slow = (f"; slowest {slowest.student} {slowest.wall_s:.1f} s (median {times[len(times) // 2]:.1f} s)"
             if slowest and len(results) > 1 else "")
     # Last line, so that it is what an instructor sees: graded, failed (unusable notebook or a crashed part), time.
-    unwritten = (f"; gradebook NOT updated for {len(results)} ({', '.join(r.student for r in results[:10])}"
-                 f"{', ...' if len(results) > 10 else ''})" if problem else "")
+    unwritten = (f"; gradebook NOT updated for {len(results)} ({_some([r.student for r in results])})"
+                 if problem else "")
     print(f"graded {len(results)} submission{'s' if len(results) != 1 else ''} of {assignment} in {elapsed:.1f} s"
           f"{slow}: {len(failed)} failed{names}{unwritten}; sandbox: {mode}; grades in {output / 'grades.csv'}",
           file=stream)
     if problem:
         raise GradebookNotUpdated(problem, results)
     return results
+
+
+def _some(names: list[str], most: int = 10) -> str:
+    """The first ``most`` names, for the summary line (the full list is printed above it where it matters)."""
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
 
 
 class GradebookNotUpdated(RuntimeError):
