@@ -28,7 +28,7 @@ h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-bottom: .2rem; }
 .full { color: #1a7f37; } .some { color: #9a6700; } .none { color: #b42318; }
 ul { padding-left: 1.2rem; margin: .3rem 0; } li.ok::marker { content: "✓ "; color: #1a7f37; }
 li.fail::marker { content: "✗ "; color: #b42318; } li.note::marker { content: "• "; }
-.status { color: #555; }
+.status { color: #555; } .shares { font-size: .92rem; }
 """
 
 
@@ -57,6 +57,14 @@ def _cls(score, points) -> str:
     return "full" if score >= points else ("some" if score > 0 else "none")
 
 
+def shares(part) -> str:
+    """How a part's score splits into its named shares (results.PartResult), or "" for a part of one share:
+    ``the data loss 0.5 / 0.5 · its gradient dW 0 / 0.5 · ...``."""
+    if len(part.shares) < 2:
+        return ""
+    return "Shares: " + " · ".join(f"{s.name} {_score(s.score, s.points)}" for s in part.shares)
+
+
 def html(result) -> str:
     """The student's feedback page (results.StudentResult)."""
     e = _html.escape
@@ -66,6 +74,7 @@ def html(result) -> str:
         parts.append(
             f'<div class="part"><span class="score {_cls(p.score, p.points)}">{_score(p.score, p.points)}</span>'
             f'<h2>{e(p.name)}</h2><div>{e(p.description)}</div>'
+            + (f'<div class="shares">{e(shares(p))}</div>' if shares(p) else "") +
             f'<div class="status">{e(status_words(p.status))}</div><ul>{items}</ul></div>')
     total = f'<b class="{_cls(result.score, result.max_score)}">{_score(result.score, result.max_score)}</b>'
     if result.penalty:
@@ -90,7 +99,8 @@ def write_html(path: Path, result) -> None:
 def cell_text(part) -> str:
     """What a graded cell of the formgrader's copy shows for its part (results.PartResult). Jupyter renders a
     stream's ANSI codes, so control characters are shown as escapes here too, as in :func:`terminal`."""
-    lines = [f"{part.name}: {_score(part.score, part.points)}", status_words(part.status)]
+    lines = [f"{part.name}: {_score(part.score, part.points)}", shares(part), status_words(part.status)]
+    lines = [line for line in lines if line]
     lines += [f"{MARK[line.ok]} {printable(line.text)}" for line in part.lines]
     return "\n".join(lines) + "\n"
 
@@ -109,7 +119,7 @@ def terminal(result, path: Path, sandbox: str | None = None) -> str:
     for p in result.parts:
         out.append(f"\n{t(p.name, True):<{width}}  {_score(p.score, p.points)}  {t(p.description, True)}")
         if p.score < p.points:
-            out.append(f"    {t(status_words(p.status), True)}")
+            out += [f"    {t(text, True)}" for text in (shares(p), status_words(p.status)) if text]
         for line in (line for line in p.lines if line.text):
             out.append(textwrap.fill(t(line.text), 100, initial_indent=f"    {MARK[line.ok]} ",
                                      subsequent_indent="      "))

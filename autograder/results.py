@@ -33,6 +33,11 @@ STATUSES = {
 }
 
 
+def points_words(n: float) -> str:
+    """``n`` points in words: "1 point", "2.5 points"."""
+    return f"{n:g} point" + ("" if n == 1 else "s")
+
+
 def status_words(status: str) -> str:
     """The student's words for ``status`` (an unknown one, from an old record, is shown as it is)."""
     return STATUSES[status].words if status in STATUSES else status
@@ -49,6 +54,15 @@ class Line:
     code: str | None = None
 
 
+@dataclass(frozen=True)
+class ShareResult:
+    """What one named share of a part earned (``checks.Share``): ``score`` of its ``points``."""
+
+    name: str
+    points: float
+    score: float
+
+
 @dataclass
 class PartResult:
     name: str
@@ -58,6 +72,7 @@ class PartResult:
     description: str = ""
     detail: str = ""
     lines: list = field(default_factory=list)        # [Line]
+    shares: list = field(default_factory=list)       # [ShareResult]: how the score splits (empty: never judged)
     wall_s: float = 0.0
     run: object = field(default=None, repr=False)   # the sandbox's RunResult (None when nothing ran)
     phases: dict = field(default_factory=dict)       # seconds: "inputs", the sandbox's PHASES, "check"

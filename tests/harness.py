@@ -83,7 +83,7 @@ class Graded:
 
     fraction: float
     feedback: Feedback
-
+    shares: dict        # share name -> points earned
 
 def grade(a: str, sources: list[str], seed: int = 0, only=None) -> dict[str, float]:
     """Fraction of its points that each part (or each part named in ``only``) earns for answer-cell ``sources``;
@@ -103,9 +103,10 @@ def grade_part(part: checks.Part, sources: list[str], seed: int = 0) -> Graded:
     inputs = part.inputs(np.random.default_rng(seed))
     out = _run(part, sources, _as_sent(part, inputs))
     fb = Feedback(out)
-    if out.status == "missing":          # the pipeline runs no check for a part whose function is not defined
-        return Graded(0.0, fb)
-    return Graded(checks.fraction(part.check(inputs, out, fb), fb), fb)
+    # the pipeline runs no check for a part whose function is not defined
+    verdict = False if out.status == "missing" else part.check(inputs, out, fb)
+    shares = checks.earned(part, verdict, fb)
+    return Graded(sum(s.score for s in shares) / part.points, fb, {s.name: s.score for s in shares})
 
 
 # ------------------------------------------------------------------------------------------ the run

@@ -1,30 +1,35 @@
 """Hidden checks for A1 (linear classifiers): the worked example of autograder/FORMAT.md.
 
-Inputs are drawn at grading time. Each loss part runs the student's function on five problems, each drawn
-to expose classic slips (autograder/FORMAT.md lists them):
+Inputs are drawn at grading time. Each loss part runs the student's function on six problems, each drawn
+to judge one share of the part or to expose classic slips (autograder/FORMAT.md lists them):
 
-* A, ordinary: the loss (0.5 * reg, a missing regulariser, a missing /N, the correct class's margin counted
-  are recognised and named) and dW; the caller's W, X and y must come back unchanged (no in-place edits);
+* A0, ordinary, reg = 0: the data loss and its gradient on their own, so that a slip in the regulariser
+  (0.5 * reg, the regulariser divided by N) costs the regulariser's share and nothing else;
+* A, the same problem with reg > 0: the regulariser is judged as the difference A - A0 (reg * sum(W**2) in the
+  loss, 2 * reg * W in dW), whatever the data term does; the caller's W, X and y must come back unchanged;
 * M, missing classes: the labels lack the last class and one other, so C must come from W, not from y;
-* S, extreme scores (softmax only): rows near +1000 and -1000, spreads of thousands and correct classes far
-  below the row's maximum, so an exp without the row maximum subtracted overflows or gives 0/0, a global
-  maximum underflows whole rows, and -log(p) of an underflowed p is inf: loss and dW must be finite and right;
+* S, extreme scores: rows near +1000 and -1000, spreads of thousands and correct classes far below the row's
+  maximum (every class present), so a softmax whose exp lacks the row maximum overflows or gives 0/0, a global maximum underflows
+  whole rows, and -log(p) of an underflowed p is inf: loss and dW must be finite and right (the SVM, which has
+  no exp, meets the same problem);
 * B, ill-conditioned: features on scales 1e-4 .. 1e3; gradients are compared at a relative error of 1e-9,
   which an exact gradient meets easily (naive and vectorised references agree to ~1e-12) and centred
   differences cannot (their best is ~1e-7 there, whatever the step);
-* L, large (last): W has 204 800 weights. An exact dW costs about one evaluation of the loss; any gradient
-  obtained by evaluating the loss at nudged weights (centred or one-sided differences, complex step, through
-  the student's own functions or a private copy, one weight at a time or batched) costs at least one
-  evaluation per weight, each touching all of W: minutes, far past the part's time limit. This is what makes
-  the check hold for every form of numerical differentiation, exact or not.
+* L, large (last): W has 204 800 weights, with the assignment's 10 classes. An exact dW costs about one
+  evaluation of the loss; any gradient obtained by evaluating the loss at nudged weights (centred or one-sided
+  differences, complex step, through the student's own functions or a private copy, one weight at a time or
+  batched) costs at least one evaluation per weight, each touching all of W: minutes, far past the part's time
+  limit. This is what makes the check hold for every form of numerical differentiation, exact or not.
 
-Shapes are all different (N, D, C) so that code that only works for square matrices fails.
+M, S, B and L have reg = 0: each judges the data term alone. Inputs stay inside the assignment's domain (at
+most 10 classes, every class present except in M), so an honest function that is right on the assignment's
+data is right here. Shapes are all different (N, D, C) so that code that only works for square matrices fails.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks import Part, large_problem
+from autograder.checks import BIG_TOL, Part, Share, large_problem
 from deepgrad import linear
 from deepgrad.gradcheck import rel_error
 
@@ -32,16 +37,34 @@ NOTEBOOK = "A1.ipynb"
 PARTS = []      # in the notebook's order: each part is appended right after its check
 LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 GRAD_TOL = 1e-9
-LARGE = (8, 1024, 200)          # N, D, C of problem L: 204 800 weights
+LARGE = (16, 20480, 10)         # N, D, C of problem L: 204 800 weights, the assignment's 10 classes
+PROBLEMS = ("A0", "A", "M", "S", "B", "L")      # the order the driver runs them in: L, the slow one, last
+
+# The same five shares in all four loss parts: the same slip costs the same in each.
+LOSS_SHARES = (
+    Share("the data loss", 0.5, "the loss at reg = 0 on an ordinary batch"),
+    Share("its gradient dW", 0.5, "dW at reg = 0, derived (exact on features of every scale, fast on a large W)"),
+    Share("the regulariser", 0.5, "reg * sum(W**2) in the loss and 2 * reg * W in dW"),
+    Share("robustness", 0.25, "a batch lacking some classes; the caller's W, X and y left unchanged"),
+    Share("extreme scores", 0.25, "scores near +-1000 and thousands apart: loss and dW finite and right"),
+)
+DATA, GRAD, REG, ROBUST, EXTREME = (s.name for s in LOSS_SHARES)
 
 
 # ------------------------------------------------------------------------------ losses
 def _shape(rng):
-    """N, D, C all different (and N > C, so that every class can be present)."""
+    """N, D, C all different, C at most 10 as in the assignment's data (and N > C: every class can be present)."""
     while True:
         N, D, C = int(rng.integers(15, 40)), int(rng.integers(6, 16)), int(rng.integers(4, 8))
         if len({N, D, C}) == 3:
             return N, D, C
+
+
+def _labels(rng, N, C):
+    """N labels in [0, C), every class present."""
+    y = rng.integers(0, C, N)
+    y[rng.permutation(N)[:C]] = np.arange(C)
+    return y
 
 
 def _problem(rng, hard=False, missing=False):
@@ -60,8 +83,7 @@ def _problem(rng, hard=False, missing=False):
         y = rng.choice(present, N)
         y[rng.permutation(N)[:len(present)]] = present
     else:
-        y = rng.integers(0, C, N)
-        y[rng.permutation(N)[:C]] = np.arange(C)              # every class present
+        y = _labels(rng, N, C)
     return W, X, y, float(rng.uniform(0.05, 0.5))
 
 
@@ -72,11 +94,12 @@ def _extreme(rng):
     N = len(y)
     X[:, 0] = rng.choice([-1.0, 1.0], N) * rng.uniform(900, 1100, N)
     W[0] = 1.0
-    wide = rng.random(N) < 0.5
-    wide[:2] = True, False
+    C = W.shape[1]
+    wide = np.zeros(N, dtype=bool)
+    wide[rng.permutation(N)[:int(rng.integers(1, N - C + 1))]] = True
     X[wide, 1:-1] *= 1000.0
-    S = X @ W
-    y[wide] = np.argmin(S[wide], axis=1)
+    y[wide] = np.argmin((X @ W)[wide], axis=1)
+    y[np.flatnonzero(~wide)[:C]] = rng.permutation(C)     # every class still present
     return W, X, y, reg
 
 
@@ -84,23 +107,16 @@ def _large(rng):
     N, D, C = LARGE
     X = rng.standard_normal((N, D))
     X[:, -1] = 1.0
-    return rng.standard_normal((D, C)) / np.sqrt(D), X, rng.integers(0, C, N), float(rng.uniform(0.05, 0.5))
+    return rng.standard_normal((D, C)) / np.sqrt(D), X, _labels(rng, N, C), 0.0
 
 
-PROBLEMS = ("A", "M", "S", "B", "L")     # the order the driver runs them in: L, the slow one, last
-
-
-def loss_inputs(rng, stability=True):
+def loss_inputs(rng):
     inp = {}
-    for tag in PROBLEMS:
-        if tag == "S" and not stability:
-            continue
-        W, X, y, reg = {"A": lambda: _problem(rng), "M": lambda: _problem(rng, missing=True),
-                        "S": lambda: _extreme(rng), "B": lambda: _problem(rng, hard=True),
-                        "L": lambda: _large(rng)}[tag]()
-        if tag == "S":
-            reg = 0.0       # stability alone: a slip in the regulariser is judged on the other problems
-        inp.update({f"W{tag}": W, f"X{tag}": X, f"y{tag}": y, f"reg{tag}": reg})
+    W, X, y, reg = _problem(rng)
+    for tag, (W_, X_, y_, reg_) in (("A0", (W, X, y, 0.0)), ("A", (W, X, y, reg)), ("M", _problem(rng, missing=True)),
+                                   ("S", _extreme(rng)), ("B", _problem(rng, hard=True)), ("L", _large(rng))):
+        reg_ = reg_ if tag == "A" else 0.0      # every other problem judges the data term alone
+        inp.update({f"W{tag}": W_, f"X{tag}": X_, f"y{tag}": y_, f"reg{tag}": reg_})
     return inp
 
 
@@ -108,9 +124,7 @@ def drive_loss(ns, inp, out):
     # The graded function's name arrives as an input, so one driver serves the four loss parts. A problem
     # that raises costs only its own values: the others still run, and the first error is reported.
     fn, errors = ns[inp["function"]], []
-    for tag in ("A", "M", "S", "B", "L"):
-        if "W" + tag not in inp:
-            continue
+    for tag in ("A0", "A", "M", "S", "B", "L"):
         try:
             result = fn(inp["W" + tag], inp["X" + tag], inp["y" + tag], inp["reg" + tag])
             if not isinstance(result, tuple) or len(result) != 2:
@@ -137,103 +151,137 @@ def _calls(out, fb):
     return calls
 
 
-def _loss_slips(reference, inp, tag, svm):
-    """What the loss would be after each classic slip, for the feedback: [(code, words, value)]."""
-    W, X, y, reg = (inp[k + tag] for k in ("W", "X", "y", "reg"))
-    data, _ = reference(W, X, y, 0.0)
-    R, N = reg * float(np.sum(W * W)), len(y)
-    slips = [("half_reg", "Your loss has the regulariser 0.5 * reg * sum(W**2); this assignment's is "
-                          "reg * sum(W**2) (whose gradient is 2 * reg * W).", data + 0.5 * R),
-             ("no_reg", "Your loss lacks the regulariser reg * sum(W**2).", data),
-             ("factor_n", "Your data loss is summed over the N examples, not averaged: divide it by N (not the "
-                          "regulariser).", N * data + R),
-             ("factor_n", "Your loss divides the regulariser by N as well: only the data loss is an average.",
-              data + R / N)]
+def _difference(out, key):
+    """The student's value with reg minus the one at reg = 0 on the same problem (float64), or None."""
+    with_reg, without = out.get(key + "A"), out.get(key + "A0")
+    if with_reg is None or without is None or np.shape(with_reg) != np.shape(without):
+        return None
+    return np.asarray(with_reg, dtype=np.float64) - np.asarray(without, dtype=np.float64)
+
+
+def _check_regulariser(inp, out, fb):
+    """The regulariser's share: what adding reg changes, in the loss and in dW, whatever the data term does."""
+    W, reg, N = inp["WA"], inp["regA"], len(inp["yA"])
+    R, dR = reg * float(np.sum(W * W)), 2 * reg * W
+    loss, grad = _difference(out, "loss"), _difference(out, "dW")
+    if loss is None or grad is None:
+        return fb.check(False, "", "The regulariser could not be judged: the loss and dW did not come back both "
+                                   "with reg = 0 and with reg > 0 on the same batch.")
+    out["reg/loss"], out["reg/grad"] = loss, grad
+    ok = fb.close("reg/loss", R, tol=GRAD_TOL, what="what reg adds to the loss", slips=[
+        ("half_reg", "Your regulariser is 0.5 * reg * sum(W**2); this assignment's is reg * sum(W**2) (whose "
+                     "gradient is 2 * reg * W).", 0.5 * R),
+        ("no_reg", "Your loss lacks the regulariser reg * sum(W**2).", 0.0 * R),
+        ("factor_n", "Your loss divides the regulariser by N: only the data loss is an average.", R / N)])
+    ok &= fb.close("reg/grad", dR, tol=GRAD_TOL, what="what reg adds to dW", slips=[
+        ("half_reg", "Your dW adds reg * W, the gradient of 0.5 * reg * sum(W**2); the gradient of this "
+                     "assignment's reg * sum(W**2) is 2 * reg * W.", 0.5 * dR),
+        ("no_reg", "Your dW lacks the regulariser's gradient 2 * reg * W.", 0.0 * dR),
+        ("factor_n", "Your dW divides the regulariser's gradient by N: only the data term is an average.", dR / N),
+        ("sign", "Your dW subtracts the regulariser's gradient: it is + 2 * reg * W.", -dR)])
+    return ok
+
+
+def _data_slips(reference, inp, svm):
+    """What the data loss (reg = 0) would be after each classic slip, for the feedback: [(code, words, value)]."""
+    W, X, y = inp["WA0"], inp["XA0"], inp["yA0"]
+    data = reference(W, X, y, 0.0)[0]
+    slips = [("factor_n", "Your data loss is summed over the N examples, not averaged: divide it by N.",
+              len(y) * data)]
     if svm:
         slips.append(("own_margin", "Your loss counts the correct class's own margin (1 per example): skip "
-                                    "j == y[i].", data + 1 + R))
+                                    "j == y[i].", data + 1))
     return slips
 
 
+def _harder(fb, ref, tag, loss, grad, when):
+    """A harder batch ``tag``'s verdict: its loss compared if ``loss`` (the data loss was right on the ordinary
+    batch), its dW if ``grad``."""
+    ok = fb.close("loss" + tag, ref[0], tol=GRAD_TOL, what=f"the loss {when}") if loss else True
+    return fb.gradient("dW" + tag, ref[1], tol=GRAD_TOL, what=f"dW {when}") and ok if grad else ok
+
+
 def _check_loss(reference, name):
-    svm, stability = name.startswith("svm"), name.startswith("softmax")
+    svm = name.startswith("svm")
 
     def check(inp, out, fb):
         calls = _calls(out, fb)
-        n_problems = sum(f"W{t}" in inp for t in PROBLEMS)
-        repeated = {k: n for k, n in calls.items() if k in LOSSES and n > n_problems * (1 if k == name else 2)}
-        ref = {t: reference(inp["W" + t], inp["X" + t], inp["y" + t], inp["reg" + t])
-               for t in PROBLEMS if "W" + t in inp}
-        N = {t: len(inp["y" + t]) for t in ref}
+        repeated = {k: n for k, n in calls.items()
+                    if k in LOSSES and n > len(PROBLEMS) * (1 if k == name else 2)}
+        ref = {t: reference(inp["W" + t], inp["X" + t], inp["y" + t], inp["reg" + t]) for t in PROBLEMS}
 
-        loss_A = fb.close("lossA", ref["A"][0], tol=GRAD_TOL, what="the loss",
-                          slips=_loss_slips(reference, inp, "A", svm))
-        grad_A = fb.gradient("dWA", ref["A"][1], tol=GRAD_TOL, what="dW", N=N["A"], reg=inp["regA"], W=inp["WA"])
-        loss_M = fb.close("lossM", ref["M"][0], tol=GRAD_TOL, what="the loss when the labels lack some classes")
-        grad_M = fb.gradient("dWM", ref["M"][1], tol=GRAD_TOL, what="dW when the labels lack some classes",
-                             N=N["M"], reg=inp["regM"], W=inp["WM"])
-        dWA = out.get("dWA")
-        if not grad_A and dWA is not None and np.shape(dWA) == ref["A"][1].shape and np.all(np.isfinite(dWA)) \
-                and rel_error(np.asarray(dWA, dtype=np.float64), ref["A"][1]) < 1e-4:
+        # the data term, at reg = 0
+        ok_data = fb.close("lossA0", ref["A0"][0], tol=GRAD_TOL, what="the data loss (reg = 0)",
+                           slips=_data_slips(reference, inp, svm))
+        ok_grad = fb.gradient("dWA0", ref["A0"][1], tol=GRAD_TOL, what="dW at reg = 0", N=len(inp["yA0"]))
+        dW = out.get("dWA0")
+        # derived, not numerical: not merely close, the loss not run again and again, exact on any scale, fast
+        # on a large W
+        derived = True
+        if not ok_grad and dW is not None and np.shape(dW) == ref["A0"][1].shape and np.all(np.isfinite(dW)) \
+                and rel_error(np.asarray(dW, dtype=np.float64), ref["A0"][1]) < 1e-4:
             fb.note("dW is close to the reference but not exact: an exact formula in float64 agrees to about 1e-12. "
                     "Errors like this come from a numerical gradient (finite differences, which earn nothing "
                     "here) or from float32 arithmetic.", code="numerical")
-        if loss_A and grad_A and not (loss_M and grad_M):
-            fb.note("Your function is right when every class appears among the labels but not when some are "
-                    "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
-                    "contain every class).", code="classes_from_labels")
-        ok_loss, ok_grad = loss_A and loss_M, grad_A and grad_M
-        untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
-                        and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
-        ok_grad &= fb.check(untouched, "The caller's W, X and y are unchanged.",
-                            f"{name} changed the caller's W, X or y in place: work on copies "
-                            f"(dW = 2 * reg * W, not dW = W; dW *= ...).", code="in_place")
-
-        ok_stable = True
-        if stability:
-            ok_stable = fb.close("lossS", ref["S"][0], tol=GRAD_TOL,
-                                 what="the loss on extreme scores (rows near +1000 and -1000, correct classes "
-                                      "thousands below the row maximum)")
-            ok_stable &= fb.gradient("dWS", ref["S"][1], tol=GRAD_TOL, what="dW on extreme scores")
-            got = out.get("lossS")
-            if not ok_stable and got is not None and not np.all(np.isfinite(got)):
-                fb.note("Subtract each row's own maximum before exp (a global maximum underflows whole rows), and "
-                        "take log p as shifted score minus log-sum-exp rather than log(p), which is -inf once p "
-                        "underflows to 0.", code="unstable")
-
+            derived = False
         if repeated:
-            fb.check(False, "", f"Computing dW ran {', '.join(f'{k} {n} times' for k, n in repeated.items())}: "
-                                f"a gradient obtained by evaluating the loss at nudged weights is a numerical "
-                                f"gradient, which earns nothing here. Derive dW.", code="numerical")
-            ok_grad = False
+            derived = fb.check(False, "", f"Computing dW ran {', '.join(f'{k} {n} times' for k, n in repeated.items())}: "
+                                          f"a gradient obtained by evaluating the loss at nudged weights is a numerical "
+                                          f"gradient, which earns nothing here. Derive dW.", code="numerical")
         elif ok_grad:
-            ok_grad = fb.gradient("dWB", ref["B"][1], tol=GRAD_TOL, what="dW on features of very different scales",
-                                  N=N["B"], reg=inp["regB"], W=inp["WB"])
+            derived = fb.gradient("dWB", ref["B"][1], tol=GRAD_TOL, what="dW on features of very different scales",
+                                  N=len(inp["yB"]))
             dWB = out.get("dWB")
-            if not ok_grad and dWB is not None and np.shape(dWB) == ref["B"][1].shape and np.all(np.isfinite(dWB)):
+            if not derived and dWB is not None and np.shape(dWB) == ref["B"][1].shape and np.all(np.isfinite(dWB)):
                 fb.note("dW is right on an ordinary problem but not exact on one whose features span seven "
                         "orders of magnitude. An exact formula is right there too; centred differences are "
                         "not (their error grows with the loss divided by the step), so this looks like a "
                         "numerical gradient, which earns nothing.", code="numerical")
-            if ok_grad:     # problem L, the large one, is looked at only for a dW exact on all the others
+            if derived:     # problem L, the large one, is looked at only for a dW exact on all the others
                 large = f"dW for a W with {LARGE[1] * LARGE[2]:,} weights"
-                ok_grad = large_problem(
-                    fb, out, ok_grad, lambda: fb.gradient("dWL", ref["L"][1], tol=GRAD_TOL, what=large, N=N["L"],
-                                                          reg=inp["regL"], W=inp["WL"]),
+                derived = large_problem(
+                    fb, out, derived, lambda: fb.gradient("dWL", ref["L"][1], tol=BIG_TOL, what=large,
+                                                          N=len(inp["yL"])),
                     key="dWL", reached="dWB",
                     why=f"{large} did not come back within the time limit. An exact dW takes milliseconds there; "
                         f"evaluating the loss once per weight (finite differences, complex step) takes minutes, and "
                         f"such a numerical gradient earns nothing. Derive dW.")
-        if stability:
-            return 0.4 * ok_loss + 0.4 * ok_grad + 0.2 * ok_stable
-        return 0.5 * ok_loss + 0.5 * ok_grad
+        ok_grad = ok_grad and derived
+        if not derived:     # every share that judges a gradient needs a derived one
+            return {DATA: ok_data, GRAD: False, REG: False, ROBUST: False, EXTREME: False}
+
+        ok_reg = _check_regulariser(inp, out, fb)
+
+        # robustness and extreme scores judge the data term again on harder batches: the loss where the data loss
+        # was right on the ordinary batch, dW where dW was, so that a slip there is not charged twice
+        if not (ok_data or ok_grad):
+            fb.note("A batch lacking some classes and extreme scores are judged once the data loss or dW is right "
+                    "on an ordinary batch.")
+            ok_robust = ok_extreme = False
+        else:
+            ok_robust = _harder(fb, ref["M"], "M", ok_data, ok_grad, "when the labels lack some classes")
+            if not ok_robust:
+                fb.note("Your function is right when every class appears among the labels but not when some are "
+                        "missing: take the number of classes C from W.shape[1], not from y (a batch need not "
+                        "contain every class).", code="classes_from_labels")
+            ok_extreme = _harder(fb, ref["S"], "S", ok_data, ok_grad, "on extreme scores (rows near +1000 and -1000, "
+                                                                      "correct classes thousands below the row maximum)")
+            if not ok_extreme and not svm:
+                fb.note("Subtract each row's own maximum before exp (a global maximum underflows whole rows), and "
+                        "take log p as shifted score minus log-sum-exp rather than log(p), which is -inf once p "
+                        "underflows to 0.", code="unstable")
+        untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
+                        and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
+        ok_robust &= fb.check(untouched, "The caller's W, X and y are unchanged.",
+                              f"{name} changed the caller's W, X or y in place: work on copies "
+                              f"(dW = 2 * reg * W, not dW = W; dW *= ...).", code="in_place")
+        return {DATA: ok_data, GRAD: ok_grad, REG: ok_reg, ROBUST: ok_robust, EXTREME: ok_extreme}
     return check
 
 
 def _loss_part(name, points, reference, description):
-    stability = name.startswith("softmax")
     return Part(name=name.replace("_loss", ""), points=points, driver=drive_loss, needs=(name,),
-                inputs=lambda rng: {**loss_inputs(rng, stability), "function": name},
+                inputs=lambda rng: {**loss_inputs(rng), "function": name}, shares=LOSS_SHARES,
                 check=_check_loss(reference, name), count_calls=True, timeout=20, description=description)
 
 
@@ -300,11 +348,13 @@ def check_sgd(inp, out, fb):
         fb.note("The grader replays the recipe exactly (default_rng(seed), the 0.001 * standard_normal "
                 "initialisation, rng.choice(N, batch_size, replace=True), W - learning_rate * dW): any change "
                 "of order or of random draws changes W.")
-    return 0.75 * ok_w + 0.25 * ok_h
+    return {"the trained W": ok_w, "the loss history": ok_h}
 
 
 PARTS.append(Part("sgd", 2, inputs=sgd_inputs, check=check_sgd, driver=drive_sgd, helpers=(softmax_helper,),
-                  needs=("train_linear",), description="Mini-batch SGD, replayed step by step"))
+                  needs=("train_linear",), description="Mini-batch SGD, replayed step by step",
+                  shares=(Share("the trained W", 1.5, "W after every step, replayed draw by draw"),
+                          Share("the loss history", 0.5, "the loss of every step"))))
 
 
 # ------------------------------------------------------------------------------ predict
@@ -314,11 +364,12 @@ def predict_inputs(rng):
 
 
 def check_predict(inp, out, fb):
-    return fb.equal("labels", np.argmax(inp["X"] @ inp["W"], axis=1), what="the predicted labels")
+    return fb.equal("labels", np.argmax(inp["X"] @ inp["W"], axis=1), what="predict's output")
 
 
 PARTS.append(Part("predict", 1, call="predict", args=("W", "X"), returns="labels", inputs=predict_inputs,
-                  check=check_predict, description="Predicted labels"))
+                  check=check_predict, description="Predicted labels",
+                  shares=(Share("the labels", 1, "the class of the highest score for every example"),)))
 
 
 # ------------------------------------------------------------------------------ digits
@@ -369,7 +420,9 @@ def check_digits(inp, out, fb):
 PARTS.append(Part("digits", 2, inputs=digits_inputs, check=check_digits, driver=drive_digits,
                   needs=("train_linear", "softmax_loss_vectorized", "HYPERPARAMS"), timeout=30,
                   held_out=("X_val", "y_val"),
-                  description="A softmax classifier on the digits: 90 % validation accuracy"))
+                  description="A softmax classifier on the digits: 90 % validation accuracy",
+                  shares=(Share("validation accuracy", 2, "at least 90 % on held-out digits, trained with your "
+                                                          "HYPERPARAMS"),)))
 
 
 # ------------------------------------------------------------------------------ sanity checks
@@ -413,12 +466,15 @@ def check_sanity(inp, out, fb):
     W = tiny_helper(X[:n], y[:n])
     ok_tiny = fb.close("tiny_accuracy", np.mean(np.argmax(X[:n] @ W, axis=1) == y[:n]), tol=1e-12,
                        what=f"the accuracy on the {n} examples of the tiny subset")
-    return (ok_initial + ok_chance + ok_tiny) / 3
+    return {"the initial loss": ok_initial, "the chance loss": ok_chance, "the tiny subset": ok_tiny}
 
 
 PARTS.append(Part("sanity", 2, inputs=sanity_inputs, check=check_sanity, driver=drive_sanity,
                   helpers=(softmax_helper, sgd_helper, tiny_helper), needs=("sanity_checks",),
-                  description="Sanity checks: the initial loss against chance, over-fitting a tiny subset"))
+                  description="Sanity checks: the initial loss against chance, over-fitting a tiny subset",
+                  shares=(Share("the initial loss", 0.5, "the loss of the initial W, without regularisation"),
+                          Share("the chance loss", 0.5, "log C"),
+                          Share("the tiny subset", 1, "the training accuracy after over-fitting a few examples"))))
 
 
 # ------------------------------------------------------------------------------ grid search
@@ -469,13 +525,16 @@ def check_grid(inp, out, fb):
         ti, tj = np.unravel_index(np.argmax(train), train.shape)
         if np.allclose(out["best"], [inp["learning_rates"][ti], inp["regs"][tj]]):
             fb.note("You chose the pair with the best training accuracy; choose on the validation set.")
-    return (ok_train + 2 * ok_val + 2 * ok_best) / 5
+    return {"train_acc": ok_train, "val_acc": ok_val, "the chosen pair": ok_best}
 
 
 PARTS.append(Part("grid_search", 3, inputs=grid_inputs, check=check_grid, driver=drive_grid,
                   helpers=(softmax_helper, sgd_helper), needs=("grid_search",), timeout=20,
                   held_out=("expected_train", "expected_val"),
-                  description="Hyperparameter search on the validation set"))
+                  description="Hyperparameter search on the validation set",
+                  shares=(Share("train_acc", 0.6, "the training accuracy of every pair"),
+                          Share("val_acc", 1.2, "the validation accuracy of every pair"),
+                          Share("the chosen pair", 1.2, "the pair best on the validation set"))))
 
 # Written answers, graded by hand in formgrader (autograder/records/manual.py).
 MANUAL_PARTS = {"written_sanity": 2, "written_grid": 2}

@@ -15,12 +15,24 @@ from typing import Callable
 
 import numpy as np
 
-from ..results import Line
+from ..results import Line, ShareResult, points_words
+
+
+@dataclass(frozen=True)
+class Share:
+    """A named share of a part's points: one behaviour the notebook asks for ("the data loss", "the step"),
+    judged on its own so that one slip costs its share and no more. ``what`` says in a few words what earns it;
+    the notebook states every share of a part before the student starts (:func:`shares_sentence`)."""
+
+    name: str
+    points: float
+    what: str = ""
 
 
 @dataclass
 class Part:
-    """One graded part. ``name`` and ``points`` match the graded test cell of the source notebook."""
+    """One graded part. ``name`` and ``points`` match the graded test cell of the source notebook; ``shares``
+    split the points (none given: one share, the whole part)."""
 
     name: str
     points: float
@@ -38,10 +50,18 @@ class Part:
     timeout: float = 10.0
     memory_mb: int = 1024
     description: str = ""
+    shares: tuple = ()
 
     def __post_init__(self):
         if (self.call is None) == (self.driver is None):
             raise ValueError(f"part {self.name!r}: give exactly one of call= (simple form) or driver=")
+        self.shares = tuple(self.shares) or (Share(self.description or self.name, float(self.points)),)
+        names = [s.name for s in self.shares]
+        if len(set(names)) != len(names):
+            raise ValueError(f"part {self.name!r}: share names must be unique, got {names}")
+        if abs(sum(s.points for s in self.shares) - self.points) > 1e-9:
+            raise ValueError(f"part {self.name!r}: its shares add up to {sum(s.points for s in self.shares):g} "
+                             f"points, the part has {self.points:g}")
         if self.needs is None:
             self.needs = (self.call,) if self.call else ()
 
@@ -183,8 +203,8 @@ class Feedback:
                                         f"{self._shape_words(expected)}.", code)
         got = got.astype(np.float64)
         if not np.all(np.isfinite(got)[np.isfinite(expected)]):
-            return self._add(False, f"{what} contains NaN or inf where a finite value was expected "
-                                    f"(an overflowing exp? subtract the row maximum first).", "unstable")
+            return self._add(False, f"{what} contains NaN or inf where a finite value was expected.",
+                             code or "not_finite")
         err = _rel_error(got, expected)
         if err <= tol:
             return self._add(True, f"{what} is right (relative error {err:.1e}).")
@@ -225,8 +245,11 @@ class Feedback:
         return self._add(False, f"{what} is wrong in {wrong} of {expected.size} entries.")
 
     def check(self, condition, ok_text: str, fail_text: str, code: str | None = None) -> bool:
-        """``code``: the mistake ``fail_text`` names (``mistakes.MISTAKES``), if it names one."""
-        return self._add(True, ok_text) if condition else self._add(False, fail_text, code)
+        """``code``: the mistake ``fail_text`` names (``mistakes.MISTAKES``), if it names one. An empty
+        ``ok_text`` writes no line for a pass."""
+        if condition:
+            return self._add(True, ok_text) if ok_text else True
+        return self._add(False, fail_text, code)
 
     def note(self, text: str, code: str | None = None) -> None:
         """An extra line; ``code``: the mistake it names (``mistakes.MISTAKES``), if it names one."""
@@ -234,21 +257,54 @@ class Feedback:
 
 
 def fraction(verdict, fb: Feedback) -> float:
-    """The share of a part's points that ``check``'s verdict earns, in [0, 1]: ``None`` means all of them if no
-    ``fb`` comparison failed, else none; a bool or number counts as itself, clipped to [0, 1]; NaN or an
-    infinity earns nothing (a check's arithmetic on a student's NaN must not become points)."""
+    """The fraction of a share's points that a verdict earns, in [0, 1]: ``None`` means all of them if no ``fb``
+    comparison failed, else none; a bool or number counts as itself, clipped to [0, 1]; NaN or an infinity
+    earns nothing (a check's arithmetic on a student's NaN must not become points)."""
     share = (1.0 if fb.failures == 0 else 0.0) if verdict is None else float(verdict)
     return min(max(share, 0.0), 1.0) if np.isfinite(share) else 0.0
 
 
+def earned(part: Part, verdict, fb: Feedback) -> list:
+    """What each of ``part``'s shares earns (``results.ShareResult``, in the part's order) for ``check``'s
+    verdict: a dict share name -> verdict (each judged by :func:`fraction`; every share must be there), or a
+    single verdict for every share alike (False: nothing earned)."""
+    if not isinstance(verdict, dict):
+        verdict = {s.name: verdict for s in part.shares}
+    names = [s.name for s in part.shares]
+    if set(verdict) != set(names):
+        raise ValueError(f"part {part.name!r}: the check judged the shares {sorted(verdict)}, the part has {names}")
+    return [ShareResult(s.name, float(s.points), round(fraction(verdict[s.name], fb) * s.points, 4))
+            for s in part.shares]
+
+
+def shares_markdown(part: Part) -> str:
+    """How the part's points split, as its source notebook states it in a cell before the student starts
+    (``deepgrad assign`` writes that cell, ``deepgrad verify`` holds the notebook to it)."""
+    head = f"**Grading of `{part.name}`, {points_words(part.points)}.**"
+    if len(part.shares) == 1:
+        what = part.shares[0].what or part.description
+        return f"{head} All or nothing: {what[:1].lower()}{what[1:]}." if what else f"{head} All or nothing."
+    rows = "\n".join(f"| {s.name} | {s.points:g} | {s.what} |" for s in part.shares)
+    return (f"{head} The grader runs your code on inputs it draws itself, and each share below is earned on its "
+            f"own: one slip costs its share, not the part.\n\n| share | points | what earns it |\n|---|---|---|\n"
+            f"{rows}")
+
+
+
+
 def _rel_error(a, b) -> float:
-    """CS231n's relative error, max |a - b| / max(1e-8, |a| + |b|); equal infinities count as equal."""
+    """CS231n's relative error of ``a`` (the student's) against ``b`` (the expected), max |a - b| /
+    max(floor, |a| + |b|); equal infinities count as equal. The floor is 1e-8 or a millionth of b's largest
+    finite entry: an entry that is 0 in exact arithmetic (a gradient's bias row at reg = 0) comes out as 0 or
+    as 1e-17 depending on the order of a sum, and must not count as a relative error of 1e-9."""
     if a.size == 0:
         return 0.0
     same = (a == b)
     diff = np.where(same, 0.0, np.abs(a - b))
+    finite = np.abs(b[np.isfinite(b)])
+    floor = max(1e-8, 1e-6 * float(finite.max())) if finite.size else 1e-8
     with np.errstate(invalid="ignore"):
-        err = diff / np.maximum(1e-8, np.abs(a) + np.abs(b))
+        err = diff / np.maximum(floor, np.abs(a) + np.abs(b))
     err = np.where(same, 0.0, err)
     return float(np.nanmax(np.where(np.isnan(err), np.inf, err)))
 

@@ -121,8 +121,8 @@ def grade_part(part, cells: list[str], student: str, base_seed: int, hide: list[
             verdict = part.check(inputs, out, fb)
         result.phases.update(run.phases, check=time.monotonic() - checked)
         result.lines.extend(fb.lines)
-        share = 0.0 if run.status == "missing" else checks_mod.fraction(verdict, fb)
-        result.score = round(share * part.points, 4)
+        result.shares = checks_mod.earned(part, verdict if run.status != "missing" else False, fb)
+        result.score = round(sum(s.score for s in result.shares), 4)
     except Exception as exc:
         result.status, result.score = "grader_error", 0.0
         result.lines.append(Line(False, f"Grader error: {type(exc).__name__}: {exc}"))

@@ -1,6 +1,8 @@
-"""`deepgrad assign A1`: nbgrader's generate_assignment from solutions/<A>/ to assignments/<A>/."""
+"""`deepgrad assign A1`: nbgrader's generate_assignment from solutions/<A>/ to assignments/<A>/, after the source
+notebook's cells that state each part's shares are brought up to date with the check module."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +18,65 @@ CONFIG_FILE = ROOT / "autograder" / "nbgrader_config.py"
 def assignments() -> list[str]:
     """The assignments that have a source folder in solutions/."""
     return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def shares_cells(nb: dict, module) -> dict:
+    """``nb`` (a source notebook as JSON) with one markdown cell per graded part, id ``shares-<part>``, stating
+    how its points split (``checks.shares_markdown``): just before the part's first answer cell (after its
+    introduction, before the student starts), or before its graded cell when the part has no answer cell of its
+    own. A copy; cells already there are replaced, so running it again changes nothing."""
+    from .. import checks
+
+    cells = [c for c in nb["cells"] if not str(c.get("id", "")).startswith("shares-")]
+    nbg = [c.get("metadata", {}).get("nbgrader", {}) for c in cells]
+    graded = {m.get("grade_id"): i for i, m in enumerate(nbg) if m.get("grade") and m.get("grade_id")}
+    inserts, previous = [], -1
+    for part in module.PARTS:
+        at = graded.get(part.name)
+        if at is None:
+            continue
+        answer = next((i for i in range(previous + 1, at) if nbg[i].get("solution") and
+                       cells[i]["cell_type"] == "code"), at)
+        inserts.append((answer, {"cell_type": "markdown", "id": f"shares-{part.name}", "metadata": {},
+                                 "source": checks.shares_markdown(part).splitlines(keepends=True)}))
+        previous = at
+    for index, cell in reversed(inserts):
+        cells.insert(index, cell)
+    return {**nb, "cells": cells}
+
+
+def _source(assignment: str) -> Path:
+    from .. import checks
+    return ROOT / "solutions" / assignment / checks.load(assignment).NOTEBOOK
+
+
+def _cells(nb: dict) -> list:
+    return [(c.get("id"), "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+            for c in nb["cells"]]
+
+
+def shares_drift(assignment: str) -> list[str]:
+    """The parts whose shares cell in the source notebook is missing or out of date (``[]``: all current)."""
+    from .. import checks
+    nb = json.loads(_source(assignment).read_text(encoding="utf-8"))
+    want = _cells(shares_cells(nb, checks.load(assignment)))
+    if want == _cells(nb):
+        return []
+    have = set(_cells(nb))
+    return [i[len("shares-"):] for i, text in want if i.startswith("shares-") and (i, text) not in have] \
+        or ["(a shares cell is out of place)"]
+
+
+def state_shares(assignment: str) -> bool:
+    """Rewrite the source notebook's shares cells from the check module; True if anything changed."""
+    from .. import checks
+    path = _source(assignment)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    new = shares_cells(nb, checks.load(assignment))
+    if _cells(new) == _cells(nb):
+        return False
+    path.write_text(json.dumps(new, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
 
 
 def _config(release_dir: Path, db: str) -> Config:

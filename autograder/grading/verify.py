@@ -61,6 +61,8 @@ def consistency(assignment: str) -> list[str]:
             problems.append(f"part {name!r} has no graded cell (grade_id) in the notebook")
         elif cells[name] != parts[name]:
             problems.append(f"part {name!r}: {parts[name]:g} points in the check module, {cells[name]:g} in the notebook")
+    problems += [f"part {name!r}: the notebook does not state its shares as the check module has them (run "
+                 f"deepgrad assign {assignment})" for name in release.shares_drift(assignment)]
     return problems + manual.consistency(module, src, assignment)
 
 

@@ -189,11 +189,20 @@ def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
     if fraction == 0:
         result.late_note = f"Submitted {when:%Y-%m-%d %H:%M} UTC (time taken from {source}): on time{extended}."
         return
-    hours = late.total_seconds() / 3600
-    result.late_note = (f"Submitted {when:%Y-%m-%d %H:%M} UTC (time taken from {source}), {hours:.1f} hours "
+    result.late_note = (f"Submitted {when:%Y-%m-%d %H:%M} UTC (time taken from {source}), {_duration(late)} "
                         f"after the deadline {due:%Y-%m-%d %H:%M} UTC{extended}. Late rule: {course.rule.words()}. "
                         f"{fraction:.0%} of your {result.score:g} points is taken off: "
                         f"{result.score - result.penalty:g} / {result.max_score:g}.")
+
+
+def _duration(late: timedelta) -> str:
+    """How late, in the unit a reader would use: "27 seconds", "12 minutes", "5.5 hours", "3.2 days"."""
+    seconds = late.total_seconds()
+    for unit, size, limit in (("second", 1, 60), ("minute", 60, 3600), ("hour", 3600, 86400 * 2)):
+        if seconds < limit:
+            n = round(seconds / size, 1 if unit == "hour" else None)
+            return f"{n:g} {unit}" + ("" if n == 1 else "s")
+    return f"{seconds / 86400:.1f} days"
 
 
 def store(db_url: str, course: Course, assignment: str, module, results) -> None:

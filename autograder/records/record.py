@@ -33,6 +33,7 @@ def as_dict(result, seed: int) -> dict:
         "wall_s": round(result.wall_s, 3),
         "parts": [{"name": p.name, "points": p.points, "score": p.score, "status": p.status,
                    "codes": mistakes.codes(p.status, p.lines),
+                   "shares": [{"name": s.name, "points": s.points, "score": s.score} for s in p.shares],
                    "lines": [{"ok": line.ok, "text": line.text, "code": line.code} for line in p.lines]}
                   for p in result.parts],
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import mistakes
 from ..records import record
+from ..results import points_words
 
 # Okabe-Ito, safe for colour-blind readers; every bar also carries its number as text
 BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#555"
@@ -78,7 +79,7 @@ def render(assignment: str, parts: list[dict], n_students: int) -> str:
         mistake_rows = [(mistakes.label(c), n) for c, n in sorted(
             part["mistakes"].items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else len(order)))]
         body.append(
-            f"<div class='part'><h2>{e(part['name'])} <span class='muted'>({points:g} points)</span></h2>"
+            f"<div class='part'><h2>{e(part['name'])} <span class='muted'>({points_words(points)})</span></h2>"
             f"<div class='muted'>{e(part['description'])}</div>"
             f"<p>Mean {mean:.2f} / {points:g}; full marks: {full} of {len(scores)}.</p><div class='plots'>"
             + _svg_bars(score_rows, len(scores), "Scores", BLUE, 90)

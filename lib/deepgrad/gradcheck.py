@@ -310,7 +310,7 @@ def _ratio(c: float, batch_size: int | None, against: Against) -> Finding | None
     if near(m, 1.0):
         return None if c > 0 else Finding(
             "sign", f"Your gradient has the opposite sign of {one} everywhere (analytic ~ -{against.symbol}): "
-                    f"the loss goes *up* along your gradient. Check the sign of each term, e.g. a residual "
+                    f"the loss goes up along your gradient. Check the sign of each term, e.g. a residual "
                     f"written (y - f) where (f - y) is meant, or (1 - p) where d(-log p)/ds needs (p - 1).")
     if batch_size and batch_size > 1 and near(m, batch_size):
         code, words = "factor_n", (f"is N = {batch_size} times {one}: the loss averages over the batch but your "
