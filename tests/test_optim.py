@@ -233,3 +233,19 @@ def test_sgd_step_on_a_large_parameter_is_exactly_p_minus_lr_g(dtype):
     optim.SGD([p], lr=0.1).step()
     np.testing.assert_array_equal(p.data, p0 - dtype(0.1) * g)
     assert p.data.dtype == dtype
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.RMSprop, optim.Adam, optim.Adagrad], ids=lambda c: c.__name__)
+def test_a_0d_parameter_steps_as_each_entry_of_a_vector_does(make):
+    """PyTorch's dynamic_net trains 0-d parameters with SGD(momentum=0.9): each must keep its state between
+    steps exactly as one entry of a vector does (a 0-d gradient can be a NumPy scalar, which *= rebinds)."""
+    kw = dict(lr=0.01, momentum=0.9) if make in (optim.SGD, optim.RMSprop) else dict(lr=0.01)
+    scalars = [Tensor(np.array(v), requires_grad=True) for v in P0]
+    vector = Tensor(np.array(P0), requires_grad=True)
+    opt_s, opt_v = make(scalars, **kw), make([vector], **kw)
+    for _ in range(5):
+        for opt, loss in ((opt_s, sum(s ** 3 / 3 + s for s in scalars)), (opt_v, (vector ** 3 / 3 + vector).sum())):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    np.testing.assert_allclose([float(s.data) for s in scalars], vector.data, rtol=1e-12)

@@ -144,8 +144,9 @@ class SGD(Optimizer):
         mu = group["momentum"]
         if mu:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+            if buf is None:     # an array even for a 0-d parameter, whose gradient may be a NumPy scalar:
+                # a scalar buffer would be rebound by *=, not updated, and momentum would never accumulate
+                buf = state["momentum_buffer"] = backend.get_array_module(p.data).array(grad, copy=True)
             else:
                 buf *= mu
                 buf += (1 - group["dampening"]) * grad
