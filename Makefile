@@ -42,14 +42,19 @@ $(VENV)/.installed: pyproject.toml labs/overrides.json
 	@touch $@
 
 # The student's lab: their copy of the lessons and assignments, nbgrader's instructor screens off.
+# One BLAS thread in its kernels, as in `make test`: the lessons' arrays are small, and on a busy laptop a second
+# thread waiting for a core made lessons several times slower (labs/README.md has the figures).
 lab: install
 	@$(PY) labs/copy_work.py $(WORK)
-	@JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=$(WORK) --port=$(PORT) $(LAB_FLAGS)
+	@$(ONE_THREAD) JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=$(WORK) --port=$(PORT) $(LAB_FLAGS)
 
 # The instructor's lab: the whole repository, with nbgrader's formgrader on autograder/nbgrader_config.py.
+# The venv's bin first on PATH: nbgrader asks its `alembic` command for the revision of a gradebook it makes,
+# and without it the formgrader's first visit leaves one that `nbgrader db upgrade` cannot upgrade.
 instructor: install
 	@mkdir -p exchange
-	@JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) \
+		$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
 
 test: install
 	$(VENV)/bin/ruff check lib autograder tests bench && \

@@ -4,8 +4,8 @@
     deepgrad grade A1 SUBMISSIONS --output OUT --jobs 2  grade; OUT/grades.csv, OUT/feedback/, gradebook
     deepgrad verify [A1 ...]                             solutions score full marks, released stubs zero
     deepgrad check A1 path/to/A1.ipynb                   grade one notebook, print the feedback (students)
-    deepgrad export A1 OUT --roster R --to F             grades in the CSV Canvas (or Moodle) imports
-    deepgrad return A1 OUT --to DIR                      one zip of feedback per student (or nbgrader's layout)
+    deepgrad export A1 OUT --roster R --to F             grades (from the gradebook) in the CSV Canvas or Moodle imports
+    deepgrad return A1 OUT --to DIR                      each student's feedback, with the written answers' grades
     deepgrad report A1 OUT                               OUT/report.html: scores and mistakes per part
     deepgrad similar A1 SUBMISSIONS --output F           pairs of submissions alike after normalising names
 """
@@ -26,7 +26,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 from . import checks, feedback  # noqa: E402
 from .grading import release  # noqa: E402
 from .grading.verify import graded_assignments, release_drift, verify  # noqa: E402
-from .records import manual  # noqa: E402
+from .records import grades, gradebook, manual, record  # noqa: E402
 from .tools import classreport, lms, returning, similarity  # noqa: E402
 
 
@@ -44,18 +44,25 @@ def _instructor_commands(sub) -> None:
     """The term's commands after grading: export, return, report, similar."""
     p = sub.add_parser("export", help="grades in the CSV an LMS imports, with a roster check")
     p.add_argument("assignment")
-    p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote (its grades.csv)")
+    p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
     p.add_argument("--roster", type=Path, required=True, help="the LMS's roster as CSV (Canvas's gradebook "
                    "export will do)")
     p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
     p.add_argument("--format", choices=lms.FORMATS, default="canvas")
     p.add_argument("--to", type=Path, required=True, help="the CSV file to write")
+    p.add_argument("--gradebook", default=None, help="the nbgrader database URL graded into (default: "
+                   "OUTPUT/gradebook.db; without one, OUTPUT/grades.csv as the last grading wrote it)")
+    p.add_argument("--column", default=None, help="the LMS column's header (default: the assignment's name); "
+                   "Canvas matches 'Title (id)' or an exact title, e.g. --column 'A1 (12345)', and makes a new "
+                   "column otherwise")
 
     p = sub.add_parser("return", help="each student's feedback: one zip per student, or nbgrader's layout")
     p.add_argument("assignment")
     p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
     p.add_argument("--to", type=Path, required=True, help="where the zips (or feedback/) go")
     p.add_argument("--layout", choices=returning.LAYOUTS, default="zip")
+    p.add_argument("--gradebook", default=None, help="the nbgrader database URL graded into, where the written "
+                   "answers' scores and comments are (default: OUTPUT/gradebook.db)")
     p.add_argument("--roster", type=Path, default=None, help="roster CSV naming the zips")
     p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
     p.add_argument("--name", default=None, help="the roster column a zip is named by (e.g. 'SIS Login ID')")
@@ -82,15 +89,38 @@ def _shard(text, parser):
         parser.error(str(exc))
 
 
+def _gradebook(args, required: bool) -> str | None:
+    """The gradebook an instructor command reads: ``--gradebook``, else OUTPUT/gradebook.db where it exists;
+    None (or, when ``required``, a FileNotFoundError naming the option) where there is none."""
+    if args.gradebook:
+        return args.gradebook
+    if (args.output / "gradebook.db").is_file():
+        return gradebook.default_url(args.output)
+    if required:
+        raise FileNotFoundError(f"OUTPUT {args.output} has no gradebook.db: pass --gradebook URL, the nbgrader "
+                                f"database `deepgrad grade` wrote into")
+    return None
+
+
 def _export(args, parser) -> int:
     module = checks.load(args.assignment)
     roster = lms.read_roster(args.roster, args.match)
-    grades = lms.read_grades(args.output / "grades.csv")
+    db = _gradebook(args, required=False)
+    # the gradebook holds the formgrader's scores the moment they are typed; grades.csv only after a regrade
+    rows = grades.class_rows(db, args.assignment, module) if db else grades.read_csv(args.output / "grades.csv")
+    scores = {r["student_id"]: float(r["score"]) for r in rows}
     points = sum(float(p.points) for p in module.PARTS) + sum(manual.parts(module).values())
-    found = lms.export(args.format, args.assignment, points, roster, grades, args.match, args.to)
+    column = args.assignment if args.column is None else args.column
+    found = lms.export(args.format, column, points, roster, scores, args.match, args.to)
     for line in found.lines():
         print(line)
-    print(f"{len(roster)} students written to {args.to} ({args.format})")
+    ungraded = grades.ungraded(rows, module)
+    if ungraded:
+        who = "; ".join(f"{lms.shown(student)} ({', '.join(parts)})" for student, parts in ungraded.items())
+        print(f"warning: {len(ungraded)} student{'s' if len(ungraded) > 1 else ''} with written answers not "
+              f"graded yet, exported as if they scored 0 on them: {who}", file=sys.stderr)
+    print(f"{len(roster)} students written to {args.to} ({args.format}, column {column!r}, "
+          f"scores from {'the gradebook' if db else args.output / 'grades.csv'})")
     return 1 if found.unknown else 0
 
 
@@ -104,8 +134,18 @@ def _return(args, parser) -> int:
         if roster and args.name not in roster[0]:
             parser.error(f"--name {args.name!r} is not a column of {args.roster}; its columns are {list(roster[0])}")
         names = {r[args.match].strip(): r[args.name] for r in roster}
-    written = returning.return_feedback(args.assignment, module.NOTEBOOK, args.output, args.to, args.layout, names)
-    print(f"{len(written)} students' feedback written to {args.to} ({args.layout})")
+        graded = {rec["student"]: 0.0 for rec in record.load_all(args.output, args.assignment)}
+        strangers = lms.check(roster, graded, args.match).unknown
+        if strangers:       # export refuses them; here they still get their feedback, under their id
+            print(f"warning: {len(strangers)} graded but not in the roster {args.roster} (named by their id): "
+                  f"{', '.join(strangers)}", file=sys.stderr)
+    done = returning.return_feedback(args.assignment, module, args.output, args.to, _gradebook(args, required=True),
+                                     args.layout, names)
+    if done.not_from_exchange:
+        print(f"warning: {len(done.not_from_exchange)} not returned in nbgrader's layout, their submission did not "
+              f"come through nbgrader's exchange (no submission_secret.txt was graded; use --layout zip for "
+              f"them): {', '.join(map(lms.shown, done.not_from_exchange))}", file=sys.stderr)
+    print(f"{len(done.written)} students' feedback written to {args.to} ({args.layout})")
     return 0
 
 

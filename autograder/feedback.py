@@ -2,7 +2,8 @@
 graded cell in the formgrader's copy, and the terminal of ``deepgrad check``.
 
 Each renders the same things in the same order: per part its score, title, status and feedback lines (what
-happened in the sandbox, then the check's comparisons and diagnoses). What a student may see is fixed in
+happened in the sandbox, then the check's comparisons and diagnoses), then the written answers graded by hand,
+once their grades are read back from the gradebook (``deepgrad return``). What a student may see is fixed in
 autograder/README.md ("What a student sees"); nothing here adds to it. Every string a student controls is
 escaped in the HTML, and in the terminal its control characters are shown, never sent (:func:`printable`).
 """
@@ -13,7 +14,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from .results import status_words
+from .results import Line, status_words
 
 MARK = {True: "✓", False: "✗", None: "•"}
 KIND = {True: "ok", False: "fail", None: "note"}
@@ -65,6 +66,18 @@ def shares(part) -> str:
     return "Shares: " + " · ".join(f"{s.name} {_score(s.score, s.points)}" for s in part.shares)
 
 
+WRITTEN = "A written answer, graded by hand."
+UNGRADED = "A written answer, graded by hand: not graded yet (it counts 0 in the total until it is)."
+
+
+def written(w) -> tuple[str, str, list]:
+    """A written answer (results.WrittenResult) as every rendering shows it: its score (``not graded yet`` in
+    place of one), the status words, and the grader's comments as feedback lines."""
+    score = _score(w.score, w.points) if w.score is not None else f"not graded yet / {w.points:g}"
+    return (score, WRITTEN if w.score is not None else UNGRADED,
+            [Line(None, f"Your grader's comment: {text}") for text in w.comments])
+
+
 def html(result) -> str:
     """The student's feedback page (results.StudentResult)."""
     e = _html.escape
@@ -76,11 +89,20 @@ def html(result) -> str:
             f'<h2>{e(p.name)}</h2><div>{e(p.description)}</div>'
             + (f'<div class="shares">{e(shares(p))}</div>' if shares(p) else "") +
             f'<div class="status">{e(status_words(p.status))}</div><ul>{items}</ul></div>')
+    for w in result.written:
+        score, words, lines = written(w)
+        items = "".join(f'<li class="{KIND[line.ok]}">{e(line.text)}</li>' for line in lines)
+        kind = _cls(w.score, w.points) if w.score is not None else "note"
+        parts.append(f'<div class="part written"><span class="score {kind}">{e(score)}</span><h2>{e(w.name)}</h2>'
+                     f'<div class="status">{e(words)}</div><ul>{items}</ul></div>')
     total = f'<b class="{_cls(result.score, result.max_score)}">{_score(result.score, result.max_score)}</b>'
     if result.penalty:
-        final = round(result.score - result.penalty, 4)
-        total += (f", after the late penalty <b class='{_cls(final, result.max_score)}'>"
-                  f"{_score(final, result.max_score)}</b>")
+        total += (f", after the late penalty <b class='{_cls(result.final, result.max_score)}'>"
+                  f"{_score(result.final, result.max_score)}</b>")
+    ungraded = [w.name for w in result.written if w.score is None]
+    if ungraded:
+        total += (f" ({len(ungraded)} written answer{'s' if len(ungraded) > 1 else ''} not graded yet: "
+                  f"{e(', '.join(ungraded))})")
     head = f"<h1>{e(result.assignment)} feedback for {e(result.student)}</h1><p>Total: {total}</p>"
     if result.notebook_problem:
         head += f"<p class='none'>{e(result.notebook_problem)}</p>"
@@ -123,6 +145,11 @@ def terminal(result, path: Path, sandbox: str | None = None) -> str:
         for line in (line for line in p.lines if line.text):
             out.append(textwrap.fill(t(line.text), 100, initial_indent=f"    {MARK[line.ok]} ",
                                      subsequent_indent="      "))
+    for w in result.written:
+        score, words, lines = written(w)
+        out.append(f"\n{t(w.name, True)}  {score}  {words}")
+        out += [textwrap.fill(t(line.text), 100, initial_indent=f"    {MARK[line.ok]} ", subsequent_indent="      ")
+                for line in lines]
     if sandbox == "namespaces + rlimits":
         out.append("\nGraded as the instructor grades: your answer cells ran on their own in a sandbox "
                    "(namespaces + rlimits), with NumPy only, on inputs drawn just now.")

@@ -8,6 +8,12 @@ import os
 
 c = get_config()  # noqa: F821  (provided by traitlets when this file is loaded)
 
+try:    # nbgrader run by hand, venv not activated: its `alembic` must still be found (autograder/_env.py says why)
+    from autograder._env import ensure_tools_on_path
+    ensure_tools_on_path()
+except ImportError:
+    pass
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 c.CourseDirectory.root = _ROOT
 c.CourseDirectory.source_directory = "solutions"

@@ -79,6 +79,17 @@ class PartResult:
 
 
 @dataclass
+class WrittenResult:
+    """A written answer, graded by hand in nbgrader's formgrader (``records.manual``), as the gradebook holds it
+    when feedback is returned: ``score`` is None until a grader gives one; ``comments`` are the grader's."""
+
+    name: str
+    points: float
+    score: float | None = None
+    comments: list = field(default_factory=list)     # [str]
+
+
+@dataclass
 class StudentResult:
     student: str
     assignment: str
@@ -89,14 +100,27 @@ class StudentResult:
     submitted_at: str | None = None                  # ISO time, UTC (late.apply)
     penalty: float = 0.0                             # points taken off for lateness
     late_note: str | None = None                     # the words the feedback gives for it
+    written: list = field(default_factory=list)      # [WrittenResult]: read from the gradebook on return
+    # what nbgrader's exchange left beside the notebook (None: it did not come through the exchange), kept so
+    # that returned feedback reaches the student's `nbgrader fetch_feedback`; and the notebook's SHA-256, which
+    # tells a regrade of the same notebook from a changed one (late.apply)
+    timestamp: str | None = None                     # timestamp.txt, exactly as nbgrader wrote it
+    submission_secret: str | None = None             # submission_secret.txt
+    notebook_sha256: str | None = None
 
     @property
     def score(self) -> float:
-        return round(sum(p.score for p in self.parts), 4)
+        """The points earned before any late penalty: the parts', and the written answers' graded so far."""
+        return round(sum(p.score for p in self.parts) + sum(w.score or 0.0 for w in self.written), 4)
 
     @property
     def max_score(self) -> float:
-        return round(sum(p.points for p in self.parts), 4)
+        return round(sum(p.points for p in self.parts) + sum(w.points for w in self.written), 4)
+
+    @property
+    def final(self) -> float:
+        """The score after the late penalty, never below 0 (what grades.csv and the LMS export say)."""
+        return round(max(0.0, self.score - self.penalty), 4)
 
     @property
     def failed(self) -> bool:

@@ -21,26 +21,26 @@ BATCHNORM_BUGS = {
     # eval mode normalises with the batch's own statistics: a lone test example would come out as beta
     "eval_uses_batch_statistics": (_edit('''    if mode == "train":
         mu = x.mean(axis=0)''', '''    if True:
-        mu = x.mean(axis=0)'''), 0.8),
+        mu = x.mean(axis=0)'''), 2.5 / 3),
     # the running mean copies the last batch instead of averaging with momentum
     "running_mean_without_momentum": (_edit(
         'bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mu',
-        'bn_param["running_mean"] = mu'), 0.8),
+        'bn_param["running_mean"] = mu'), 2.5 / 3),
     # dx as if the batch mean and variance were constants: the eval-mode formula in train mode
     "backward_ignores_mean_and_variance": (_edit('''    if mode == "eval":
         return dxhat * inv_std, dgamma, dbeta''', '''    if True:
-        return dxhat * inv_std, dgamma, dbeta'''), 0.7),
+        return dxhat * inv_std, dgamma, dbeta'''), 2 / 3),
 }
 
 FC_NET_BUGS = {
-    "dropout_at_test_time": (_edit("if train and dropout > 0:", "if dropout > 0:"), 0.8),
+    "dropout_at_test_time": (_edit("if train and dropout > 0:", "if dropout > 0:"), 2.5 / 3),
     # the two-layer net's regulariser carried over: deeper weight matrices go unregularised
-    "only_W1_W2_regularised": (_edit("for l in range(1, L + 1):\n        W = params", "for l in range(1, 3):\n        W = params"), 0.4),
+    "only_W1_W2_regularised": (_edit("for l in range(1, L + 1):\n        W = params", "for l in range(1, 3):\n        W = params"), 2.5 / 3),
     # a hand-made mask that keeps units but does not rescale them by 1 / (1 - p)
     "dropout_not_rescaled": (_edit(
         'h, drop_cache = dropout_forward(h, dropout, "train", seed=None if seed is None else seed + l)',
         'keep = np.random.default_rng(None if seed is None else seed + l).random(h.shape) >= dropout\n'
-        '            h, drop_cache = h * keep, (keep.astype(float), "train")'), 0.7),
+        '            h, drop_cache = h * keep, (keep.astype(float), "train")'), 2.5 / 3),
 }
 
 TRAIN_NET_BUGS = {
@@ -84,7 +84,7 @@ def test_a_numerical_batchnorm_backward_earns_nothing_for_dx():
     sources = [s.replace("cache = (xhat, xc, inv_std, gamma, mode)",
                          "cache = (x.copy(), gamma, beta, {**bn_param, 'momentum': 0.0})") for s in sources]
     score = grade("A2", sources, seed=4, only=("batchnorm",))["batchnorm"]
-    # the forward passes and the running statistics earn their share; the backward pass earns nothing: both dx
-    # (train and eval mode, differentiated numerically on columns of very different scales) are wrong, and on
-    # the large training batch it runs out of time (dgamma and dbeta come back from that same call)
-    assert score == 0.4, score
+    # the forward passes and the running statistics earn their shares (1.5 of 3); the backward passes earn
+    # nothing: both dx (train and eval mode, differentiated numerically on columns of very different scales) are
+    # wrong, and on the large training batch it runs out of time (dgamma and dbeta come back from that same call)
+    assert score == 0.5, score

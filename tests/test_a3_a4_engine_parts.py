@@ -66,12 +66,14 @@ A3_BUGS = {
 
 def test_a3_unbroadcast_slip_costs_what_depends_on_it_and_nothing_else():
     # The + and * nodes call the student's unbroadcast. A bias (M,) on (N, M) needs no kept axis, so Part 1 and
-    # the layers stay right; the softmax's row sums (N, 1) do, so the loss and training go wrong with it.
+    # the layers stay right; the softmax's row sums (N, 1) do, so the cross-entropy's gradient goes wrong (its
+    # share only: the loss, its mean and its extreme scores stay right) and so does a real training run.
+    # train_step is judged with the grader's own loss, so sgd_training stays right.
     old, new = A3_BUGS["unbroadcast"]["forgets keepdims"]
     scores = grade("A3", _edit("A3", old, new), 0)
-    assert scores["unbroadcast"] == 3 / 8
-    assert scores["tensor_core"] == scores["modules"] == 1.0, scores
-    assert scores["cross_entropy"] == scores["sgd_training"] == 0.0, scores
+    assert scores["unbroadcast"] == 0.5
+    assert scores["tensor_core"] == scores["modules"] == scores["sgd_training"] == 1.0, scores
+    assert scores["cross_entropy"] == 0.75 and scores["digits"] == 0.0, scores
 
 
 def test_a3_modules_feedback_names_the_duplicate(monkeypatch):
@@ -142,12 +144,34 @@ A4_BUGS = {
 BUGS = {"A3": A3_BUGS, "A4": A4_BUGS}
 # The verdicts that are not zero, and why they are deserved.
 PARTIAL = {
-    # Either slip is right on the cases that need no length-1 axis kept (3 of 8) and wrong on the 5 others.
-    ("A3", "unbroadcast", "leading axes only"): 3 / 8, ("A3", "unbroadcast", "forgets keepdims"): 3 / 8,
+    # Either slip costs the share of the length-1 axes (1 of 2 points) and nothing else.
+    ("A3", "unbroadcast", "leading axes only"): 0.5, ("A3", "unbroadcast", "forgets keepdims"): 0.5,
+    # Each modules slip costs its own share: parameters() (1 of 3), zero_grad() (0.5), Linear (1).
+    ("A3", "modules", "a parameter collected twice"): 2 / 3, ("A3", "modules", "lists not searched"): 2 / 3,
+    ("A3", "modules", "zero_grad does nothing"): 2.5 / 3, ("A3", "modules", "bias drawn like the weight"): 2 / 3,
+    # cross_entropy: extreme scores (0.5 of 2) or the mean (0.5 of 2); the sum is right as a sum.
+    ("A3", "cross_entropy", "no max subtracted (overflows)"): 0.75, ("A3", "cross_entropy", "sum instead of mean"): 0.75,
+    # sgd_training: train_step (1 of 2, judged with the grader's optimiser) or SGD.step() (0.75 of 2).
+    ("A3", "sgd_training", "zero_grad missing: gradients accumulate"): 0.5,
+    ("A3", "sgd_training", "zero_grad between backward and step"): 0.5,
+    ("A3", "sgd_training", "step climbs the gradient"): 1.25 / 2,
     # A network without biases still reads standardised digits: "modules" catches that slip, "digits" need not.
     ("A3", "digits", "forward leaves the bias out"): 1.0,
-    # relu and sigmoid stay right: that slip costs the tanh third only.
-    ("A4", "layer_statistics", "tanh slope from the pre-activation"): 2 / 3,
+    # A4's update rules: a slip in the recursion costs "the stored state" (half); the step is right for the state
+    # the function stored.
+    ("A4", "adam_notes", "standard Adam (no folding)"): 0.5,
+    ("A4", "adam_notes", "correction folded into the first moment only"): 0.5,
+    ("A4", "adam_notes", "correction with the other moment's beta"): 0.5,
+    # Forward and backward statistics are a share each, a third per activation. Pre-activations: every forward
+    # statistic wrong, and the tanh and sigmoid slopes taken at them, while ReLU's slope (z > 0 iff h > 0) holds.
+    ("A4", "layer_statistics", "statistics of the pre-activations"): (0 + 1 / 3) / 2,
+    # relu and sigmoid stay right: that slip costs the tanh third of the gradients' share only.
+    ("A4", "layer_statistics", "tanh slope from the pre-activation"): (1 + 2 / 3) / 2,
+    ("A4", "layer_statistics", "gradient recorded after the slope"): 0.5,
+    # The training, the stopping, the best parameters: a third each, each judged against the student's own run.
+    ("A4", "fit_early_stopping", "returns the last parameters"): 2 / 3,
+    ("A4", "fit_early_stopping", "keeps the live arrays, not copies"): 2 / 3,
+    ("A4", "fit_early_stopping", "stops one epoch late"): 2 / 3,
     # Plain SGD keeps no state, so sharing its config is harmless here: full marks are deserved.
     ("A4", "fit_early_stopping", "one config shared by all parameters"): 1.0,
 }
@@ -162,7 +186,8 @@ def test_correct_version_earns_the_part(a, part):
 @pytest.mark.parametrize("a, part, bug", [(a, p, b) for a, bugs in BUGS.items() for p in bugs for b in bugs[p]])
 def test_classic_slips_get_the_verdict_they_deserve(a, part, bug):
     old, new = BUGS[a][part][bug]
-    assert _score(a, part, _edit(a, old, new)) == [PARTIAL.get((a, part, bug), 0.0)] * 3
+    # share scores are rounded to 4 decimals: a third of a point is 0.3333
+    assert _score(a, part, _edit(a, old, new)) == pytest.approx([PARTIAL.get((a, part, bug), 0.0)] * 3, abs=1e-4)
 
 
 def test_a4_fit_inputs_make_early_stopping_fire():

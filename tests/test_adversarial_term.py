@@ -49,6 +49,7 @@ extensions = { "o'neil" = 2026-10-20T23:59:00Z }
 ON_TIME, LATE = "2026-10-09 20:00:00.000000 UTC", "2026-10-11 12:00:00.000000 UTC"
 LATE_MTIME = int(datetime(2026, 10, 11, 12, tzinfo=timezone.utc).timestamp())       # as a file's time
 
+SECRET = "0f" * 64                                          # nbgrader's submission_secret.txt
 LONG = "学" * 30                                            # 270 bytes once percent-encoded
 NOT_UTF8 = os.fsdecode(b"bad\xff\xfename")                  # a name the file system holds as bytes
 LONG_ID = nbmod.student_id(LONG)
@@ -112,12 +113,14 @@ def term(tmp_path_factory):
     (subs / "linked_zip").mkdir()
     (subs / "linked_zip" / "work.zip").symlink_to(base / "elsewhere" / "solution.zip")
     submit(subs, LONG, SOLUTION, ON_TIME)
+    (subs / LONG / "A1" / "submission_secret.txt").write_text(SECRET)          # came through nbgrader's exchange
     submit(subs, LONG_ID, STUB, ON_TIME)
     submit(subs, NOT_UTF8, SOLUTION, ON_TIME)
     submit(subs, "-2+3", SOLUTION, ON_TIME)
     submit(subs, "o'neil", SOLUTION, LATE)
     _top(subs, "forged_top", SOLUTION, LATE_MTIME)
     (subs / "forged_top" / "timestamp.txt").write_text(ON_TIME)
+    (subs / "forged_top" / "submission_secret.txt").write_text(SECRET)         # its own, beside its notebook
     _top(subs, "forged_inner", SOLUTION, LATE_MTIME)
     (subs / "forged_inner" / "A1").mkdir()
     (subs / "forged_inner" / "A1" / "timestamp.txt").write_text(ON_TIME)
@@ -218,6 +221,10 @@ def test_return_names_zips_within_a_file_name_and_keeps_everyone(term):
     nbg = base / "course"
     assert main(["return", "A1", str(out), "--to", str(nbg), "--layout", "nbgrader"]) == 0
     assert (nbg / "feedback" / sid(LONG) / "A1" / "A1.html").is_file()
+    assert (nbg / "feedback" / sid(LONG) / "A1" / "submission_secret.txt").read_text() == SECRET
+    # only nbgrader's own files count, as for the timestamp: a secret beside a top-level notebook is the student's
+    assert [p.name for p in (nbg / "feedback").iterdir()] == [sid(LONG)]
+    assert record.load(out, "forged_top")["submission_secret"] is None
 
 
 # ------------------------------------------------------------------------------ 3. the submission time

@@ -80,7 +80,8 @@ def test_numerically_differentiating_backward_earns_nothing():
     results = {p.name: grading.grade_part(p, sources, "numerical", 7, [])
                for p in module.PARTS if p.name in ("linear", "relu")}
     scores = {name: r.score / r.points for name, r in results.items()}
-    assert scores == {"linear": 0.0, "relu": 1.0}, {n: (r.status, [l.text for l in r.lines]) for n, r in results.items()}
+    # linear keeps its forward pass's share (0.5 of 2); dx, dW and db, numerical, earn nothing
+    assert scores == {"linear": 0.25, "relu": 1.0}, {n: (r.status, [l.text for l in r.lines]) for n, r in results.items()}
 
 
 def test_a_partly_right_submission_gets_exactly_its_parts():
@@ -95,7 +96,7 @@ def test_a_partly_right_submission_gets_exactly_its_parts():
     return w - config["lr"] * m / (np.sqrt(v) + config["eps"]), config
 ''')
     scores = grade("A4", sources)
-    assert scores["adam"] == 0.0
+    assert scores["adam"] == 0.5        # the notes' moments stored: "the stored state" lost, the step right for them
     assert all(s == 1.0 for name, s in scores.items() if name != "adam"), scores
 
 
@@ -110,7 +111,7 @@ def test_a3_partial_engine_keeps_its_parts():
 def test_a3_reference_program_evaluator_matches_numerical_gradients(rng):
     from deepgrad.gradcheck import numerical_gradient
     module = check_module("A3")
-    inp = module.backward_inputs(rng)
+    inp = {k[len("random_"):]: v for k, v in module.backward_inputs(rng).items() if k.startswith("random_")}
     _, grads = module.evaluate_program(inp["leaves"], inp["program"], inp["consts"], inp["g"])
     leaves = inp["leaves"].copy()
     f = lambda v: float(np.sum(module.evaluate_program(v, inp["program"], inp["consts"], inp["g"])[0][-1] * inp["g"]))

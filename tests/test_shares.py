@@ -43,7 +43,8 @@ def test_every_graded_part_declares_its_shares_in_words():
         for part in harness.check_module(a).PARTS:
             for share in part.shares:
                 assert share.name and share.what, (a, part.name, share)
-                assert share.points > 0 and round(share.points * 100) == share.points * 100, (a, part.name, share)
+                assert share.points > 0 and abs(round(share.points * 100) - share.points * 100) < 1e-9, \
+                    (a, part.name, share)                   # points a person can add up: hundredths at most
 
 
 def test_every_notebook_states_each_parts_shares_before_its_answer_cell():
@@ -56,9 +57,11 @@ def test_every_notebook_states_each_parts_shares_before_its_answer_cell():
             for part in module.PARTS:
                 at = ids.index(f"shares-{part.name}")
                 assert "".join(cells[at]["source"]) == checks.shares_markdown(part), (folder, a, part.name)
-                after = [c.get("metadata", {}).get("nbgrader", {}) for c in cells[at + 1:]]
-                graded = next(i for i, m in enumerate(after) if m.get("grade"))
-                assert after[graded].get("grade_id") == part.name, (folder, a, part.name)   # before its own test cell
+                graded = next(i for i, c in enumerate(cells) if c.get("metadata", {}).get("nbgrader", {}).get(
+                    "grade_id") == part.name and c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+                between = ["".join(c["source"]) for c in cells[at + 1:graded] if c["cell_type"] == "markdown"]
+                # before the part's graded cell, in the part's own section (no heading of another in between)
+                assert at < graded and not any(text.startswith("#") for text in between), (folder, a, part.name)
 
 
 def test_stating_the_shares_twice_changes_nothing_and_a_stale_cell_is_found():

@@ -42,11 +42,11 @@ PROBLEMS = ("A0", "A", "M", "S", "B", "L")      # the order the driver runs them
 
 # The same five shares in all four loss parts: the same slip costs the same in each.
 LOSS_SHARES = (
-    Share("the data loss", 0.5, "the loss at reg = 0 on an ordinary batch"),
-    Share("its gradient dW", 0.5, "dW at reg = 0, derived (exact on features of every scale, fast on a large W)"),
-    Share("the regulariser", 0.5, "reg * sum(W**2) in the loss and 2 * reg * W in dW"),
-    Share("robustness", 0.25, "a batch lacking some classes; the caller's W, X and y left unchanged"),
-    Share("extreme scores", 0.25, "scores near +-1000 and thousands apart: loss and dW finite and right"),
+    Share("the data loss", 0.5, "the loss at `reg = 0` on an ordinary batch"),
+    Share("its gradient dW", 0.5, "`dW` at `reg = 0`, derived: exact on features of every scale, fast on a large `W`"),
+    Share("the regulariser", 0.5, "`reg * np.sum(W * W)` in the loss and `2 * reg * W` in `dW`"),
+    Share("robustness", 0.25, "a batch lacking some classes; the caller's `W`, `X` and `y` left unchanged"),
+    Share("extreme scores", 0.25, "scores near ±1000 and thousands apart: loss and `dW` finite and right"),
 )
 DATA, GRAD, REG, ROBUST, EXTREME = (s.name for s in LOSS_SHARES)
 
@@ -270,11 +270,15 @@ def _check_loss(reference, name):
                 fb.note("Subtract each row's own maximum before exp (a global maximum underflows whole rows), and "
                         "take log p as shifted score minus log-sum-exp rather than log(p), which is -inf once p "
                         "underflows to 0.", code="unstable")
-        untouched = all(out.get(f"after/{k}") is not None and np.shape(out.get(f"after/{k}")) == inp[k + "A"].shape
-                        and np.array_equal(out.get(f"after/{k}"), inp[k + "A"]) for k in ("W", "X", "y"))
-        ok_robust &= fb.check(untouched, "The caller's W, X and y are unchanged.",
-                              f"{name} changed the caller's W, X or y in place: work on copies "
-                              f"(dW = 2 * reg * W, not dW = W; dW *= ...).", code="in_place")
+        after = [out.get(f"after/{k}") for k in ("W", "X", "y")]
+        if any(a is None for a in after):       # the call did not return (an error, the time limit): said above
+            ok_robust = False
+        else:
+            untouched = all(np.shape(a) == inp[k + "A"].shape and np.array_equal(a, inp[k + "A"])
+                            for a, k in zip(after, ("W", "X", "y"), strict=True))
+            ok_robust &= fb.check(untouched, "The caller's W, X and y are unchanged.",
+                                  f"{name} changed the caller's W, X or y in place: work on copies "
+                                  f"(dW = 2 * reg * W, not dW = W; dW *= ...).", code="in_place")
         return {DATA: ok_data, GRAD: ok_grad, REG: ok_reg, ROBUST: ok_robust, EXTREME: ok_extreme}
     return check
 

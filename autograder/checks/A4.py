@@ -1,33 +1,195 @@
 """Trusted checks for A4: optimiser update rules, Xavier/He initialisers, dropout, early stopping.
 
-Update rules are run for several steps on a drawn sequence of gradients and compared, step by step, with
-PyTorch's formulas written out below. Random initialisers and dropout are judged by their statistics
-(means, standard deviations, kurtosis, mask values), which any correct way of sampling meets.
+Every part's points split into shares (the notebook states them), each judged so that one slip costs one share:
+
+* the update rules (momentum, RMSProp, Adam, the notes' Adam) run for several steps, carrying the student's own
+  config, and earn "the stored state" (the config after each step, compared with PyTorch's formulas written out
+  below) and "the step" (the weights). The step is judged along the whole run, or else step by step from the
+  state the student's function itself stored (moving from the state it was called with, advanced by the rule,
+  or from the one it returned): a state slip (bias-corrected moments stored, CS231n's velocity, a state never
+  stored) then costs only the state's share, and CS231n's velocity, whose weights are PyTorch's, keeps the step.
+  Each coordinate's gradients have a scale of their own, down to below eps, with one coordinate pinned at
+  sqrt(eps), where eps inside the square root changes the step by far more than the tolerance: that slip fails on
+  every draw;
+* random initialisers and dropout are judged by their statistics (standard deviations, kurtosis, the fraction
+  dropped), which any correct way of sampling meets, at 5 sigma or 8 sigma; dropout's rescaling is judged
+  against the student's own keep rate, so p read as the keep probability with its consistent 1/p costs only
+  "which units are dropped";
+* early stopping's stop epoch is judged against the student's own best epoch (and the best epoch against the
+  student's own stop), and the training loop's stopping and kept parameters against its own validation losses.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable
+
 import numpy as np
 
-from autograder.checks import Part, passed_share
+from autograder.checks import Feedback, Part, Share, passed_share
 
 NOTEBOOK = "A4.ipynb"
 PARTS = []      # in the notebook's order: each part is appended right after its check
+OPT_TOL = 1e-9
 
 
-def _steps_inputs(rng, **hyper):
-    shape = tuple(int(v) for v in rng.integers(1, 6, 2))
+# ------------------------------------------------------------------------------------------- update rules
+STATE, STEP = "the stored state", "the step"
+
+
+def _steps_inputs(rng, lr, eps=None, **hyper):
+    """w0 and T gradients. Each coordinate's gradients have a scale of their own, from 1e2 down to a tenth of eps
+    (1e-3 without eps), three of them pinned: sqrt(eps), where eps inside the square root changes the step by
+    per cents or more, eps, where eps itself matters, and 1e2. w0 is on the scale of the steps (lr), so that a slip in
+    a step is not hidden by the size of the weights."""
+    shape = tuple(int(v) for v in rng.integers(2, 6, 2))
+    scales = 10.0 ** rng.uniform(np.log10(eps) - 1 if eps else -3.0, 2.0, shape)
+    scales.flat[:3] = (np.sqrt(eps), eps, 1e2) if eps else (1e-3, 1.0, 1e2)
     T = int(rng.integers(3, 9))
-    return {"w0": rng.standard_normal(shape), "grads": rng.standard_normal((T,) + shape) * 10.0 ** rng.uniform(-2, 2),
-            **hyper}
+    return {"w0": lr * rng.standard_normal(shape), "grads": rng.standard_normal((T, *shape)) * scales, "lr": lr,
+            **({"eps": eps} if eps else {}), **hyper}
 
 
-def run_updates(update, inp, config):
-    """Apply `update` once per gradient in inp["grads"], collecting the weights after each step."""
-    w, ws = np.array(inp["w0"]), []
-    for g in inp["grads"]:
+def run_updates(update, w0, grads, config, keys, out, prefix=""):
+    """Apply `update` once per gradient, carrying its config; collect under `prefix` the weights and the state
+    config[key] (each of keys) after each step. A key the config lacks is not collected: the state's share is
+    lost, the weights still come back."""
+    w, ws, states = np.array(w0), [], {key: [] for key in keys}
+    for g in grads:
         w, config = update(w, np.array(g), config)
         ws.append(np.array(w, dtype=np.float64))
-    return np.array(ws), config
+        for key in keys:
+            if key in config:       # copies: the next call may change the arrays in place
+                states[key].append(np.array(config[key], dtype=np.float64))
+    out[prefix + "ws"] = np.array(ws)
+    for key in keys:
+        out[prefix + "state/" + key] = np.array(states[key])
+
+
+def run_rule(update, inp, config, keys, out):
+    """The drawn run, then one step with the defaults (config None), each with its weights and state."""
+    run_updates(update, inp["w0"], inp["grads"], config, keys, out)
+    run_updates(update, inp["w0"], inp["grads"][:1], None, keys, out, "default/")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An update rule as the grader replays it: ``advance(state, g, hp)`` is the stored state after gradient g,
+    ``move(w, g, state, hp)`` the next weights from the state of this step; ``defaults`` the hyperparameters
+    (named as the part's inputs name them) when config is None."""
+    keys: tuple
+    advance: Callable
+    move: Callable
+    defaults: dict
+
+
+def _momentum_advance(state, g, hp):
+    return {"velocity": hp["momentum"] * state["velocity"] + g}
+
+
+def _momentum_move(w, g, state, hp):
+    return w - hp["lr"] * state["velocity"]
+
+
+def _rmsprop_advance(state, g, hp):
+    return {"square_avg": hp["alpha"] * state["square_avg"] + (1 - hp["alpha"]) * g * g}
+
+
+def _rmsprop_move(w, g, state, hp, eps_inside=False):
+    s, eps = state["square_avg"], hp["eps"]
+    return w - hp["lr"] * g / (np.sqrt(s + eps) if eps_inside else np.sqrt(s) + eps)
+
+
+def _adam_advance(state, g, hp, folded=False):
+    t = state["t"] + 1
+    m = hp["beta1"] * state["m"] + (1 - hp["beta1"]) * g
+    v = hp["beta2"] * state["v"] + (1 - hp["beta2"]) * g * g
+    if folded:          # the notes' recursion: the corrected moments are the state
+        m, v = m / (1 - hp["beta1"] ** t), v / (1 - hp["beta2"] ** t)
+    return {"m": m, "v": v, "t": t}
+
+
+def _adam_move(w, g, state, hp, corrected=True, power=None, eps_inside=False):
+    t = state["t"] if power is None else power
+    m, v = state["m"], state["v"]
+    if corrected:
+        m, v = m / (1 - hp["beta1"] ** t), v / (1 - hp["beta2"] ** t)
+    return w - hp["lr"] * m / (np.sqrt(v + hp["eps"]) if eps_inside else np.sqrt(v) + hp["eps"])
+
+
+MOMENTUM = Rule(("velocity",), _momentum_advance, _momentum_move, {"lr": 1e-2, "momentum": 0.9})
+RMSPROP = Rule(("square_avg",), _rmsprop_advance, _rmsprop_move, {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8})
+ADAM = Rule(("m", "v", "t"), _adam_advance, _adam_move, {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+NOTES = Rule(ADAM.keys, partial(_adam_advance, folded=True), partial(_adam_move, corrected=False), ADAM.defaults)
+
+
+def _start(keys, shape):
+    return {key: 0 if key == "t" else np.zeros(shape) for key in keys}
+
+
+def _replay(rule, w0, grads, hp):
+    """The weights and the stored state after each step: (T, ...) arrays."""
+    w, state, ws, states = w0, _start(rule.keys, w0.shape), [], []
+    for g in grads:
+        state = rule.advance(state, g, hp)
+        w = rule.move(w, g, state, hp)
+        ws.append(w)
+        states.append(state)
+    return np.array(ws), {key: np.array([s[key] for s in states]) for key in rule.keys}
+
+
+def _matches(out, key, expected):
+    """Whether out[key] is ``expected`` by fb.close's rule at OPT_TOL, writing no line."""
+    return Feedback(out).close(key, expected, tol=OPT_TOL)
+
+
+def _from_own_state(rule, w0, grads, hp, out, prefix):
+    """The weights the rule gives step by step from the student's own weights and stored state: moving from the
+    state the function was called with, advanced by the rule, and from the state it returned. [] when the weights
+    or the state did not come back whole."""
+    ws, stored = out.get(prefix + "ws"), {key: out.get(prefix + "state/" + key) for key in rule.keys}
+    if np.shape(ws) != np.shape(grads) or any(np.ndim(s) < 1 or len(s) != len(grads) for s in stored.values()):
+        return []
+    after = [{key: np.asarray(s[i], dtype=np.float64) for key, s in stored.items()} for i in range(len(grads))]
+    before = [_start(rule.keys, w0.shape), *after[:-1]]
+    weights = [w0, *np.asarray(ws, dtype=np.float64)[:-1]]
+    try:
+        with np.errstate(all="ignore"):         # a stored t of 0 divides by 1 - beta**0
+            return [np.array([rule.move(w, g, rule.advance(s, g, hp), hp)
+                              for w, g, s in zip(weights, grads, before, strict=True)]),
+                    np.array([rule.move(w, g, s, hp) for w, g, s in zip(weights, grads, after, strict=True)])]
+    except ValueError:                          # a stored state of another shape than w
+        return []
+
+
+def _judge_steps(rule, w0, grads, hp, out, fb, prefix, what, slips):
+    """The weights of a run: right along the whole run, or else right step by step from the student's own state."""
+    ws = _replay(rule, w0, grads, hp)[0]
+    if _matches(out, prefix + "ws", ws):
+        return fb.close(prefix + "ws", ws, tol=OPT_TOL, what=what)
+    if any(_matches(out, prefix + "ws", own) for own in _from_own_state(rule, w0, grads, hp, out, prefix)):
+        return fb.check(True, f"{what}: right for the state your function stored (the step is judged from that "
+                              f"state, so a slip in the state costs only the state's share).", "")
+    return fb.close(prefix + "ws", ws, tol=OPT_TOL, what=what, slips=[
+        (code, words, _replay(slip, w0, grads, hp)[0]) for code, words, slip in slips])
+
+
+def _judge_rule(rule, inp, out, fb, state_slips=None, step_slips=()):
+    """The two shares of an update rule. ``state_slips``: {key: [(code, words, the states a slip stores)]};
+    ``step_slips``: [(code, words, the rule with the slip)]."""
+    hp = {key: inp[key] for key in rule.defaults}
+    states = _replay(rule, inp["w0"], inp["grads"], hp)[1]
+    ok_state = all([fb.close("state/" + key, states[key], tol=OPT_TOL, what=f'the stored config["{key}"] after each '
+                             f'step', slips=(state_slips or {}).get(key)) for key in rule.keys])
+    ok_step = _judge_steps(rule, inp["w0"], inp["grads"], hp, out, fb, "", "every step's next_w", step_slips)
+    ok_step &= _judge_steps(rule, inp["w0"], inp["grads"][:1], rule.defaults, out, fb, "default/",
+                            "one step with the defaults (config=None)", step_slips)
+    return {STATE: ok_state, STEP: ok_step}
+
+
+def _rule_part(name, points, state, step, **kwargs):
+    return Part(name, points=points, shares=(Share(STATE, points / 2, state), Share(STEP, points / 2, step)),
+                helpers=kwargs.pop("helpers", (run_updates, run_rule)), needs=(kwargs.pop("function", name),), **kwargs)
 
 
 # -------------------------------------------------------------------------------------------- momentum
@@ -36,26 +198,23 @@ def momentum_inputs(rng):
 
 
 def drive_momentum(ns, inp, out):
-    ws, config = run_updates(ns["sgd_momentum"], inp, {"lr": inp["lr"], "momentum": inp["momentum"]})
-    out["ws"], out["velocity"] = ws, config["velocity"]
-    out["default_step"] = ns["sgd_momentum"](np.array(inp["w0"]), np.array(inp["grads"][0]))[0]
+    run_rule(ns["sgd_momentum"], inp, {"lr": inp["lr"], "momentum": inp["momentum"]}, ("velocity",), out)
 
 
 def check_momentum(inp, out, fb):
-    w, v, ws = inp["w0"].copy(), np.zeros_like(inp["w0"]), []
-    for g in inp["grads"]:
-        v = inp["momentum"] * v + g
-        w = w - inp["lr"] * v
-        ws.append(w)
-    ok = fb.close("ws", np.array(ws), what="the weights after each step (v = mu v + g, w = w - lr v)")
-    ok &= fb.close("velocity", v, what="the stored velocity")
-    ok &= fb.close("default_step", inp["w0"] - 1e-2 * inp["grads"][0], what="one step with the defaults (lr 1e-2)")
-    return ok
+    v = _replay(MOMENTUM, inp["w0"], inp["grads"], {key: inp[key] for key in MOMENTUM.defaults})[1]["velocity"]
+    words = ("Your velocity is CS231n's (the notes' form), lr times PyTorch's: v = mu v + lr dw with w - v, or "
+             "v = mu v - lr dw with w + v. The weights are the same, but the state this part asks for is PyTorch's "
+             "v = mu v + dw, with the step w - lr v.")
+    return _judge_rule(MOMENTUM, inp, out, fb, state_slips={"velocity": [
+        ("velocity_convention", words, inp["lr"] * v), ("velocity_convention", words, -inp["lr"] * v)]})
 
 
-PARTS.append(Part("momentum", points=2, inputs=momentum_inputs, check=check_momentum, driver=drive_momentum,
-                  helpers=(run_updates,), needs=("sgd_momentum",),
-                  description="SGD with momentum (PyTorch's formulation)"))
+PARTS.append(_rule_part("momentum", 2, '`config["velocity"]` after each step: `v = momentum * v + dw` (PyTorch\'s '
+                                       'convention)',
+                        "`next_w = w - lr * v`, on gradients of every scale, judged from the velocity you store; the "
+                        "defaults", function="sgd_momentum", inputs=momentum_inputs, check=check_momentum,
+                        driver=drive_momentum, description="SGD with momentum (PyTorch's formulation)"))
 
 
 # --------------------------------------------------------------------------------------------- RMSProp
@@ -65,27 +224,22 @@ def rmsprop_inputs(rng):
 
 
 def drive_rmsprop(ns, inp, out):
-    ws, config = run_updates(ns["rmsprop"], inp, {"lr": inp["lr"], "alpha": inp["alpha"], "eps": inp["eps"]})
-    out["ws"], out["square_avg"] = ws, config["square_avg"]
-    out["default_step"] = ns["rmsprop"](np.array(inp["w0"]), np.array(inp["grads"][0]))[0]
+    run_rule(ns["rmsprop"], inp, {"lr": inp["lr"], "alpha": inp["alpha"], "eps": inp["eps"]}, ("square_avg",), out)
+
+
+EPS_INSIDE = ("Your eps is inside the square root: it is added after it, dw / (sqrt(s) + eps). The two differ "
+              "where the gradients are small, near sqrt(eps).")
 
 
 def check_rmsprop(inp, out, fb):
-    w, s, ws = inp["w0"].copy(), np.zeros_like(inp["w0"]), []
-    for g in inp["grads"]:
-        s = inp["alpha"] * s + (1 - inp["alpha"]) * g * g
-        w = w - inp["lr"] * g / (np.sqrt(s) + inp["eps"])
-        ws.append(w)
-    g0 = inp["grads"][0]
-    ok = fb.close("ws", np.array(ws), what="the weights after each step (eps added after the square root)")
-    ok &= fb.close("square_avg", s, what="the stored square_avg")
-    ok &= fb.close("default_step", inp["w0"] - 1e-2 * g0 / (np.sqrt(0.01 * g0 * g0) + 1e-8),
-                   what="one step with the defaults (lr 1e-2, alpha 0.99, eps 1e-8)")
-    return ok
+    return _judge_rule(RMSPROP, inp, out, fb, step_slips=[
+        ("eps_inside", EPS_INSIDE, replace(RMSPROP, move=partial(_rmsprop_move, eps_inside=True)))])
 
 
-PARTS.append(Part("rmsprop", points=2, inputs=rmsprop_inputs, check=check_rmsprop, driver=drive_rmsprop,
-                  helpers=(run_updates,), needs=("rmsprop",), description="RMSProp"))
+PARTS.append(_rule_part("rmsprop", 2, '`config["square_avg"]` after each step: `alpha * s + (1 - alpha) * dw**2`',
+                        "`next_w = w - lr * dw / (sqrt(s) + eps)`, eps outside the root, on gradients of every scale "
+                        "down to below eps; the defaults", inputs=rmsprop_inputs, check=check_rmsprop,
+                        driver=drive_rmsprop, description="RMSProp"))
 
 
 # ------------------------------------------------------------------------------------------------ Adam
@@ -96,35 +250,54 @@ def adam_inputs(rng):
 
 def drive_adam(ns, inp, out):
     config = {"lr": inp["lr"], "betas": (inp["beta1"], inp["beta2"]), "eps": inp["eps"]}
-    ws, config = run_updates(ns["adam"], inp, config)
-    out["ws"], out["m"], out["v"], out["t"] = ws, config["m"], config["v"], config["t"]
-    out["default_step"] = ns["adam"](np.array(inp["w0"]), np.array(inp["grads"][0]))[0]
+    run_rule(ns["adam"], inp, config, ("m", "v", "t"), out)
+
+
+def _adam_nan_note(out, fb):
+    """Words for a NaN or inf in Adam's weights: at the first step it is t = 0 in the bias correction."""
+    ws = out.get("ws")
+    if ws is None or np.size(ws) == 0 or np.all(np.isfinite(ws)):
+        return
+    if not np.all(np.isfinite(np.asarray(ws)[0])):
+        fb.note("Your first step gives NaN or inf: t is used before it is incremented, and 1 - beta**t is 0 while t "
+                "is 0. Increment t first (it counts the steps from 1), then correct with the new t.", code="t_order")
+    else:
+        fb.note("NaN or inf in Adam's weights: look for a bias correction 1 - beta**t that is 0, or a division by "
+                "sqrt(v_hat) without eps.")
 
 
 def check_adam(inp, out, fb):
-    b1, b2, lr, eps = inp["beta1"], inp["beta2"], inp["lr"], inp["eps"]
-    w, m, v, ws = inp["w0"].copy(), np.zeros_like(inp["w0"]), np.zeros_like(inp["w0"]), []
-    for t, g in enumerate(inp["grads"], start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-        ws.append(w)
-    g0 = inp["grads"][0]
-    ok = fb.close("ws", np.array(ws), what="the weights after each step")
-    ok &= fb.close("m", m, what='the stored first moment config["m"] (raw, not bias-corrected)')
-    ok &= fb.close("v", v, what='the stored second moment config["v"] (raw, not bias-corrected)')
-    ok &= fb.equal("t", len(inp["grads"]), what='the step count config["t"]')
-    ok &= fb.close("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), tol=1e-7,
-                   what="one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)")
-    return ok
+    hp = {key: inp[key] for key in ADAM.defaults}
+    notes = _replay(NOTES, inp["w0"], inp["grads"], hp)[1]
+    stored = ('Your config["{}"] holds the bias-corrected copy: store the raw moment, and correct a copy for the step '
+              'only. Stored corrected moments are corrected again at the next step (the notes\' slip).')
+    verdict = _judge_rule(ADAM, inp, out, fb, state_slips={
+        key: [("corrected_stored", stored.format(key), notes[key])] for key in ("m", "v")}, step_slips=[
+        ("no_bias_correction", "Your step has no bias correction: divide copies of m and v by 1 - beta1**t and "
+                               "1 - beta2**t.", replace(ADAM, move=partial(_adam_move, corrected=False))),
+        ("eps_inside", EPS_INSIDE.replace("(s)", "(v_hat)"), replace(ADAM, move=partial(_adam_move, eps_inside=True))),
+        ("beta_power", "Your bias correction uses beta**2 at every step: the power is the step count t "
+                       "(1 - beta1**t, 1 - beta2**t).", replace(ADAM, move=partial(_adam_move, power=2)))])
+    _adam_nan_note(out, fb)
+    return verdict
 
 
-PARTS.append(Part("adam", points=3, inputs=adam_inputs, check=check_adam, driver=drive_adam,
-                  helpers=(run_updates,), needs=("adam",),
-                  description="Adam with bias-corrected copies of raw moments"))
+PARTS.append(_rule_part("adam", 3, "the raw `m` and `v` and the step count `t` in config after each step",
+                        "`next_w` from bias-corrected copies `m_hat`, `v_hat` (`t` counted from 1), eps outside the "
+                        "root, on gradients of every scale down to below eps; the defaults", inputs=adam_inputs,
+                        check=check_adam, driver=drive_adam,
+                        description="Adam with bias-corrected copies of raw moments"))
 
 
 # ------------------------------------------------------------------------------------------------ init
+INIT_SHARES = (Share("Xavier's standard deviation", 0.5, "`xavier_normal`'s: `sqrt(2 / (fan_in + fan_out))`"),
+               Share("He's standard deviation", 0.5, "`he_normal`'s: `sqrt(2 / fan_in)`"),
+               Share("shape and distribution", 0.5, "`(fan_in, fan_out)` arrays of zero-mean normal samples, large "
+                                                   "and small"),
+               Share("the generator", 0.5, "both draw from the generator given, and only from it"))
+XAVIER, HE, DISTRIBUTION, GENERATOR = (s.name for s in INIT_SHARES)
+
+
 def init_inputs(rng):
     # fan_in and fan_out at least a factor 2.5 apart, in either order, so that the classic mix-ups
     # (1/fan_in for Xavier, fan_out for He, 2/fan_in for Xavier) differ by far more than the tolerance
@@ -135,98 +308,187 @@ def init_inputs(rng):
 
 
 def drive_init(ns, inp, out):
+    # A function that raises costs only its own values: the other still runs (the first error is reported).
+    errors = []
     for name in ("xavier_normal", "he_normal"):
         fn = ns[name]
-        out[name] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"]))
-        out[name + "_again"] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"]))
-        out[name + "_other_seed"] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"] + 1))
-        out[name + "_small"] = fn(inp["small_in"], inp["small_out"], np.random.default_rng(inp["seed"]))
+        try:
+            out[name] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"]))
+            out[name + "_again"] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"]))
+            out[name + "_other_seed"] = fn(inp["fan_in"], inp["fan_out"], np.random.default_rng(inp["seed"] + 1))
+            out[name + "_small"] = fn(inp["small_in"], inp["small_out"], np.random.default_rng(inp["seed"]))
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
-def _judge_init(out, fb, name, std, shape, small_shape):
+def _judge_std(out, fb, name, std, size, rule):
+    """The standard deviation of ``name``'s weights, on any array of the right size (the shape is another share).
+    Over 90 000 samples or more, 2 % is 8 sigma of the estimate, and each classic mix-up is 8 % off or more."""
     W = out.get(name)
-    if not fb.check(W is not None and np.shape(W) == shape, f"{name} returns shape (fan_in, fan_out) = {shape}",
-                    f"{name} should return an array of shape (fan_in, fan_out) = {shape}"):
+    if W is None or np.size(W) != size:
+        return fb.check(False, "", f"{name} returned no array of fan_in * fan_out weights: its standard deviation "
+                                   f"could not be judged.")
+    got = float(np.std(np.asarray(W, dtype=np.float64)))
+    return fb.check(abs(got / std - 1) < 0.02, f"{name}: the standard deviation is {rule}.",
+                    f"{name}: the standard deviation of your weights ({got:.4g}) is not {rule} (it is more than 2 % "
+                    f"off). The rule gives the variance; the standard deviation is its square root.")
+
+
+def _judge_samples(out, fb, name, shape, small_shape):
+    W = out.get(name)
+    if not fb.check(np.shape(W) == shape, "", f"{name} should return an array of shape (fan_in, fan_out), got "
+                                              f"{'nothing' if W is None else f'shape {np.shape(W)}'}."):
         return False
     W = np.asarray(W, dtype=np.float64)
-    n = W.size                                   # >= 40 000 samples: the estimates below are tight
     z = (W - W.mean()) / W.std()
-    kurtosis = float(np.mean(z ** 4))
-    ok = fb.check(abs(W.mean()) < 5 * std / np.sqrt(n), "mean about 0", f"{name}: the mean is {W.mean():.3g}, not about 0")
-    ok &= fb.check(abs(W.std() / std - 1) < 0.02, f"{name}: standard deviation {W.std():.4g} (expected {std:.4g})",
-                   f"{name}: standard deviation {W.std():.4g}, expected {std:.4g}")
-    ok &= fb.check(abs(kurtosis - 3) < 0.15, f"{name}: the values look Gaussian",
-                   f"{name}: the values do not look Gaussian (kurtosis {kurtosis:.2f}, a normal has 3)")
-    ok &= fb.check(out.get(name + "_again") is not None and np.array_equal(out.get(name + "_again"), W),
-                   f"{name}: the same generator state gives the same weights",
-                   f"{name}: draw only from the generator you are given (the same seed gave different weights)")
-    other = out.get(name + "_other_seed")
-    ok &= fb.check(other is not None and not np.array_equal(other, W), f"{name}: another seed gives other weights",
-                   f"{name}: another generator gave the same weights: draw from the generator you are given")
-    small = out.get(name + "_small")
-    ok &= fb.check(small is not None and np.shape(small) == small_shape, f"{name}: small shapes work too",
-                   f"{name}: wrong shape for fan_in, fan_out = {small_shape}")
-    return ok
+    kurtosis = float(np.mean(z ** 4))        # 3 for a normal; its estimate's sigma is below 0.02 here
+    ok = fb.check(abs(W.mean()) < 5 * W.std() / np.sqrt(W.size), "", f"{name}: the mean is not about 0.")
+    ok &= fb.check(abs(kurtosis - 3) < 0.15, "", f"{name}: the values do not look normal (kurtosis {kurtosis:.2f}, a "
+                                                 f"normal has 3): draw them with rng.standard_normal or rng.normal.")
+    return ok & fb.check(np.shape(out.get(name + "_small")) == small_shape, f"{name}: normal samples, any shape.",
+                         f"{name}: wrong shape for a small (fan_in, fan_out).")
+
+
+def _judge_generator(out, fb, name):
+    W, again, other = (out.get(name + tag) for tag in ("", "_again", "_other_seed"))
+    ok = fb.check(W is not None and again is not None and np.array_equal(again, W), "",
+                  f"{name}: the same generator state gave different weights: draw only from the generator you are "
+                  f"given (not np.random).")
+    return ok & fb.check(W is not None and other is not None and not np.array_equal(other, W),
+                         f"{name} draws from the generator it is given.",
+                         f"{name}: another generator gave the same weights: draw from the generator you are given.")
 
 
 def check_init(inp, out, fb):
     fi, fo = inp["fan_in"], inp["fan_out"]
-    ok = _judge_init(out, fb, "xavier_normal", np.sqrt(2.0 / (fi + fo)), (fi, fo), (inp["small_in"], inp["small_out"]))
-    ok &= _judge_init(out, fb, "he_normal", np.sqrt(2.0 / fi), (fi, fo), (inp["small_in"], inp["small_out"]))
-    return ok
+    small = (inp["small_in"], inp["small_out"])
+    return {XAVIER: _judge_std(out, fb, "xavier_normal", np.sqrt(2.0 / (fi + fo)), fi * fo, "sqrt(2 / (fan_in + fan_out))"),
+            HE: _judge_std(out, fb, "he_normal", np.sqrt(2.0 / fi), fi * fo, "sqrt(2 / fan_in)"),
+            DISTRIBUTION: all([_judge_samples(out, fb, name, (fi, fo), small) for name in ("xavier_normal", "he_normal")]),
+            GENERATOR: all([_judge_generator(out, fb, name) for name in ("xavier_normal", "he_normal")])}
 
 
-PARTS.append(Part("init", points=2, inputs=init_inputs, check=check_init, driver=drive_init,
+PARTS.append(Part("init", points=2, inputs=init_inputs, check=check_init, driver=drive_init, shares=INIT_SHARES,
                   needs=("xavier_normal", "he_normal"), description="Xavier and He normal initialisation"))
 
 
 # --------------------------------------------------------------------------------------------- dropout
+# The same first three shares as A2's dropout: the same slip costs the same in both assignments.
+DROPOUT_SHARES = (Share("which units are dropped", 0.5, "each unit dropped with probability p (p is the drop "
+                                                         "probability): the fraction dropped near p"),
+                  Share("the rescaling", 0.5, "kept units times `1 / (1 - p)`, in `out` and in the mask"),
+                  Share("evaluation mode", 0.5, "`x` unchanged and a mask of ones"),
+                  Share("the generator and any shape", 0.5, "the mask drawn from `rng`; p = 0 keeps everything; "
+                                                             "an input of any shape (1-D, 3-D)"))
+DROPPED, RESCALED, EVAL, ANY = (s.name for s in DROPOUT_SHARES)
+
+
 def dropout_inputs(rng):
-    return {"x": rng.standard_normal((int(rng.integers(200, 400)), int(rng.integers(100, 200)))),
-            "p": float(rng.uniform(0.1, 0.8)), "seed": int(rng.integers(0, 2**31))}
+    # p at least 0.1 away from 0.5, so that p and 1 - p (p read as the keep probability) are dozens of sigma apart
+    p = float(rng.uniform(0.1, 0.4)) if rng.random() < 0.5 else float(rng.uniform(0.6, 0.8))
+    return {"x": rng.standard_normal((int(rng.integers(200, 400)), int(rng.integers(100, 200)))), "p": p,
+            "x3": rng.standard_normal(tuple(int(v) for v in rng.integers(3, 9, 3))),
+            "x1": rng.standard_normal(int(rng.integers(200, 400))), "seed": int(rng.integers(0, 2**31))}
 
 
 def drive_dropout(ns, inp, out):
-    fn = ns["dropout"]
-    out["out"], out["mask"] = fn(inp["x"], inp["p"], True, np.random.default_rng(inp["seed"]))
-    out["mask_other_seed"] = fn(inp["x"], inp["p"], True, np.random.default_rng(inp["seed"] + 1))[1]
-    out["eval_out"], out["eval_mask"] = fn(inp["x"], inp["p"], False, np.random.default_rng(inp["seed"]))
-    out["p0_out"] = fn(inp["x"], 0.0, True, np.random.default_rng(inp["seed"]))[0]
+    # One call per behaviour; a call that raises costs only its own values (the first error is reported).
+    x, p, seed, errors = inp["x"], inp["p"], inp["seed"], []
+    calls = {"": (x, p, True, seed), "again/": (x, p, True, seed), "other/": (x, p, True, seed + 1),
+             "eval/": (x, p, False, seed), "p0/": (x, 0.0, True, seed), "3d/": (inp["x3"], p, True, seed),
+             "1d/": (inp["x1"], p, True, seed)}
+    for tag, (x_, p_, training, seed_) in calls.items():
+        try:
+            out[tag + "out"], out[tag + "mask"] = ns["dropout"](np.array(x_), p_, training, np.random.default_rng(seed_))
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def _shaped(out, key, shape):
+    value = out.get(key)
+    return np.asarray(value, dtype=np.float64) if value is not None and np.shape(value) == shape else None
+
+
+def _judge_any_shape(inp, out, fb, tag):
+    """Out and mask shaped like a 1-D or 3-D x, out == x * mask, the mask 0 or one kept value: judged against
+    nothing else, so that a slip in p or in the rescaling costs nothing here."""
+    x = inp["x" + tag[0]]
+    result, mask = _shaped(out, tag + "/out", x.shape), _shaped(out, tag + "/mask", x.shape)
+    ok = result is not None and mask is not None and np.all(np.isfinite(mask))
+    if ok:
+        kept = mask[mask != 0]
+        ok = (kept.size == 0 or np.allclose(kept, kept[0], rtol=1e-12, atol=0)) and np.allclose(
+            result, x * mask, rtol=1e-12, atol=0)
+    return fb.check(ok, "", f"Your dropout does not work on a {tag[0]}-D x (it should return out and mask shaped "
+                            f"like x, out == x * mask): it must work on input of any shape. Draw the mask with "
+                            f"rng.random(x.shape), and do not unpack N, D = x.shape.", code="any_shape")
 
 
 def check_dropout(inp, out, fb):
     x, p = inp["x"], inp["p"]
-    mask, result = out.get("mask"), out.get("out")
-    if not fb.check(mask is not None and result is not None and np.shape(mask) == x.shape == np.shape(result),
-                    "training mode returns out and mask shaped like x",
-                    "training mode should return (out, mask), both shaped like x"):
-        return False
-    mask = np.asarray(mask, dtype=np.float64)
-    dropped = float(np.mean(mask == 0))
-    sigma = np.sqrt(p * (1 - p) / x.size)
-    ok = fb.check(bool(np.all((mask == 0) | np.isclose(mask, 1 / (1 - p), rtol=1e-12))),
-                  "mask entries are 0 or 1/(1-p)", "mask entries must be 0 (dropped) or 1/(1-p) (kept and rescaled)")
-    ok &= fb.check(abs(dropped - p) < 5 * sigma, f"fraction dropped {dropped:.3f} for p = {p:.3f}",
-                   f"fraction dropped {dropped:.3f}, expected about p = {p:.3f} (p is the DROP probability)")
-    ok &= fb.close("out", x * mask, tol=1e-12, what="out == x * mask")
-    other = out.get("mask_other_seed")
-    ok &= fb.check(other is not None and not np.array_equal(other, mask), "the mask comes from rng",
-                   "another generator gave the same mask: draw it from rng")
-    ok &= fb.close("eval_out", x, tol=0.0, what="evaluation mode returns x unchanged")
-    ok &= fb.close("eval_mask", np.ones_like(x), tol=0.0, what="evaluation mode's mask is all ones")
-    ok &= fb.close("p0_out", x, tol=1e-15, what="p = 0 keeps everything")
-    return ok
+    result, mask, keep_prob = _shaped(out, "out", x.shape), _shaped(out, "mask", x.shape), False
+    verdict = {EVAL: fb.close("eval/out", x, tol=0.0, what="evaluation mode's out (x itself)", slips=[
+        ("eval_scaled", "Your evaluation mode scales x: with inverted dropout the rescaling happens in training, and "
+                        "evaluation mode does nothing.", x * (1 - p))])
+               & fb.close("eval/mask", np.ones_like(x), tol=0.0, what="evaluation mode's mask (all ones)")}
+    if fb.check(result is not None and mask is not None, "", "Training mode should return (out, mask), both shaped "
+                                                             "like x."):
+        dropped, sigma = float(np.mean(mask == 0)), np.sqrt(p * (1 - p) / x.size)
+        keep_prob = abs(dropped - (1 - p)) < 5 * sigma          # about 1 - p dropped: p read as the keep probability
+        verdict[DROPPED] = fb.check(abs(dropped - p) < 5 * sigma, "The fraction of units dropped is about p.",
+                                    "About 1 - p of the units are dropped: p is the probability of DROPPING a unit "
+                                    "(PyTorch's nn.Dropout(p)), so keep each with probability 1 - p." if keep_prob else
+                                    "The fraction of units dropped is not about p: drop each unit with probability p.",
+                                    code="keep_prob" if keep_prob else None)
+        # the rescaling, against the student's own keep rate: 1 / p where p was read as the keep probability
+        want = np.where(mask == 0, 0.0, 1 / (p if keep_prob else 1 - p))
+        kept = (mask != 0).astype(float)
+        verdict[RESCALED] = all([
+            fb.close("mask", want, tol=1e-12, what="the mask (0 for a dropped unit, 1 / keep probability for a kept "
+                                                   "one)", slips=[("no_rescale", "Your mask is 0 or 1: a kept unit is "
+                                                                   "divided by the keep probability 1 - p.", kept)]),
+            fb.close("out", x * want, tol=1e-12, what="out (x times the mask)", slips=[
+                ("no_rescale", "Your kept units are not rescaled: divide them by 1 - p (inverted dropout), so that "
+                               "the expected output is x.", x * kept)])])
+        same = np.array_equal(out.get("again/mask"), mask)
+        other = _shaped(out, "other/mask", x.shape)
+        generator = fb.check(same and other is not None and not np.array_equal(other, mask),
+                             "The mask comes from rng.", "The mask must come from rng, and only from it: the same "
+                                                         "generator state must give the same mask, and another "
+                                                         "state another mask.")
+    else:
+        verdict[DROPPED] = verdict[RESCALED] = generator = False
+    if keep_prob:       # read as a keep probability, p = 0 keeps nothing: the slip has cost its share already
+        fb.note("The case p = 0 is not judged: your dropout reads p as the keep probability, so it keeps nothing "
+                "there; that slip costs the share of which units are dropped, and only that one.")
+        p0 = True
+    else:
+        p0 = fb.close("p0/out", x, tol=1e-15, what="out at p = 0 (every unit kept, x unchanged)")
+        if out.get("p0/out") is not None and not np.all(np.isfinite(out["p0/out"])):
+            fb.note("At p = 0 nothing is dropped and the kept units are divided by 1 - p = 1. A NaN there comes from "
+                    "a division by p (0/0 when every unit is dropped), or from 1 / (1 - p) computed as something "
+                    "else.")
+    verdict[ANY] = generator and p0 and all([_judge_any_shape(inp, out, fb, tag) for tag in ("3d", "1d")])
+    return verdict
 
 
-PARTS.append(Part("dropout", points=1, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
-                  needs=("dropout",), description="inverted dropout with a train/eval switch"))
+PARTS.append(Part("dropout", points=2, inputs=dropout_inputs, check=check_dropout, driver=drive_dropout,
+                  needs=("dropout",), shares=DROPOUT_SHARES, description="inverted dropout with a train/eval switch"))
 
 
 # -------------------------------------------------------------------------------------- early stopping
-def reference_early_stopping(losses, patience, min_delta):
+STOP_EPOCH, BEST_EPOCH = "the stop epoch", "the best epoch"
+
+
+def reference_early_stopping(losses, patience, min_delta, tie_improves=False):
+    """(stop_epoch, best_epoch); ``tie_improves``: the slip that counts an equal loss as an improvement."""
     best, best_epoch = np.inf, -1
     for epoch, loss in enumerate(losses):
-        if loss < best - min_delta:
+        if loss < best - min_delta or tie_improves and loss <= best - min_delta:
             best, best_epoch = loss, epoch
         elif epoch - best_epoch >= patience:
             return epoch, best_epoch
@@ -239,8 +501,10 @@ def early_stopping_inputs(rng):
     losses = np.round(trend + rng.normal(0, 0.05, (K, T)), 2)      # rounding makes ties happen
     losses[0] = np.linspace(1.0, 0.1, T)                           # never stops
     losses[1] = 0.5                                                # flat: stops at epoch = patience
+    losses[2] = 1.0 - 0.004 * np.minimum(np.arange(T), 5)          # steps below min_delta, then flat
     min_delta = rng.choice([0.0, 0.0, 0.01, 0.05], K)
     min_delta[1] = 0.0              # a tie is not an improvement: `loss <= best` never stops on the flat curve
+    min_delta[2] = 0.01             # improves at epoch 3 only (0.012 below epoch 0), where `loss < best` says 5
     return {"losses": losses, "patience": rng.integers(1, 7, K), "min_delta": min_delta, "single": np.array([0.3])}
 
 
@@ -252,17 +516,57 @@ def drive_early_stopping(ns, inp, out):
     out["single"] = np.array(fn([float(inp["single"][0])], patience=3), dtype=np.int64)
 
 
+def _last_improving(losses, stop, min_delta, tie_improves=False):
+    """The best epoch by the rule among epochs 0..stop (the student's own stop), or None for an impossible stop."""
+    if not 0 <= stop < len(losses):
+        return None
+    return reference_early_stopping(losses[:stop + 1], np.inf, min_delta, tie_improves)[1]
+
+
 def check_early_stopping(inp, out, fb):
-    expected = [reference_early_stopping(list(l), int(p), float(d))
-                for l, p, d in zip(inp["losses"], inp["patience"], inp["min_delta"], strict=True)]
-    ok = fb.equal("results", np.array(expected, dtype=np.int64),
-                  what="(stop_epoch, best_epoch) on 12 validation curves, with ties, plateaus and min_delta")
-    ok &= fb.equal("single", np.array([0, 0]), what="a single epoch: (0, 0)")
-    return ok
+    """The stop epoch is right if it is the rule's, or if it is patience epochs after the student's own best epoch
+    (or the last epoch): a slip in what counts as an improvement costs the best epoch's share only. The best
+    epoch is judged among the epochs up to the student's own stop: stopping late costs the stop's share only."""
+    curves = [(list(l), int(p), float(d)) for l, p, d in zip(inp["losses"], inp["patience"], inp["min_delta"],
+                                                             strict=True)]
+    got, single = out.get("results"), out.get("single")
+    if not fb.check(np.shape(got) == (len(curves), 2) and np.shape(single) == (2,), "",
+                    "early_stopping should return a pair (stop_epoch, best_epoch) for every curve."):
+        return False
+    stops, bests, late = [], [], []
+    for (losses, patience, min_delta), (stop, best) in zip(curves, np.asarray(got).tolist(), strict=True):
+        own = min(best + patience, len(losses) - 1) if 0 <= best < len(losses) else None
+        stops.append(stop in (reference_early_stopping(losses, patience, min_delta)[0], own))
+        late.append(None if own is None else stop - own)
+        bests.append(best == _last_improving(losses, stop, min_delta))
+    ok_stop = fb.check(all(stops) and single[0] == 0, "The stop epoch is right on every curve.",
+                       f"The stop epoch is wrong on {stops.count(False) + (single[0] != 0)} of {len(curves) + 1} "
+                       f"curves: training stops at the first epoch that comes patience epochs after the best one "
+                       f"(epoch - best_epoch >= patience), or at the last epoch.")
+    off = {d for d, ok in zip(late, stops, strict=True) if not ok}
+    if off in ({1}, {-1}):
+        fb.note(f"Your rule stops one epoch {'late: stop when epoch - best_epoch >= patience' if off == {1} else 'early'}"
+                f".", code="stop_off_by_one")
+    ok_best = fb.check(all(bests) and single[1] == 0, "The best epoch is right on every curve.",
+                       f"The best epoch is wrong on {bests.count(False) + (single[1] != 0)} of {len(curves) + 1} "
+                       f"curves: an epoch improves when its loss is below the best so far by more than min_delta.")
+    if not all(bests):
+        for code, words, variant in (("tie_improves", "Your rule counts a tie as an improvement (loss <= best - "
+                                                      "min_delta): an improvement is strictly below.", True),
+                                     ("no_min_delta", "Your rule ignores min_delta.", False)):
+            if all(best == _last_improving(losses, stop, 0.0 if code == "no_min_delta" else min_delta, variant)
+                   for (losses, _, min_delta), (stop, best) in zip(curves, np.asarray(got).tolist(), strict=True)):
+                fb.note(words, code=code)
+                break
+    return {STOP_EPOCH: ok_stop, BEST_EPOCH: ok_best}
 
 
 PARTS.append(Part("early_stopping", points=2, inputs=early_stopping_inputs, check=check_early_stopping,
-                  driver=drive_early_stopping, needs=("early_stopping",), description="early stopping rule"))
+                  driver=drive_early_stopping, needs=("early_stopping",), description="early stopping rule",
+                  shares=(Share(STOP_EPOCH, 1, "patience epochs after the best one, or the last epoch, on twelve "
+                                               "curves and a single epoch"),
+                          Share(BEST_EPOCH, 1, "the last epoch below the best so far by more than `min_delta` (a tie "
+                                               "is not an improvement)"))))
 
 
 # ------------------------------------------------------------------------------- Adam, the notes' form
@@ -271,30 +575,26 @@ def drive_adam_notes(ns, inp, out):
 
 
 def check_adam_notes(inp, out, fb):
-    b1, b2, lr, eps = inp["beta1"], inp["beta2"], inp["lr"], inp["eps"]
-    w, m, v, ws = inp["w0"].copy(), np.zeros_like(inp["w0"]), np.zeros_like(inp["w0"]), []
-    for t, g in enumerate(inp["grads"], start=1):       # the deep-nets notes' recursion, written out
-        m = (b1 * m + (1 - b1) * g) / (1 - b1 ** t)
-        v = (b2 * v + (1 - b2) * g * g) / (1 - b2 ** t)
-        w = w - lr * m / (np.sqrt(v) + eps)
-        ws.append(w)
-    g0 = inp["grads"][0]
-    expected = (("ws", np.array(ws), 1e-9, "the weights after each step of the notes' recursion"),
-                ("m", m, 1e-9, 'the stored first moment config["m"] (divided by 1 - beta1^t at every step)'),
-                ("v", v, 1e-9, 'the stored second moment config["v"] (divided by 1 - beta2^t at every step)'),
-                ("default_step", inp["w0"] - 1e-3 * g0 / (np.abs(g0) + 1e-8), 1e-7,   # one step: no compounding yet
-                 "one step with the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)"))
-    ok = all([fb.close(key, value, tol=tol, what=words) for key, value, tol, words in expected])
-    ok &= fb.equal("t", len(inp["grads"]), what='the step count config["t"]')
-    if not ok:
+    raw = _replay(ADAM, inp["w0"], inp["grads"], {key: inp[key] for key in ADAM.defaults})[1]
+    words = ('Your config["{}"] holds the raw moment of standard Adam: the notes\' version stores the divided moment '
+             '(beta m + (1 - beta) g) / (1 - beta**t), which the next step divides again.')
+    verdict = _judge_rule(NOTES, inp, out, fb, state_slips={
+        key: [("raw_stored", words.format(key), raw[key])] for key in ("m", "v")}, step_slips=[
+        ("eps_inside", EPS_INSIDE.replace("(s)", "(v)"), replace(NOTES, move=partial(_adam_move, corrected=False,
+                                                                                 eps_inside=True)))])
+    if not verdict[STATE]:
         fb.note("Both moments are divided by their own 1 - beta^t, and the divided values are what is stored "
                 "and fed into the next step.")
-    return ok
+    _adam_nan_note(out, fb)
+    return verdict
 
 
-PARTS.append(Part("adam_notes", points=2, inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
-                  helpers=(run_updates, drive_adam), needs=("adam_notes",),
-                  description="Adam as the deep-nets notes write it (the correction folded into the recursions)"))
+PARTS.append(_rule_part("adam_notes", 2, "`m` and `v` divided by their `1 - beta**t` at every step, and `t`, in "
+                                         "config",
+                        "`next_w = w - lr * m / (sqrt(v) + eps)` from the stored `m` and `v`; the defaults",
+                        inputs=adam_inputs, check=check_adam_notes, driver=drive_adam_notes,
+                        helpers=(run_updates, run_rule, drive_adam),
+                        description="Adam as the deep-nets notes write it (the correction folded into the recursions)"))
 
 
 # ------------------------------------------------------------------------------ activation statistics
@@ -341,24 +641,33 @@ def reference_statistics(X, weights, activation, dout):
             "grad_std": np.array([d.std() for d in grads[::-1]])}
 
 
+STATISTICS_SHARES = (Share("the activations' statistics", 1, "the mean and std of each `h_l`, after the "
+                                                                 "nonlinearity: a third per activation"),
+                     Share("the gradients' statistics", 1, "the std of `dLoss/dh_l` at each layer's output: a "
+                                                           "third per activation"))
+
+
 def check_statistics(inp, out, fb):
+    """Forward and backward statistics are shares of their own, each a third per activation: a slip in one
+    activation's slope costs a third of the gradients' share."""
     weights = [inp[f"W{l}"] for l in range(int(inp["depth"]))]
-    results = []
+    forward, backward = [], []
     for name in ACTIVATIONS:
         expected = reference_statistics(inp["X"], weights, name, inp["dout"])
-        ok = fb.close(f"{name}/act_mean", expected["act_mean"], what=f"{name}: the mean of each layer's activations")
-        ok &= fb.close(f"{name}/act_std", expected["act_std"], what=f"{name}: the std of each layer's activations")
-        ok &= fb.close(f"{name}/grad_std", expected["grad_std"],
-                       what=f"{name}: the std of dLoss/dh_l, the gradient at each layer's output")
-        results.append(ok)
-    if not all(results):
-        fb.note("Statistics are of the activations h_l = f(h_(l-1) W), after the nonlinearity; the gradients are "
-                "with respect to those h_l, before going back through f.")
-    return passed_share(results)
+        forward.append(all([fb.close(f"{name}/act_{stat}", expected[f"act_{stat}"],
+                                     what=f"{name}: the {stat} of each layer's activations") for stat in ("mean", "std")]))
+        backward.append(fb.close(f"{name}/grad_std", expected["grad_std"],
+                                 what=f"{name}: the std of dLoss/dh_l, the gradient at each layer's output"))
+    if not all(forward):
+        fb.note("Statistics are of the activations h_l = f(h_(l-1) W), after the nonlinearity.")
+    if not all(backward):
+        fb.note("The gradients are with respect to the outputs h_l, recorded before going back through f; each "
+                "slope is written in terms of the layer's output h (for tanh, 1 - h**2).")
+    return dict(zip((s.name for s in STATISTICS_SHARES), (passed_share(forward), passed_share(backward)), strict=True))
 
 
 PARTS.append(Part("layer_statistics", points=2, inputs=statistics_inputs, check=check_statistics,
-                  driver=drive_statistics, needs=("layer_statistics",),
+                  driver=drive_statistics, needs=("layer_statistics",), shares=STATISTICS_SHARES,
                   description="activation and gradient statistics, layer by layer"))
 
 
@@ -383,7 +692,7 @@ def sgd_in_place(w, dw, config):
     return w, config
 
 
-def fit_inputs(rng):
+def _fit_problem(rng):
     D, C = int(rng.integers(15, 25)), int(rng.integers(3, 5))
     centres = rng.standard_normal((C, D)) * 0.6
     def draw(n):
@@ -396,6 +705,17 @@ def fit_inputs(rng):
             "patience": int(rng.integers(2, 5)), "seed": int(rng.integers(0, 2**31)), "long": 300, "short": 3}
 
 
+def fit_inputs(rng):
+    """A problem on which the long run ends by early stopping, after the short run's last epoch: so that keeping
+    the last parameters, or running on, shows (about one draw in 30 is drawn again)."""
+    for _ in range(50):
+        inp = _fit_problem(rng)
+        _, _, val_loss, best_epoch = reference_fit(inp, inp["long"])
+        if best_epoch >= inp["short"] and len(val_loss) < inp["long"]:
+            return inp
+    raise RuntimeError("no problem on which early stopping fires in 50 draws")
+
+
 def drive_fit(ns, inp, out):
     data = tuple(np.array(inp[k]) for k in ("X", "y", "X_val", "y_val"))
     for run in ("long", "short"):          # long: early stopping fires; short: the epoch limit comes first
@@ -404,11 +724,14 @@ def drive_fit(ns, inp, out):
             params, softmax_regression_loss, sgd_in_place, {"lr": inp["lr"]}, data, int(inp[run]),
             int(inp["batch_size"]), int(inp["patience"]), np.random.default_rng(int(inp["seed"])))
         out[f"{run}/W"], out[f"{run}/b"], out[f"{run}/best_epoch"] = best["W"], best["b"], best_epoch
+        out[f"{run}/shared"] = any(isinstance(best[k], np.ndarray) and np.shares_memory(best[k], params[k])
+                                   for k in ("W", "b"))
         out[f"{run}/train_loss"], out[f"{run}/val_loss"] = history["train_loss"], history["val_loss"]
 
 
-def reference_fit(inp, epochs):
-    """Trusted training run: the same batches, losses and stopping rule (early_stopping's, min_delta 0)."""
+def reference_fit(inp, epochs, stop=True):
+    """Trusted training run: the same batches, losses and stopping rule (early_stopping's, min_delta 0); with
+    stop=False, all the epochs (the losses of a run that ran that long)."""
     X, y, X_val, y_val = inp["X"], inp["y"], inp["X_val"], inp["y_val"]
     params = {"W": inp["W"].copy(), "b": inp["b"].copy()}
     rng = np.random.default_rng(inp["seed"])
@@ -425,30 +748,75 @@ def reference_fit(inp, epochs):
         val_loss.append(softmax_regression_loss(params, X_val, y_val)[0])
         if val_loss[-1] < best_loss:
             best, best_loss, best_epoch = {name: value.copy() for name, value in params.items()}, val_loss[-1], epoch
-        elif epoch - best_epoch >= inp["patience"]:
+        elif stop and epoch - best_epoch >= inp["patience"]:
             break
     return best, train_loss, val_loss, best_epoch
 
 
+FIT_SHARES = (Share("the training", 1, "the mean training loss and the validation loss of every epoch run, "
+                                      "replayed batch by batch"),
+              Share("the stopping", 1, "the best epoch, and stopping patience epochs after it (or at the epoch "
+                                       "limit), by your own validation losses"),
+              Share("the best parameters", 1, "copies of the parameters after the best epoch: their validation "
+                                              "loss is the one your history records there"))
+TRAINING, STOPPING, BEST = (s.name for s in FIT_SHARES)
+
+
+def _history(out, run, epochs):
+    """The run's (train_loss, val_loss) as float arrays, or None unless both came back, 1 to `epochs` long."""
+    train, val = out.get(f"{run}/train_loss"), out.get(f"{run}/val_loss")
+    if np.ndim(train) != 1 or np.shape(train) != np.shape(val) or not 1 <= len(val) <= epochs:
+        return None
+    return np.asarray(train, dtype=np.float64), np.asarray(val, dtype=np.float64)
+
+
+def _judge_run(inp, out, fb, run, words):
+    """The three shares on one run, each against what the student's own run did: the losses of the epochs it ran,
+    its stopping by its own validation losses, its parameters by the validation loss it recorded."""
+    epochs, patience = int(inp[run]), int(inp["patience"])
+    history = _history(out, run, epochs)
+    if not fb.check(history is not None, "", f"{words}: the history should hold two lists of losses, "
+                                             f"train_loss and val_loss, one entry per epoch run."):
+        return {TRAINING: False, STOPPING: False, BEST: False}
+    _, val = history
+    _, ref_train, ref_val, _ = reference_fit(inp, len(val), stop=False)
+    training = all([fb.close(f"{run}/val_loss", ref_val, what=f"{words}: the validation loss of each epoch"),
+                    fb.close(f"{run}/train_loss", ref_train, what=f"{words}: the mean training loss of each epoch")])
+    stop, best = reference_early_stopping(val, patience, 0.0)
+    ran = stop + 1 if stop - best >= patience else epochs          # the rule fired at `stop`, or never did
+    stopping = fb.check(len(val) == ran, f"{words}: it stops where the rule says, by your validation losses.",
+                        f"{words}: it ran {len(val)} epochs; by your own validation losses it should have run {ran} "
+                        f"(stop patience epochs after the best one, when epoch - best_epoch >= patience).")
+    stopping &= fb.equal(f"{run}/best_epoch", best, what=f"{words}: the best epoch (by your validation losses)")
+    own_best = out.get(f"{run}/best_epoch")
+    W, b = out.get(f"{run}/W"), out.get(f"{run}/b")
+    if not fb.check(own_best is not None and np.shape(own_best) == () and np.isfinite(own_best)
+                    and 0 <= int(own_best) < len(val)
+                    and np.shape(W) == inp["W"].shape and np.shape(b) == inp["b"].shape, "",
+                    f"{words}: the parameters kept could not be judged: a best epoch among the epochs run and W and b "
+                    f"of their initial shapes are needed."):
+        return {TRAINING: training, STOPPING: stopping, BEST: False}
+    out[f"{run}/best_val"] = softmax_regression_loss({"W": np.asarray(W, dtype=np.float64),
+                                                      "b": np.asarray(b, dtype=np.float64)}, inp["X_val"], inp["y_val"])[0]
+    kept = fb.close(f"{run}/best_val", val[int(own_best)], what=f"{words}: the validation loss of the returned W and "
+                                                               f"b, against your history's at your best epoch")
+    return {TRAINING: training, STOPPING: stopping, BEST: kept}
+
+
 def check_fit(inp, out, fb):
-    results = []
-    for run, words in (("long", "a run that early stopping ends"), ("short", "a run of at most 3 epochs")):
-        best, train_loss, val_loss, best_epoch = reference_fit(inp, int(inp[run]))
-        ok = fb.close(f"{run}/val_loss", val_loss, what=f"{words}: the validation loss of each epoch run "
-                                                       f"({len(val_loss)} epochs)")
-        ok &= fb.close(f"{run}/train_loss", train_loss, what=f"{words}: the mean training loss of each epoch")
-        ok &= fb.equal(f"{run}/best_epoch", best_epoch, what=f"{words}: the best epoch")
-        params_ok = fb.close(f"{run}/W", best["W"], what=f"{words}: the returned W (the best epoch's)")
-        params_ok &= fb.close(f"{run}/b", best["b"], what=f"{words}: the returned b (the best epoch's)")
-        if not params_ok and run == "long":
-            fb.note("Return copies of the parameters as they were after the best epoch: not the last epoch's, and "
-                    "not the arrays themselves, which the (in-place) update keeps changing.")
-        results.append(ok and params_ok)
-    return all(results)       # a loop that keeps the wrong parameters misses the point of the part
+    runs = [_judge_run(inp, out, fb, run, words)
+            for run, words in (("long", "a run that early stopping ends"), ("short", "a run of at most 3 epochs"))]
+    if not all(r[BEST] for r in runs) and any(out.get(f"{run}/shared") for run in ("long", "short")):
+        fb.note("The parameters you return share their arrays with the params that training went on updating (in "
+                "place): what you kept changed afterwards. Copy the arrays when you keep them.",
+                code="best_by_reference")
+    elif not all(r[BEST] for r in runs):
+        fb.note("Return copies of the parameters as they were after the best epoch, not the last epoch's.")
+    return {share: all(r[share] for r in runs) for share in (TRAINING, STOPPING, BEST)}
 
 
 PARTS.append(Part("fit_early_stopping", points=3, inputs=fit_inputs, check=check_fit, driver=drive_fit,
-                  helpers=(softmax_regression_loss, sgd_in_place), needs=("fit_early_stopping",),
+                  helpers=(softmax_regression_loss, sgd_in_place), needs=("fit_early_stopping",), shares=FIT_SHARES,
                   description="a training loop with early stopping that keeps the best parameters"))
 
 # Written answers, graded by hand in formgrader.

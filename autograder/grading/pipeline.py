@@ -31,6 +31,7 @@ from ..checks import Feedback, Outputs
 from ..notebook import discover, folder_name, student_id
 from ..records import autograded, gradebook, grades, late, manual, record
 from ..records.gradebook import create as create_gradebook
+from ..records.gradebook import default_url as default_gradebook
 from ..records.gradebook import write_scores
 from ..results import Line, PartResult, StudentResult
 from ..sandbox import RLIMITS_ONLY_WARNING, SHORT_BUDGET_S, Limits, run_part
@@ -148,10 +149,12 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                   source_nb: dict | None = None, isolate: bool | None = None,
                   budget_s: float | None = None) -> StudentResult:
     start = time.monotonic()
-    problem, cells = None, []
+    problem, cells, sha256 = None, [], None
     with tempfile.TemporaryDirectory(prefix="deepgrad-unzip-") as scratch:
         try:
             nb_path = nbmod.find(Path(path), assignment, module.NOTEBOOK, Path(scratch))
+            # the notebook graded, by content: a regrade of the same notebook from a copy keeps its time (late)
+            sha256 = hashlib.sha256(nb_path.read_bytes()).hexdigest()
             cells = nbmod.answer_cells(nbmod.load(nb_path), source_nb)
             if not cells:
                 problem = "the notebook has no answer cells (were they deleted?)"
@@ -188,7 +191,8 @@ def grade_student(assignment: str, module, student: str, path: Path, *, base_see
                 break
             skip.add(stuck)       # it ended the process or would not be interrupted: run the part without it
         parts.append(result)
-    return StudentResult(student, assignment, parts, problem, time.monotonic() - start, read_s)
+    return StudentResult(student, assignment, parts, problem, time.monotonic() - start, read_s,
+                         notebook_sha256=sha256)
 
 
 def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1, seed: int | None = None,
@@ -223,7 +227,7 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         from tqdm import tqdm
         bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", file=stream)
     results = []
-    db = gradebook or f"sqlite:///{output / 'gradebook.db'}"
+    db = gradebook or default_gradebook(output)
     # nbgrader's import and the gradebook's tables (a second or two) while the students are graded: the
     # graders mostly wait on their sandboxes
     maker = ThreadPoolExecutor(max_workers=1)
@@ -247,8 +251,9 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
     results.sort(key=lambda r: r.student)
     paths = dict(students)
     for r in results:
-        if terms:
-            late.apply(r, terms, paths[r.student], module.NOTEBOOK)
+        # the submission time and nbgrader's exchange files always (the gradebook and returning feedback need
+        # them), the penalty where the course file gives a deadline; the record still holds the last grading
+        late.apply(r, terms, paths[r.student], module.NOTEBOOK, record.load(output, r.student))
         feedback.write_html(output / "feedback" / folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
     # the rest of this run's own files before the gradebook: whatever happens there, they are written

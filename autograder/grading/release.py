@@ -23,20 +23,26 @@ def assignments() -> list[str]:
 def shares_cells(nb: dict, module) -> dict:
     """``nb`` (a source notebook as JSON) with one markdown cell per graded part, id ``shares-<part>``, stating
     how its points split (``checks.shares_markdown``): just before the part's first answer cell (after its
-    introduction, before the student starts), or before its graded cell when the part has no answer cell of its
-    own. A copy; cells already there are replaced, so running it again changes nothing."""
+    introduction, before the student starts). A part graded from the previous part's answer cell (no answer
+    cell and no text of its own in between) gets its table right after that part's, before the shared cell; a
+    part with no answer cell to write (a target reached with earlier code), before its graded cell. A copy;
+    cells already there are replaced, so running it again changes nothing."""
     from .. import checks
 
     cells = [c for c in nb["cells"] if not str(c.get("id", "")).startswith("shares-")]
     nbg = [c.get("metadata", {}).get("nbgrader", {}) for c in cells]
     graded = {m.get("grade_id"): i for i, m in enumerate(nbg) if m.get("grade") and m.get("grade_id")}
-    inserts, previous = [], -1
+    inserts, previous, last_answer = [], -1, None
     for part in module.PARTS:
         at = graded.get(part.name)
         if at is None:
             continue
-        answer = next((i for i in range(previous + 1, at) if nbg[i].get("solution") and
-                       cells[i]["cell_type"] == "code"), at)
+        own = next((i for i in range(previous + 1, at) if nbg[i].get("solution") and
+                    cells[i]["cell_type"] == "code"), None)
+        # no answer cell of its own and no text of its own since the previous part: graded from that part's cell
+        shared = own is None and not any(cells[i]["cell_type"] == "markdown" for i in range(previous + 1, at))
+        answer = own if own is not None else (last_answer if shared and last_answer is not None else at)
+        last_answer = answer
         inserts.append((answer, {"cell_type": "markdown", "id": f"shares-{part.name}", "metadata": {},
                                  "source": checks.shares_markdown(part).splitlines(keepends=True)}))
         previous = at

@@ -3,7 +3,9 @@
 The gradebook is nbgrader's database (SQLite by default, PostgreSQL for a class graded in shards). The
 formgrader, ``nbgrader export`` and our grades.csv read it; the grader writes one grade cell per part.
 Everything in the grader that touches it goes through :func:`open` (which also puts nbgrader's tools on PATH
-and quiets a warning nbgrader's own code trips), and new gradebooks are made by :func:`create`.
+and quiets a warning nbgrader's own code trips), and new gradebooks are made by :func:`create`. Both work in
+the course that autograder/nbgrader_config.py names (:func:`course_id`), as nbgrader's own commands do, so
+that the gradebook holds one course, whoever wrote a row first.
 
 Shards (``--shard i/N``) write into one PostgreSQL gradebook at once, and nbgrader creates every shared row
 (the course, the assignment, its notebook, grade and solution cells, a student) by looking for it and
@@ -16,10 +18,12 @@ on leaving, or by the server when the process holding it dies.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import threading
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 # the advisory lock's key (advisory locks are per database, so gradebooks in other databases never contend)
@@ -60,15 +64,39 @@ def lock(db_url: str, timeout_s: float = LOCK_TIMEOUT_S):
         engine.dispose()
 
 
+CONFIG_FILE = Path(__file__).resolve().parent.parent / "nbgrader_config.py"
+
+
+@functools.cache
+def course_id() -> str:
+    """The course id autograder/nbgrader_config.py gives nbgrader (``CourseDirectory.course_id``): the course
+    nbgrader's collect, formgrader and exchange work in. nbgrader's ``Gradebook`` otherwise files rows under
+    "default_course", and the gradebook would hold the course twice."""
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    value = config.CourseDirectory.get("course_id")
+    if not isinstance(value, str) or not value:
+        raise RuntimeError(f"{CONFIG_FILE} must set c.CourseDirectory.course_id to the course's id, got {value!r}")
+    return value
+
+
+def default_url(output: Path) -> str:
+    """The gradebook of an output folder when none is named (``--gradebook``): ``OUTPUT/gradebook.db``."""
+    return f"sqlite:///{Path(output).resolve() / 'gradebook.db'}"
+
+
 @contextlib.contextmanager
 def open(db_url: str, write: bool = False):   # the gradebook's own verb: `with gradebook.open(url) as gb`
-    """``with gradebook.open(url) as gb``: nbgrader's ``Gradebook``, closed on leaving. ``write``: the caller
-    writes (creates or changes rows), so it holds :func:`lock` until it leaves."""
+    """``with gradebook.open(url) as gb``: nbgrader's ``Gradebook`` of the course (:func:`course_id`), closed
+    on leaving. ``write``: the caller writes (creates or changes rows), so it holds :func:`lock` until it
+    leaves. nbgrader asks its ``alembic`` command for the database's revision when it makes a gradebook, so
+    nbgrader's tools are put on PATH first."""
     from nbgrader.api import Gradebook
 
     from .._env import ensure_tools_on_path
     ensure_tools_on_path()
-    with lock(db_url) if write else contextlib.nullcontext(), Gradebook(db_url) as gb, \
+    with lock(db_url) if write else contextlib.nullcontext(), Gradebook(db_url, course_id()) as gb, \
             warnings.catch_warnings():
         # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; it is harmless and not ours
         warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -97,7 +125,6 @@ def create(db_url: str, tries: int = 5) -> None:
     itself asks a separate `alembic` process for it, seconds per new gradebook). Shards grading into one
     PostgreSQL gradebook at once would race to create them: they take turns (:func:`lock`), and a CREATE that
     still fails as a duplicate (a writer that does not take the lock) is tried again."""
-    from nbgrader.api import Gradebook
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
@@ -113,7 +140,7 @@ def create(db_url: str, tries: int = 5) -> None:
                                          {"v": alembic_head()})
                 finally:
                     engine.dispose()
-                with Gradebook(db_url) as gb:
+                with open(db_url) as gb:
                     gb.db.commit()      # nbgrader adds the course's row when it opens, and commits it only here
             return
         except (IntegrityError, ProgrammingError):
@@ -123,12 +150,14 @@ def create(db_url: str, tries: int = 5) -> None:
 
 
 def write_scores(db_url: str, assignment: str, module, results) -> None:
-    """Record the automatic scores (one grade cell per part) for the formgrader and ``nbgrader export``."""
+    """Record the automatic scores (one grade cell per part) and the submission times for the formgrader and
+    ``nbgrader export``."""
     from nbgrader.api import MissingEntry
 
     notebook = Path(module.NOTEBOOK).stem
     with open(db_url, write=True) as gb:
-        gb.update_or_create_assignment(assignment)
+        # an assignment first graded by an older DeepGrad sits in "default_course": moved into the course
+        gb.update_or_create_assignment(assignment, course_id=gb.course_id)
         gb.update_or_create_notebook(notebook, assignment)
         for part in module.PARTS:
             gb.update_or_create_grade_cell(part.name, notebook, assignment, max_score=float(part.points),
@@ -136,9 +165,14 @@ def write_scores(db_url: str, assignment: str, module, results) -> None:
         for r in results:
             gb.update_or_create_student(r.student)
             try:
-                gb.find_submission(assignment, r.student)
+                submission = gb.find_submission(assignment, r.student)
             except MissingEntry:
-                gb.add_submission(assignment, r.student)
+                submission = gb.add_submission(assignment, r.student)
+            if r.submitted_at:
+                # naive UTC to the microsecond, as nbgrader reads submitted/<student>/<A>/timestamp.txt: its
+                # formgrader lists a submission as autograded only when the two are equal
+                submission.timestamp = datetime.fromisoformat(r.submitted_at).astimezone(timezone.utc) \
+                    .replace(tzinfo=None)
             for p in r.parts:
                 grade = gb.find_grade(p.name, notebook, assignment, r.student)
                 grade.auto_score = float(p.score)

@@ -53,6 +53,23 @@ def class_rows(db_url: str, assignment: str, module) -> list[dict]:
     return sorted(rows, key=lambda r: r["student_id"])
 
 
+def read_csv(path: Path) -> list[dict]:
+    """grades.csv back as :func:`class_rows` gives the rows: numbers as floats, a blank (a written answer not
+    graded yet) as None, ``student_id`` and ``assignment`` as text. For an output folder without its gradebook;
+    the gradebook, where there is one, is newer (the formgrader's scores are in it as soon as they are typed)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: v if k in ("student_id", "assignment") else (float(v) if v else None) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+
+
+def ungraded(rows: list[dict], module) -> dict[str, list[str]]:
+    """student -> the written answers (``manual.parts``) not graded yet in ``rows`` (:func:`class_rows`);
+    students with every written answer graded are left out."""
+    by_hand = manual.parts(module)
+    out = {r["student_id"]: [name for name in by_hand if r.get(name) is None] for r in rows}
+    return {student: names for student, names in out.items() if names}
+
+
 def write_csv(path: Path, db_url: str, assignment: str, module) -> list[dict]:
     """Write grades.csv: student_id, assignment, score, max_score, one column per automatic part, one per
     written part (blank until graded), late_penalty.

@@ -25,6 +25,12 @@ believed, and only when the student's folder holds no ``<notebook>`` at its top 
 instead, and did not come through the exchange): a ``timestamp.txt`` anywhere else (the top of the student's folder, deeper down,
 in a zip) is the student's own file. Without it, the time the notebook (or the zip, or the folder) was last
 modified, which whoever made the file can set. The feedback and the record say which time was used.
+
+A modification time changes when a folder is copied (``cp -r``), so a regrade of a copy would move the
+submission: where the time comes from a modification time and the student's record holds a submission time
+for the same notebook (its SHA-256), the record's time stands, and the late note says so; a changed notebook
+takes its own new time. ``submission_secret.txt``, which nbgrader's submit writes beside ``timestamp.txt``, is
+read by the same rule (:func:`exchange_files`) and kept in the record for returning feedback.
 """
 from __future__ import annotations
 
@@ -119,11 +125,18 @@ def load(path: Path) -> Course:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """nbgrader's ``timestamp.txt`` ("2026-10-09 23:59:00.123456 UTC"), or an ISO time; None if neither."""
-    text = text.strip().removesuffix(" UTC")
+    """nbgrader's ``timestamp.txt`` ("2026-10-09 23:59:00.123456 UTC", to the microsecond), or an ISO time; an
+    exchange configured with another time zone ("... EDT") is read as nbgrader reads it (``parse_utc``); None if
+    none of these."""
+    text = text.strip()
     try:
-        return _utc(datetime.fromisoformat(text), "timestamp")
+        return _utc(datetime.fromisoformat(text.removesuffix(" UTC")), "timestamp")
     except ValueError:
+        pass
+    from nbgrader.utils import parse_utc     # seconds to import: only for a time zone other than UTC
+    try:
+        return _utc(parse_utc(text), "timestamp")
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
@@ -139,10 +152,37 @@ def _mtime(st) -> datetime:
                                                                                          tzinfo=timezone.utc)
 
 
+# nbgrader's own files in a submission that came through its exchange (``nbgrader submit`` writes both over the
+# student's, after copying their folder): the key they are kept under -> the file's name
+EXCHANGE_FILES = {"timestamp": "timestamp.txt", "submission_secret": "submission_secret.txt"}
+
+
+def exchange_files(submission: Path, assignment: str, notebook_name: str) -> dict[str, str]:
+    """nbgrader's exchange files of a submission, by their EXCHANGE_FILES keys, each as its text: only for a
+    folder in nbgrader's layout (``<student>/<assignment>/``, no ``<student>/<notebook>``), only regular files
+    reached through real folders, at most 1000 bytes of UTF-8 each; files missing or unreadable are left out."""
+    submission = Path(submission)
+    try:
+        if not stat.S_ISDIR(os.lstat(submission).st_mode):
+            return {}
+    except OSError:
+        return {}
+    if stat_regular(submission / notebook_name, submission) is not None:
+        return {}                # graded from the top of the folder: the exchange's files do not describe it
+    found = {}
+    for key, name in EXCHANGE_FILES.items():
+        try:
+            found[key] = read_regular(submission / assignment / name, 1000, submission).decode("utf-8")
+        except (NotebookProblem, OSError, UnicodeDecodeError):      # missing, too large or not text: not nbgrader's
+            continue
+    return found
+
+
 def submission_time(submission: Path, assignment: str, notebook_name: str) -> tuple[datetime, str]:
     """When the student submitted, and where that time comes from (in words): for a folder in nbgrader's
-    layout (``<student>/<assignment>/``, no ``<student>/<notebook>``), nbgrader's exchange timestamp in it; else the modification time of the notebook, of the zip, or of the folder. Files are
-    reached through real folders only (no link is followed at any step)."""
+    layout (``<student>/<assignment>/``, no ``<student>/<notebook>``), nbgrader's exchange timestamp in it; else
+    the modification time of the notebook, of the zip, or of the folder. Files are reached through real folders
+    only (no link is followed at any step)."""
     submission = Path(submission)
     try:
         entry = os.lstat(submission)
@@ -153,14 +193,9 @@ def submission_time(submission: Path, assignment: str, notebook_name: str) -> tu
     top = stat_regular(submission / notebook_name, submission)
     if top is not None:          # graded from the top of the folder: no exchange timestamp describes it
         return _mtime(top), "the notebook's modification time"
-    stamp = submission / assignment / "timestamp.txt"
-    if stat_regular(stamp, submission) is not None:
-        try:
-            when = parse_timestamp(read_regular(stamp, 100, submission).decode("utf-8", errors="replace"))
-        except (NotebookProblem, OSError):       # a file that cannot be read is no timestamp
-            when = None
-        if when:
-            return when, f"{NBGRADER}, {assignment}/timestamp.txt"
+    when = parse_timestamp(exchange_files(submission, assignment, notebook_name).get("timestamp", ""))
+    if when:
+        return when, f"{NBGRADER}, {assignment}/timestamp.txt"
     inner = stat_regular(submission / assignment / notebook_name, submission)
     if inner is not None:
         return _mtime(inner), "the notebook's modification time"
@@ -172,13 +207,26 @@ def submitted_at(submission: Path, assignment: str, notebook_name: str) -> datet
     return submission_time(submission, assignment, notebook_name)[0]
 
 
-def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
-    """Set ``result.submitted_at``, ``result.penalty`` (points off) and ``result.late_note`` (the words
-    shown in the feedback and kept in the record: when, by which clock, and the penalty if any) for one
-    student's results.StudentResult."""
-    deadline = course.deadlines.get(result.assignment)
+def apply(result, course: Course | None, submission: Path, notebook_name: str, previous: dict | None = None) -> None:
+    """Set, for one student's results.StudentResult, ``submitted_at`` and nbgrader's exchange files
+    (``timestamp``, ``submission_secret``) and, with a ``course`` giving the assignment a deadline, ``penalty``
+    (points off) and ``late_note`` (the words shown in the feedback and kept in the record: when, by which
+    clock, and the penalty if any). ``previous``: the student's record from an earlier grading, whose time
+    stands for the same notebook when this one's comes from a modification time (module docstring)."""
     when, source = submission_time(submission, result.assignment, notebook_name)
-    result.submitted_at = when.isoformat(timespec="seconds")
+    found = exchange_files(submission, result.assignment, notebook_name)
+    same = bool(previous and result.notebook_sha256 and previous.get("notebook_sha256") == result.notebook_sha256)
+    if same and not source.startswith(NBGRADER):
+        kept = _recorded(previous.get("submitted_at"))
+        if kept is not None and kept != when:
+            source = (f"the record of this same notebook's earlier grading (a copy's modification time, "
+                      f"{when:%Y-%m-%d %H:%M} UTC, is not when it was submitted)")
+            when = kept
+        # a copy without nbgrader's files (graded from another folder) keeps the ones the record has
+        found = found or {k: previous[k] for k in EXCHANGE_FILES if previous.get(k)}
+    result.submitted_at = when.isoformat()          # to the microsecond, as nbgrader's timestamp.txt has it
+    result.timestamp, result.submission_secret = found.get("timestamp"), found.get("submission_secret")
+    deadline = course.deadlines.get(result.assignment) if course else None
     if deadline is None:
         return
     due = deadline.of(result.student)
@@ -195,6 +243,14 @@ def apply(result, course: Course, submission: Path, notebook_name: str) -> None:
                         f"{result.score - result.penalty:g} / {result.max_score:g}.")
 
 
+def _recorded(text) -> datetime | None:
+    """A record's ``submitted_at`` (ISO, UTC) as a time; None when there is none or it is not a time."""
+    try:
+        return _utc(datetime.fromisoformat(text), "submitted_at") if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
 def _duration(late: timedelta) -> str:
     """How late, in the unit a reader would use: "27 seconds", "12 minutes", "5.5 hours", "3.2 days"."""
     seconds = late.total_seconds()
@@ -206,7 +262,7 @@ def _duration(late: timedelta) -> str:
 
 
 def store(db_url: str, course: Course, assignment: str, module, results) -> None:
-    """Put the deadline, submission times and penalties into nbgrader's gradebook, where its export and the
+    """Put the deadline, extensions and penalties into nbgrader's gradebook, where its export and the
     formgrader read them (``late_submission_penalty``)."""
     notebook = Path(module.NOTEBOOK).stem
     deadline = course.deadlines.get(assignment)
@@ -214,9 +270,7 @@ def store(db_url: str, course: Course, assignment: str, module, results) -> None
         if deadline is not None:
             gb.update_or_create_assignment(assignment, duedate=deadline.due.replace(tzinfo=None))
         for r in results:
-            sub = gb.find_submission(assignment, r.student)
-            if r.submitted_at:
-                sub.timestamp = datetime.fromisoformat(r.submitted_at).replace(tzinfo=None)
+            sub = gb.find_submission(assignment, r.student)       # its timestamp: gradebook.write_scores
             if deadline is not None and r.student in deadline.extensions:
                 sub.extension = deadline.extensions[r.student] - deadline.due
             gb.find_submission_notebook(notebook, assignment, r.student).late_submission_penalty = r.penalty

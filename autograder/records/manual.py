@@ -130,3 +130,48 @@ def formgrader_notebooks(folder: Path, assignment: str, module, released: Path, 
         target.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
         written += 1
     return written
+
+
+def answered_parts(nb: dict) -> dict[str, str]:
+    """answer cell grade_id -> the graded part (grade_id of a graded cell) it answers, in a source or released
+    notebook: a written answer is its own part; a code answer cell belongs to the first graded cell after it
+    (as the notebooks are laid out: a part's answer cells, then its test cell), or, after the last one, to the
+    last. What a grader's comment on an answer cell is shown under."""
+    owner, pending, last = {}, [], None
+    for cell in nb["cells"]:
+        nbg = nbmod._nbgrader(cell) if isinstance(cell, dict) else {}
+        name = str(nbg.get("grade_id")) if nbg.get("grade_id") else None
+        if name and nbg.get("solution"):
+            pending.append(name)
+        if name and nbg.get("grade"):
+            owner.update({answer: name for answer in pending})
+            pending, last = [], name
+    owner.update({answer: last for answer in pending if last})
+    return owner
+
+
+def comments(db_url: str, assignment: str, module, source_nb: dict | None) -> dict[str, dict[str, list[str]]]:
+    """student -> part (automatic or written, :func:`answered_parts`) -> the comments a grader typed in the
+    formgrader on that part's answer cells, in the notebook's order; students and parts without one are left out.
+    nbgrader's automatic comments ("No response.") are not a grader's and are left out too."""
+    from nbgrader.api import MissingEntry
+
+    owner = answered_parts(source_nb) if source_nb else {}
+    order = {name: i for i, name in enumerate(owner)}
+    said: dict[str, dict[str, list[str]]] = {}
+    with gradebook.open(db_url) as gb:
+        try:
+            submissions = gb.assignment_submissions(assignment)
+        except MissingEntry:
+            return {}
+        notebook = Path(module.NOTEBOOK).stem
+        for sub in submissions:
+            for nb in sub.notebooks:
+                if nb.name != notebook:
+                    continue
+                for c in sorted(nb.comments, key=lambda c: order.get(c.name, len(order))):
+                    text = (c.manual_comment or "").strip()
+                    if text:
+                        part = owner.get(c.name, c.name)
+                        said.setdefault(sub.student.id, {}).setdefault(part, []).append(text)
+    return said

@@ -5,6 +5,12 @@ submitted and graded, the late penalty, and per part the score, the status, the 
 diagnosed (``mistakes``) and the feedback lines, each with its code. A regrade reuses the recorded seed, so the
 student gets the same inputs, unless the instructor fixes another (``--seed``). The gradebook keeps the scores
 nbgrader's tools read; the record keeps what only DeepGrad needs.
+
+It also keeps what the submission's own files said at grading time: nbgrader's ``timestamp.txt`` (the text as
+nbgrader wrote it) and ``submission_secret.txt``, which ``deepgrad return --layout nbgrader`` writes beside the
+feedback for ``nbgrader release_feedback``, and the notebook's SHA-256, by which a regrade knows the same
+notebook from a changed one (``late.apply``). The record is the instructor's: nothing returned to a student
+contains it.
 """
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from pathlib import Path
 
 from .. import mistakes
 from ..notebook import folder_name
+from ..results import Line, PartResult, ShareResult, StudentResult
 
-VERSION = 1
+VERSION = 2        # 2: each part's description; timestamp, submission_secret, notebook_sha256
 
 
 def path(output: Path, student: str) -> Path:
@@ -30,13 +37,32 @@ def as_dict(result, seed: int) -> dict:
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "submitted_at": result.submitted_at, "penalty": float(result.penalty), "late_note": result.late_note,
         "score": result.score, "max_score": result.max_score, "notebook_problem": result.notebook_problem,
-        "wall_s": round(result.wall_s, 3),
+        "wall_s": round(result.wall_s, 3), "timestamp": result.timestamp,
+        "submission_secret": result.submission_secret, "notebook_sha256": result.notebook_sha256,
         "parts": [{"name": p.name, "points": p.points, "score": p.score, "status": p.status,
+                   "description": p.description,
                    "codes": mistakes.codes(p.status, p.lines),
                    "shares": [{"name": s.name, "points": s.points, "score": s.score} for s in p.shares],
                    "lines": [{"ok": line.ok, "text": line.text, "code": line.code} for line in p.lines]}
                   for p in result.parts],
     }
+
+
+def result(rec: dict, module) -> StudentResult:
+    """The results.StudentResult a record was written from, as far as the record keeps it (no timings, no
+    sandbox runs): what ``deepgrad return`` renders. A part's description missing from an older record is the
+    check module's."""
+    described = {p.name: p.description for p in module.PARTS}
+    parts = [PartResult(p["name"], float(p["points"]), float(p["score"]), p["status"],
+                        p.get("description", described.get(p["name"], "")),
+                        lines=[Line(line["ok"], line["text"], line.get("code")) for line in p.get("lines", [])],
+                        shares=[ShareResult(s["name"], float(s["points"]), float(s["score"]))
+                                for s in p.get("shares", [])])
+             for p in rec.get("parts", [])]
+    return StudentResult(rec["student"], rec["assignment"], parts, rec.get("notebook_problem"),
+                         submitted_at=rec.get("submitted_at"), penalty=float(rec.get("penalty") or 0.0),
+                         late_note=rec.get("late_note"), timestamp=rec.get("timestamp"),
+                         submission_secret=rec.get("submission_secret"), notebook_sha256=rec.get("notebook_sha256"))
 
 
 def save(output: Path, result, seed: int) -> Path:

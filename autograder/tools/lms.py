@@ -78,35 +78,34 @@ def read_roster(path: Path, match: str) -> list[dict]:
     return rows
 
 
-def read_grades(path: Path) -> dict:
-    """grades.csv as {student id: score} (ids as ``notebook.student_id`` makes them from submission names)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
-
-
 def check(roster: list[dict], grades: dict, match: str) -> RosterCheck:
     """Roster names with no grade, and graded students (by name, where the id gives it back) the roster lacks."""
     names = [r[match].strip() for r in roster]
     ids = {student_id(n) for n in names}
     return RosterCheck(sorted(n for n in set(names) if student_id(n) not in grades),
-                       sorted(_shown(i) for i in set(grades) - ids))
+                       sorted(shown(i) for i in set(grades) - ids))
 
 
-def _shown(sid: str) -> str:
+def shown(sid: str) -> str:
     """A student id as a terminal shows it: the name it encodes where that is plain printable text."""
     name = unquote(sid)
     return name if name.isprintable() else sid
 
 
-def export(fmt: str, assignment: str, max_score: float, roster: list[dict], grades: dict, match: str,
+def export(fmt: str, column: str, max_score: float, roster: list[dict], grades: dict, match: str,
            to: Path) -> RosterCheck:
-    """Write ``to`` in ``fmt`` ("canvas" or "moodle"), one row per roster student; return the roster check."""
+    """Write ``to`` in ``fmt`` ("canvas" or "moodle"), one row per roster student, the scores ``grades`` ({student
+    id: score}) under the header ``column``; return the roster check. Canvas puts the scores into the assignment
+    whose column header is ``column`` ("A1 (12345)", as its own export writes it, or the exact title) and makes a
+    new assignment of any other."""
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+    if not column.strip():
+        raise ValueError(f"column must name the LMS column (e.g. 'A1 (12345)'), got {column!r}")
     columns = CANVAS if fmt == "canvas" else MOODLE
     with open(to, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow([cell(c) for c in (*columns, assignment)])
+        w.writerow([cell(c) for c in (*columns, column)])
         if fmt == "canvas":
             # Canvas's own export has this row; its import skips it, and a reader sees out of how much
             w.writerow(["Points Possible", *[""] * (len(columns) - 1), f"{max_score:g}"])
