@@ -1,16 +1,20 @@
 """A real browser in the student's lab, started as the README says (`make lab`, on a fresh copy in WORK).
 
-1. The student's path: the lab shows only `course/` and `assignments/` and none of nbgrader's instructor
-   screens; course/README.md opens rendered, its A1 link opens A1, Part 1 is typed in and every cell up to
+1. The student's path: the lab shows only `course/`, `assignments/` and the library's read-only `lib/`, and none
+   of nbgrader's instructor screens; course/README.md opens rendered, its link to the engine opens autograd.py
+   in the lab, its A1 link opens A1 (not marked modified), Part 1 is typed in and every cell up to
    its tests runs without an error; the saved notebook is then graded with `deepgrad check`. `make lab`
    must have printed nothing but the URL.
-2. Lesson 06 runs, and the (x+y)z backprop explorer's slider moves the gradients.
+2. Lesson 06 runs in a kernel with one BLAS thread, and the (x+y)z backprop explorer's slider moves the
+   gradients; saved and reopened with a new kernel, the lesson shows a line saying to run each widget's cell
+   where each widget was, and no "Error displaying widget".
 
 Playwright drives Debian's Chromium at /usr/bin/chromium (never a downloaded browser). conftest.py skips
 these tests, with the reason, when Chromium or playwright is missing. Screenshots go to test-artifacts/browser/
-to be looked at: student_1_lab.png, student_2_readme.png, student_3_a1_part1.png, student_final.png;
-06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page), 06_final.png
-(the page when the test ends, passed or failed).
+to be looked at: student_1_lab.png, student_2_engine.png (the engine's source, opened from the course index's
+link), student_2_readme.png, student_3_a1_part1.png, student_final.png;
+06_explorer_before.png and 06_explorer_after.png (the explorer), 06_page_after.png (the page), 06_reopened.png
+(the reopened lesson, at its first widget's line), 06_final.png (the page when the test ends, passed or failed).
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ EXPLORER = ".dg-backprop-explorer:has(.dg-grad-z)"
 X, Y, Z = -2.0, 5.0, -4.0  # the lecture's inputs: df/dx = z = -4, df/dy = z = -4, df/dz = x + y = 3
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+sys.path.insert(0, os.path.join(ROOT, "labs"))
+from saved_widgets import LINE as SAVED_WIDGET_LINE  # noqa: E402
 
 
 def _free_port() -> int:
@@ -87,16 +93,15 @@ def lab():
 
     WORK (the student's copy), the port and Jupyter's settings, runtime and workspace folders are the
     test's own; the token is read from the URL `make lab` prints, as a student would. Yields
-    ``(base_url, token, work_dir, log_path)``.
+    ``(base_url, token, work_dir, log_path, process)``.
     """
     home = tempfile.mkdtemp(prefix="deepgrad-lab-")
     work = os.path.join(home, "work")
     port = _free_port()
-    env = dict(
-        os.environ,
+    # No BLAS thread settings here: `make lab` sets them for its kernels (the lesson-06 test checks).
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env.update(
         DEEPGRAD_FAST="1",
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
         JUPYTER_RUNTIME_DIR=os.path.join(home, "runtime"),
         JUPYTERLAB_SETTINGS_DIR=os.path.join(home, "settings"),
         JUPYTERLAB_WORKSPACES_DIR=os.path.join(home, "workspaces"),
@@ -126,7 +131,7 @@ def lab():
                 raise RuntimeError("`make lab` printed no URL:\n" + open(log_path).read()[-3000:])
             else:
                 time.sleep(0.5)
-        yield base, token, work, log_path
+        yield base, token, work, log_path, proc
     finally:
         _stop(proc, base, token or "")
         log.close()
@@ -174,10 +179,28 @@ def _expected(x: float, y: float, z: float) -> dict[str, str]:
             "f": f"f = {_fmt((x + y) * z)}"}
 
 
+def _kernel_environ(proc: subprocess.Popen) -> dict[str, str]:
+    """The environment of the lab's (one) kernel, a descendant of `make lab`."""
+    import psutil
+
+    kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if any("ipykernel" in part for part in p.cmdline())]
+    assert kernels, "no kernel runs under `make lab`"
+    return kernels[0].environ()
+
+
+def _delete_sessions(base: str, token: str) -> None:
+    """Shut every kernel down, as closing the lab and opening it again tomorrow does."""
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
+        for session in json.load(r):
+            req = urllib.request.Request(f"{base}/api/sessions/{session['id']}?token={token}", method="DELETE")
+            urllib.request.urlopen(req, timeout=30).close()
+
+
 def test_backprop_explorer_responds_in_a_real_browser(lab):
     from playwright.sync_api import expect, sync_playwright
 
-    base, token, _, _ = lab
+    base, token, work, _, proc = lab
     os.makedirs(SHOTS, exist_ok=True)
     for name in os.listdir(SHOTS):  # no stale picture from an earlier run
         if name.startswith("06_") and name.endswith(".png"):
@@ -252,6 +275,31 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
                 assert page.get_by_text("Error displaying widget").count() == 0
                 assert explorer.locator(".jp-OutputArea-output, .widget-output").filter(
                     has_text="Traceback").count() == 0, "the explorer's handler raised"
+                assert _kernel_environ(proc).get("OPENBLAS_NUM_THREADS") == "1", "the lab's kernel has BLAS threads"
+
+                # Saved, then reopened with a new kernel: each widget (the explorers, any progress bar) is a line
+                # saying to run its cell, never "Error displaying widget: model not found".
+                page.keyboard.press("ControlOrMeta+s")
+                expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=10_000)
+                saved = json.load(open(os.path.join(work, "course", LESSON)))
+                outputs = [o for c in saved["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+                assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+                widgets_shown = sum("".join(o.get("data", {}).get("text/plain", "")) == SAVED_WIDGET_LINE for o in outputs)
+                assert widgets_shown >= 3, "lesson 06 shows a gate explorer and two backprop explorers"
+                _delete_sessions(base, token)
+                page.close()
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"{base}/lab/tree/course/{LESSON}?token={token}", wait_until="domcontentloaded")
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+                _wait_for_idle_kernel(base, token)
+                lines = page.locator(".jp-OutputArea-output").filter(has_text=SAVED_WIDGET_LINE)
+                expect(lines).to_have_count(widgets_shown, timeout=30_000)
+                page.wait_for_timeout(3000)                     # what the widget manager would show, it has shown
+                assert page.get_by_text("Error displaying widget").count() == 0, "a reopened widget shows an error"
+                assert page.locator(".jp-mod-dirty").count() == 0, "the reopened lesson is marked modified"
+                lines.first.scroll_into_view_if_needed()
+                page.screenshot(path=os.path.join(SHOTS, "06_reopened.png"))
             finally:
                 try:
                     page.screenshot(path=os.path.join(SHOTS, "06_final.png"))
@@ -289,7 +337,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
     tested in the browser without an error; saved; `deepgrad check` grades Part 1 as right."""
     from playwright.sync_api import expect, sync_playwright
 
-    base, token, work, log_path = lab
+    base, token, work, log_path, _ = lab
     os.makedirs(SHOTS, exist_ok=True)
     for name in os.listdir(SHOTS):
         if name.startswith("student_") and name.endswith(".png"):
@@ -308,7 +356,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                 listing = page.locator(".jp-DirListing-content")
                 expect(listing.get_by_text("course", exact=True)).to_be_visible(timeout=60_000)
                 names = sorted(listing.locator(".jp-DirListing-itemText").all_inner_texts())
-                assert names == ["assignments", "course"], f"the student's lab shows {names}"
+                assert names == ["assignments", "course", "lib"], f"the student's lab shows {names}"
                 page.wait_for_timeout(1000)      # let late extensions (and any error dialog) appear
                 _no_instructor_screens(page)
                 page.screenshot(path=os.path.join(SHOTS, "student_1_lab.png"))
@@ -319,6 +367,15 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                 listing.get_by_text("README.md", exact=True).dblclick()
                 readme = page.locator(".jp-RenderedMarkdown").filter(has_text="The DeepGrad course")
                 expect(readme).to_be_visible(timeout=30_000)
+                # the engine is one click away: its link opens the library's read-only copy in the lab
+                engine = readme.get_by_role("link", name="autograd", exact=True)
+                engine.scroll_into_view_if_needed()
+                engine.click()
+                source = page.locator(".jp-FileEditor:visible")
+                expect(source).to_contain_text("The Tensor and its automatic differentiation engine", timeout=30_000)
+                expect(page.locator(".lm-TabBar-tab.lm-mod-current", has_text="autograd.py")).to_have_count(1)
+                page.screenshot(path=os.path.join(SHOTS, "student_2_engine.png"))
+                page.locator(".lm-TabBar-tab", has_text="README.md").click()
                 link = readme.get_by_role("link", name="A1 · Linear classifiers and losses")
                 link.scroll_into_view_if_needed()
                 page.screenshot(path=os.path.join(SHOTS, "student_2_readme.png"))
@@ -328,6 +385,8 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                 _wait_for_idle_kernel(base, token, notebook="A1.ipynb")
                 expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(
                     timeout=30_000)
+                page.wait_for_timeout(2000)     # the kernel's info reaches the notebook's metadata: still unmodified
+                assert page.locator(".jp-mod-dirty").count() == 0, "A1 opens marked modified"
 
                 # Part 1 as a student writes it (typed into the answer cell), then every cell up to its tests.
                 cells = notebook.locator(".jp-Cell")
@@ -372,9 +431,10 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
     assert done.returncode == 1, done.stdout + done.stderr          # not full marks yet
     assert re.search(r"^svm_naive\s+2 / 2", done.stdout, re.M), done.stdout
     assert re.search(r"^svm_vectorized\s+0 / 2", done.stdout, re.M), done.stdout
-    log = open(log_path).read()
-    quiet = "WARNING" not in log and "nbgrader" not in log.lower() and not re.search(r"^\[[DIWE] ", log, re.M)
-    assert quiet, f"`make lab` printed more than the URL:\n{log}"
+    log = [line for line in open(log_path).read().splitlines() if line.strip()]
+    said = [line for line in log if not line.startswith("Copied ")]          # the first `make lab` copies
+    assert len(said) == 1 and re.fullmatch(r"Open DeepGrad's lab: http://127\.0\.0\.1:\d+/lab\?token=\w+", said[0]), \
+        "`make lab` printed more than the URL:\n" + "\n".join(log)
 
 
 def _solution_of(name: str) -> str:

@@ -147,3 +147,18 @@ def test_place_on_canvas_keeps_the_digit_whole():
     assert np.allclose(placed.sum(axis=(1, 2)), images.sum(axis=(1, 2)))
     corners = {tuple(np.argwhere(p > 0).min(axis=0)) for p in placed}
     assert len(corners) > 1, "positions should vary"
+
+
+def test_an_experiment_moves_its_progress_bar_by_one_run_a_little_at_a_time():
+    """Lesson 12's bars count runs: each run moves its bar by exactly one, in a tick per epoch."""
+    import io
+
+    from tqdm import tqdm
+
+    with tqdm(total=2, file=io.StringIO()) as bar:
+        ticks = []
+        bar.update = lambda n, _update=bar.update: (ticks.append(n), _update(n))
+        G.noisy_labels(0, 7, n_train=50, progress=bar)
+        assert len(ticks) == 7 and bar.n == 1.0
+        G.random_features(1, [10, 20, 30], progress=bar)
+        assert len(ticks) == 10 and bar.n == 2.0

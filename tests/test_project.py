@@ -113,7 +113,7 @@ def test_to_numpy_and_array_module_follow_the_input():
 
 def test_make_lab_serves_the_course(tmp_path):
     """`make lab` (the README's first command) starts JupyterLab on the student's copy of course/ and
-    assignments/ without a display or a browser."""
+    assignments/ (and a read-only copy of the library) without a display or a browser."""
     import socket
     import time
     import urllib.error
@@ -140,7 +140,8 @@ def test_make_lab_serves_the_course(tmp_path):
                 time.sleep(0.5)   # the URL is printed a moment before the port accepts connections
         assert contents is not None, "JupyterLab never answered"
         names = {item["name"] for item in contents["content"]}
-        assert names == {"course", "assignments"}, names      # the student's copy, nothing else
+        assert names == {"course", "assignments", "lib"}, names   # the student's copy and the library to read
         assert (tmp_path / "work" / "course" / "06_backprop.ipynb").is_file()
+        assert (tmp_path / "work" / "lib" / "deepgrad" / "autograd.py").is_file()
     finally:
         stop_process_group(proc)

@@ -263,3 +263,28 @@ def test_render_writes_a_nonblank_png_for_every_figure_and_widget(tmp_path):
     assert {os.path.basename(p) for p in paths} == expected
     for p in paths:
         assert _is_nonblank_png(p), p
+
+
+def test_signed_pictures_share_one_diverging_colour_map():
+    """Templates, weights and Jacobians: one diverging map in the library, the explorers and the lessons, so that
+    purple means "above zero" everywhere (lesson 01, the linear explorer and lesson 07 say so)."""
+    import glob
+    import json
+    import re
+
+    import matplotlib
+
+    from deepgrad.viz.style import DIVERGING, DIVERGING_WORDS
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    diverging = {"PuOr", "BrBG", "RdBu", "coolwarm", "bwr", "seismic", "PiYG", "PRGn", "RdGy", "RdYlBu", "RdYlGn",
+                 "Spectral"}
+    texts = {p: open(p).read() for p in glob.glob(os.path.join(root, "lib", "deepgrad", "**", "*.py"), recursive=True)}
+    for p in glob.glob(os.path.join(root, "course", "*.ipynb")):
+        texts[p] = "\n".join("".join(c["source"]) for c in json.load(open(p))["cells"] if c["cell_type"] == "code")
+    used = {(os.path.basename(p), m) for p, text in texts.items()
+            for m in re.findall(r"""(?:cmap=|colormaps\[)["']([A-Za-z]+?)(?:_r)?["']""", text) if m in diverging}
+    assert used and {m for _, m in used} == {DIVERGING}, sorted(used)
+    low, high = (matplotlib.colormaps[DIVERGING](v) for v in (0.0, 1.0))
+    assert high[2] > high[1] and low[0] > low[2], "purple above zero, orange below"
+    assert DIVERGING_WORDS == {"positive": "purple", "negative": "orange"}

@@ -5,6 +5,10 @@ all follow it) and returns plain numbers, so that the lesson can show the spread
 ``tests/test_lesson12.py`` can check that each effect has the sign the lesson states. Built only on the public
 API of ``data``, ``nn``, ``optim`` and ``train``.
 
+Each experiment that takes time takes ``progress``: a progress bar (tqdm) that it moves forward by one in the course of
+the run, a little after every epoch, so that a bar over several seeds (``total`` = the number of runs) moves
+steadily rather than once a seed.
+
 The classification experiments use the 8×8 digits with pixels in [0, 1] (no standardising, so that a moved
 image is still an image) and an MLP 64 → 256 → 256 → 10 trained by Adam in mini-batches of 50.
 """
@@ -77,12 +81,32 @@ def mlp(n_in: int = 64, n_out: int = 10, hidden: int = HIDDEN, dropout: float = 
     return nn.Sequential(*parts, nn.Linear(hidden, n_out, generator=g))
 
 
+class _Share:
+    """One run's share of a progress bar: ``progress.update`` by 1 in total, in ``steps`` equal ticks (one per
+    call); ``progress`` None: nothing. Called with anything (it is also ``fit``'s per-epoch callback). The last
+    tick lands the bar on a whole number of runs exactly, so that a finished bar is full (tqdm shows one that
+    stops short as failed)."""
+
+    def __init__(self, progress, steps: int):
+        self.progress, self.steps, self.done, self.start = progress, max(int(steps), 1), 0, 0.0
+
+    def __call__(self, *_):
+        if self.progress is None or self.done >= self.steps:
+            return
+        if self.done == 0:
+            self.start = self.progress.n
+        self.done += 1
+        last = self.done == self.steps
+        self.progress.update(self.start + 1 - self.progress.n if last else 1 / self.steps)
+
+
 def train_classifier(model, train_data, val_data=None, epochs: int = 60, seed: int = 0, lr: float = 1e-3,
-                     batch_size: int = 50, params=None) -> History:
-    """:func:`deepgrad.train.fit` with cross-entropy and Adam on ``params`` (default: all of the model's)."""
+                     batch_size: int = 50, params=None, callback=None) -> History:
+    """:func:`deepgrad.train.fit` with cross-entropy and Adam on ``params`` (default: all of the model's);
+    ``callback(history)`` after every epoch."""
     opt = optim.Adam(model.parameters() if params is None else params, lr=lr)
     return fit(model, nn.CrossEntropyLoss(), opt, train_data, val_data, epochs=epochs, batch_size=batch_size,
-               seed=seed, progress=False)
+               seed=seed, progress=False, callback=callback)
 
 
 def accuracy(model, X, y) -> float:
@@ -120,7 +144,7 @@ def ridge_regression(seed: int, weight_decays, n_train: int = 60, n_features: in
 
 
 def noisy_labels(seed: int, epochs: int, dropout: float = 0.0, bottleneck: int | None = None,
-                 n_train: int = 200, label_noise: float = 0.3) -> History:
+                 n_train: int = 200, label_noise: float = 0.3, progress=None) -> History:
     """The MLP on ``n_train`` digits of which a fraction ``label_noise`` carry a wrong label.
 
     Validation labels are clean. Returns the History (per epoch: ``loss``, ``train_acc`` against the noisy
@@ -128,7 +152,8 @@ def noisy_labels(seed: int, epochs: int, dropout: float = 0.0, bottleneck: int |
     """
     Xtr, ytr, Xval, yval = digits_split(seed, n_train)
     model = mlp(dropout=dropout, bottleneck=bottleneck, seed=seed)
-    return train_classifier(model, (Xtr, flip_labels(ytr, label_noise, seed)), (Xval, yval), epochs, seed)
+    return train_classifier(model, (Xtr, flip_labels(ytr, label_noise, seed)), (Xval, yval), epochs, seed,
+                            callback=_Share(progress, epochs))
 
 
 def place_on_canvas(images, rng, canvas: int = 10):
@@ -160,7 +185,7 @@ class RandomPlacement:
         return place_on_canvas(self.images[index], self.rng, self.canvas), self.y[index]
 
 
-def augmentation(seed: int, epochs: int, n_train: int = 200):
+def augmentation(seed: int, epochs: int, n_train: int = 200, progress=None):
     """Digits placed at random on a 10×10 canvas: train on one placement each, or on a fresh one every batch.
 
     Returns the final validation accuracies ``(without, with_augmentation)``.
@@ -170,16 +195,17 @@ def augmentation(seed: int, epochs: int, n_train: int = 200):
     images = Xtr.reshape(-1, 8, 8)
     val = (place_on_canvas(Xval.reshape(-1, 8, 8), r), yval)
     fixed = (place_on_canvas(images, r), ytr)
-    moving = data.DataLoader(RandomPlacement(images, ytr, seed), batch_size=50, shuffle=True, seed=seed)
-    accs = []
+    moving = data.DataLoader(RandomPlacement(images, ytr, seed), batch_size=50, shuffle=True, generator=seed)
+    accs, tick = [], _Share(progress, 2 * epochs)
     for train_data in (fixed, moving):
         model = mlp(n_in=100, seed=seed)
-        train_classifier(model, train_data, epochs=epochs, seed=seed)
+        train_classifier(model, train_data, epochs=epochs, seed=seed, callback=tick)
         accs.append(accuracy(model, *val))
     return tuple(accs)
 
 
-def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pixel_noise: float = 0.5):
+def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pixel_noise: float = 0.5,
+             progress=None):
     """Pre-train on clean digits, then learn noisy digits from ``per_class`` labelled examples of each class.
 
     Source: the first ``n_source`` training images, clean. Target: other training images and the validation
@@ -191,7 +217,9 @@ def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pi
     Xtr, ytr, Xval, yval = digits_split(seed)
     r = np.random.default_rng([_check_seed(seed), 6])
     source = mlp(seed=seed)
-    train_classifier(source, (Xtr[:n_source], ytr[:n_source]), epochs=epochs, seed=seed)
+    few_epochs = 100                                    # on the few target examples, a batch each: quick epochs
+    tick = _Share(progress, epochs + 3 * few_epochs)
+    train_classifier(source, (Xtr[:n_source], ytr[:n_source]), epochs=epochs, seed=seed, callback=tick)
     pool = np.arange(n_source, len(ytr))
     few = np.concatenate([r.choice(pool[ytr[pool] == c], per_class, replace=False) for c in range(10)])
 
@@ -199,7 +227,7 @@ def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pi
         return (X + r.normal(0, pixel_noise, X.shape)).astype(np.float32)
 
     target, Xv = (noisy(Xtr[few]), ytr[few]), noisy(Xval)
-    steps = dict(epochs=100, seed=seed, batch_size=len(few))
+    steps = dict(epochs=few_epochs, seed=seed, batch_size=len(few), callback=tick)
     result = {"source": accuracy(source, Xv, yval)}
     scratch = mlp(seed=seed + 1000)
     train_classifier(scratch, target, **steps)
@@ -214,22 +242,23 @@ def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pi
     return result
 
 
-def learning_curve(seed: int, sizes, steps: int = 200):
+def learning_curve(seed: int, sizes, steps: int = 200, progress=None):
     """Validation accuracy of the MLP trained on the first n training images, for each n in ``sizes``.
 
     Every run takes about the same number of gradient steps (``steps``, batches of 50), so only the amount
     of data differs. Returns an array (len(sizes),).
     """
-    accs = []
-    for n in sizes:
+    epochs = [math.ceil(steps / math.ceil(n / 50)) for n in sizes]
+    accs, tick = [], _Share(progress, sum(epochs))
+    for n, e in zip(sizes, epochs, strict=True):
         Xtr, ytr, Xval, yval = digits_split(seed, n)
         model = mlp(seed=seed)
-        train_classifier(model, (Xtr, ytr), epochs=math.ceil(steps / math.ceil(n / 50)), seed=seed)
+        train_classifier(model, (Xtr, ytr), epochs=e, seed=seed, callback=tick)
         accs.append(accuracy(model, Xval, yval))
     return np.array(accs)
 
 
-def random_features(seed: int, widths, n_train: int = 100):
+def random_features(seed: int, widths, n_train: int = 100, progress=None):
     """Over-parameterisation: p random ReLU features of the digits, output layer fitted by least squares.
 
     The hidden layer relu(x W + b) (W of shape (64, p), fixed and random) gives N × p features; the output
@@ -241,11 +270,12 @@ def random_features(seed: int, widths, n_train: int = 100):
     r = np.random.default_rng([_check_seed(seed), 8])
     widest = max(widths)
     W, b = r.normal(0, 1 / 8, (64, widest)), r.normal(0, 1, widest)
-    mse, acc = [], []
+    mse, acc, tick = [], [], _Share(progress, len(widths))
     for p in widths:
         features, val_features = (np.maximum(X @ W[:, :p] + b[:p], 0) for X in (Xtr, Xval))
         out = np.linalg.pinv(features) @ np.eye(10)[ytr]            # (p, 10): the minimum-norm fit
         scores = val_features @ out
         mse.append(np.mean(np.sum((scores - np.eye(10)[yval]) ** 2, axis=1)))
         acc.append(np.mean(scores.argmax(axis=1) == yval))
+        tick()
     return np.array(mse), np.array(acc)

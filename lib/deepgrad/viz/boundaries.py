@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import backend
-from .style import MARKERS, class_colors, new_axes, new_figure, styled
+from .style import DIVERGING, MARKERS, class_colors, new_axes, new_figure, styled
 
 __all__ = ["plot_decision_boundary", "decision_grid", "plot_templates"]
 
@@ -123,8 +123,8 @@ def plot_templates(W, class_names=None, image_shape=None, ax=None, bias: bool | 
     - ax: sequence of C Axes, or None for a new figure
     - bias: whether W has a bias row; by default it does when ``D + 1 == prod(image_shape) + 1``
 
-    Grey templates use a diverging colour map centred on zero: blue-green pixels raise the class
-    score, brown ones lower it. Colour templates are rescaled to [0, 1] per class (as CS231n shows them).
+    Grey templates use the diverging colour map of every signed picture (``style.DIVERGING``) centred on zero:
+    purple pixels raise the class score, orange ones lower it. Colour templates are rescaled to [0, 1] per class (as CS231n shows them).
 
     Returns:
     - the list of Axes
@@ -178,7 +178,7 @@ def plot_templates(W, class_names=None, image_shape=None, ax=None, bias: bool | 
             t = (t - t.min()) / ((t.max() - t.min()) or 1.0)
             a.imshow(t, interpolation="nearest")
         else:
-            im = a.imshow(T[k], cmap="BrBG", vmin=-lim, vmax=lim, interpolation="nearest")
+            im = a.imshow(T[k], cmap=DIVERGING, vmin=-lim, vmax=lim, interpolation="nearest")
         a.set_title(names[k], fontsize=9, fontweight="normal")
     if im is not None:
         cb = fig.colorbar(im, ax=axes, shrink=0.8, pad=0.02)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .style import PALETTE, new_axes, styled
+from .style import DIVERGING, PALETTE, new_axes, styled
 
 __all__ = ["fd_errors", "plot_fd_error", "plot_jacobian", "FD_LEGEND"]
 
@@ -136,7 +136,7 @@ def plot_jacobian(J, ax=None, title: str | None = "Jacobian (numerator layout)",
     M, D = J.shape
     _, ax = new_axes(ax, figsize=(min(1.0 + 0.55 * D, 10), min(0.9 + 0.5 * M, 8)))
     lim = float(np.abs(J).max()) or 1.0
-    im = ax.imshow(J, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest", aspect="auto")
+    im = ax.imshow(J, cmap=DIVERGING, vmin=-lim, vmax=lim, interpolation="nearest", aspect="auto")
     if annotate is None:
         annotate = M <= 12 and D <= 12
     if annotate:

@@ -50,7 +50,7 @@ SURFACES = {
     "ill-conditioned bowl": Surface(
         "ill-conditioned bowl", _bowl, start=(-4.0, 1.5), xlim=(-4.5, 4.5), ylim=(-2.0, 2.0),
         minima=((0.0, 0.0),), lr=0.02,
-        note="f = x²/2 + 5y²: ten times steeper across (y) than along (x); plain SGD zig-zags."),
+        note="f = x²/2 + 5y²: ten times steeper across (y) than along (x)."),
     "Rosenbrock": Surface(
         "Rosenbrock", _rosenbrock, start=(-1.5, 2.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0),
         minima=((1.0, 1.0),), lr=2e-3,

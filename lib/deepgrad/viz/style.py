@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import matplotlib
 import numpy as np
 
-__all__ = ["OKABE_ITO", "PALETTE", "FORWARD", "GRADIENT", "HIGHLIGHT", "MARKERS", "RC",
-           "style", "styled", "new_axes", "new_figure", "figure_to_png", "class_colors", "summarize"]
+__all__ = ["OKABE_ITO", "PALETTE", "FORWARD", "GRADIENT", "HIGHLIGHT", "MARKERS", "DIVERGING", "DIVERGING_WORDS",
+           "RC", "style", "styled", "new_axes", "new_figure", "figure_to_png", "class_colors", "summarize"]
 
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
@@ -28,6 +28,10 @@ FORWARD = OKABE_ITO["bluish green"]
 GRADIENT = OKABE_ITO["vermillion"]
 HIGHLIGHT = OKABE_ITO["orange"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # shape as well as colour tells classes apart
+# Signed numbers (weights, templates, Jacobians) in one diverging map, everywhere: purple above zero, orange below,
+# white at zero (colour-blind safe). The lessons, the explorers and their captions say it in these words.
+DIVERGING = "PuOr"
+DIVERGING_WORDS = {"positive": "purple", "negative": "orange"}
 
 RC = {
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),

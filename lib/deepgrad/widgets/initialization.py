@@ -9,7 +9,7 @@ from .. import init as dinit
 from .. import layers
 from ..viz.stats import layer_stats
 from ..viz.style import FORWARD, GRADIENT, new_figure
-from ._common import Blit, Explorer, fmt, int_slider, log_slider
+from ._common import Blit, Explorer, int_slider, log_slider
 
 __all__ = ["InitController", "init_explorer"]
 
@@ -90,16 +90,48 @@ class InitController:
         h = self.activations[layer]
         return bool(np.allclose(h, h[:, :1], rtol=1e-12, atol=1e-12))
 
+    @staticmethod
+    def per_layer(first: float, last: float, depth: int) -> float:
+        """The factor by which a std changes from one layer to the next, on average (geometric) over ``depth``
+        layers: ``(last / first) ** (1 / (depth - 1))``; 0 when ``last`` is 0 (1 when both are)."""
+        if depth < 2:
+            raise ValueError(f"depth must be >= 2 to have a factor per layer, got {depth}")
+        if first == 0:
+            return 1.0 if last == 0 else float("inf")
+        return float((last / first) ** (1.0 / (depth - 1)))
+
+    def verdicts(self) -> dict[str, tuple[float, str]]:
+        """``{"activations": (factor per layer, word), "gradients": (...)}``; the word is "vanish" below
+        ``KEEP[0]``, "explode" above ``KEEP[1]``, "keep" between. The gradients' factor is taken on the way back
+        (from layer L to layer 1). Judged per layer, so that a depth does not change the verdict on one rate."""
+        a = [s["std"] for s in self.stats["activations"]]
+        g = [s["std"] for s in self.stats["gradients"]]
+        out = {}
+        for name, first, last in (("activations", a[0], a[-1]), ("gradients", g[-1], g[0])):
+            r = self.per_layer(first, last, len(a))
+            out[name] = (r, "vanish" if r < KEEP[0] else "explode" if r > KEEP[1] else "keep")
+        return out
+
     def summary(self) -> str:
         a = self.stats["activations"]
         g = self.stats["gradients"]
+        L = len(a)
+        if L == 1:
+            text = (f"One layer: activation std {a[0]['std']:.3g}, gradient std {g[0]['std']:.3g}. "
+                    f"Add layers to see how they change with depth.")
+        else:
+            v = self.verdicts()
+            ra, wa = v["activations"]
+            rg, wg = v["gradients"]
+            said = {"vanish": "<b>vanish</b> with depth", "explode": "<b>explode</b> with depth",
+                    "keep": "keep their scale"}
+            back = {"vanish": "<b>vanish</b> on the way back", "explode": "<b>explode</b> on the way back",
+                    "keep": "keep their scale"}
+            text = (f"Activation std: layer 1 {a[0]['std']:.3g} → layer {L} {a[-1]['std']:.3g}, "
+                    f"×{_times(ra)} per layer: activations {said[wa]}. "
+                    f"Gradient std: layer {L} {g[-1]['std']:.3g} → layer 1 {g[0]['std']:.3g}, "
+                    f"×{_times(rg)} per layer: gradients {back[wg]}.")
         notes = []
-        if a[-1]["std"] < 0.1 * a[0]["std"] or a[-1]["std"] < 1e-3:
-            notes.append("activations <b>vanish</b> with depth")
-        if g[0]["std"] < 0.1 * g[-1]["std"]:
-            notes.append("gradients <b>vanish</b> on the way back")
-        if g[0]["std"] > 10 * g[-1]["std"]:
-            notes.append("gradients <b>explode</b> on the way back")
         if self.activation == "sigmoid" or self.activation == "tanh":
             sat = np.mean([np.mean(np.abs(h - (0.5 if self.activation == "sigmoid" else 0)) >
                                    (0.49 if self.activation == "sigmoid" else 0.98)) for h in self.activations])
@@ -111,9 +143,17 @@ class InitController:
                 notes.append(f"{dead:.0%} of ReLU units are <b>dead</b> (never active)")
         if self.identical_units():
             notes.append("all units of a layer are <b>identical</b>: the constant init never breaks the symmetry")
-        return (f"activation std: layer 1 {fmt(a[0]['std'], 4)} → layer {len(a)} {a[-1]['std']:.3g}; "
-                f"gradient std: layer {len(g)} {g[-1]['std']:.3g} → layer 1 {g[0]['std']:.3g}. "
-                + ("; ".join(notes) + "." if notes else "Signals keep their scale."))
+        return text + "".join(f" {n[0].upper()}{n[1:]}." for n in notes)
+
+
+# A std that changes by less than this per layer, either way, keeps its scale: over ten layers at most a factor
+# of 0.8⁹ ≈ 0.13 or 1.25⁹ ≈ 7.5.
+KEEP = (0.8, 1.25)
+
+
+def _times(r: float) -> str:
+    """A factor per layer for the caption: two significant figures (0.49, 2.1), whole numbers from 10."""
+    return f"{r:.2g}" if r < 10 else f"{r:.0f}"
 
 
 class _LayerStatsView(Blit):

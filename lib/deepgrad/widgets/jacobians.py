@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from .. import layers
-from ..viz.style import new_figure
+from ..viz.style import DIVERGING, new_figure
 from ._common import Explorer
 
 __all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
@@ -82,6 +82,11 @@ class JacobianController:
         return {"relu": layers.relu_forward, "sigmoid": layers.sigmoid_forward,
                 "tanh": layers.tanh_forward}[self.layer](X)[0]
 
+    def saving(self) -> str:
+        """What the VJP saves against building J, in words ("3× fewer"; the costs are whole multiples)."""
+        ratio = self.dense_cost / self.vjp_cost
+        return f"{ratio:.0f}× fewer" if ratio > 1 else "as many: J has nothing to skip"
+
     def title(self) -> str:
         what = {"input": "∂Y/∂X", "weights": "∂Y/∂W"}[self.wrt]
         return f"{self.layer}, {what}: shape {self.shape[0]}×{self.shape[1]}, {self.nonzeros} non-zeros"
@@ -103,7 +108,7 @@ class _JacobianView:
         self.figure.set_layout_engine(None)
         self.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.88)
         self.ax = ax
-        self.image = ax.imshow(np.zeros((1, 1)), cmap="PuOr", interpolation="nearest")
+        self.image = ax.imshow(np.zeros((1, 1)), cmap=DIVERGING, interpolation="nearest")
         self.cells = [ax.text(0, 0, "", ha="center", va="center", fontsize=7, visible=False)
                       for _ in range(self.MAX_CELLS)]
         # a dot in each zero cell, all in one artist (a text per cell would cost as much as the rest of the frame)
@@ -142,7 +147,7 @@ class _JacobianView:
         ax.set_xlabel({"input": "entry of X (row-major)", "weights": "entry of W (row-major)"}[c.wrt])
         # y given: the title is not moved clear of ticks on top (there are none), a measuring pass per frame
         ax.set_title(f"{c.title()}\nȳ @ J with J built: {c.dense_cost:,} multiply-adds; the VJP: {c.vjp_cost:,} "
-                     f"({c.dense_cost / c.vjp_cost:.0f}× fewer)", fontsize=10, y=1.0)
+                     f"({c.saving()})", fontsize=10, y=1.0)
 
 
 def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2, n_in: int = 4,

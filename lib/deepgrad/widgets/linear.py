@@ -8,7 +8,7 @@ import numpy as np
 from .. import data
 from ..linear import LinearClassifier
 from ..losses import softmax
-from ..viz.style import GRADIENT, PALETTE, new_figure
+from ..viz.style import DIVERGING, DIVERGING_WORDS, GRADIENT, PALETTE, new_figure
 from ._common import Blit, Explorer, int_slider
 
 __all__ = ["LinearController", "linear_classifier_explorer"]
@@ -64,10 +64,11 @@ class _LinearView(Blit):
             r, col = self.tile(k)
             mosaic[r:r + 8, col:col + 8] = c.templates[k]
         lim = float(np.abs(c.templates).max())
-        cmap = matplotlib.colormaps["BrBG"].with_extremes(bad="white")
+        cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="white")
         ax_t.imshow(mosaic, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
         ax_t.axis("off")
-        ax_t.set_title("templates $w_k$ (teal raises a score, brown lowers it)", fontsize=10)
+        ax_t.set_title(f"templates $w_k$ ({DIVERGING_WORDS['positive']} raises a score, "
+                       f"{DIVERGING_WORDS['negative']} lowers it)", fontsize=10)
         self.template_titles = [ax_t.text(self.tile(k)[1] + 3.5, self.tile(k)[0] - 0.8, "", ha="center",
                                           fontsize=9) for k in range(10)]
         self.frame = ax_t.add_patch(Rectangle((-0.5, -0.5), 8, 8, fill=False, edgecolor=GRADIENT, linewidth=2.5))

@@ -10,7 +10,7 @@ from ..viz.landscape import SURFACES, plot_loss_landscape
 from ..viz.style import new_figure
 from ._common import Blit, Explorer, int_slider, log_slider, slider
 
-__all__ = ["RaceController", "optimizer_race", "OPTIMIZERS"]
+__all__ = ["RaceController", "optimizer_race", "OPTIMIZERS", "ZIGZAG", "reversals"]
 
 OPTIMIZERS = ("SGD", "SGD + momentum", "Adagrad", "RMSprop", "Adam")
 # Adaptive methods divide by a running gradient size, so their steps are about lr per coordinate:
@@ -117,6 +117,37 @@ class RaceController:
     def leaderboard(self) -> list[tuple[str, float]]:
         return sorted(self.final_loss.items(), key=lambda kv: kv[1])
 
+    def reversals(self) -> dict[str, int]:
+        """How often each path turns back: for each axis, the number of times the step along it changes sign
+        (steps shorter than a thousandth of the window's width on that axis left out, so that jitter at the
+        minimum does not count); the larger of the two axes. A path that reverses ``ZIGZAG`` times or more
+        zig-zags."""
+        s = self.surface
+        out = {}
+        for name, path in self.trajectories.items():
+            out[name] = max(reversals(path[:, 0], s.xlim), reversals(path[:, 1], s.ylim))
+        return out
+
+    def zigzag_note(self) -> str:
+        """The caption's sentence on which paths zig-zag, from :meth:`reversals`."""
+        turns = {k: v for k, v in self.reversals().items() if v >= ZIGZAG}
+        if not turns:
+            return f"No path zig-zags: no step along an axis reverses {ZIGZAG} times."
+        listed = ", ".join(f"{k} ({v} times)" for k, v in turns.items())
+        return f"Zig-zag (the step along one axis reverses {ZIGZAG} times or more): {listed}."
+
+
+ZIGZAG = 4  # reversals of the step along one axis from which a path is said to zig-zag
+
+
+def reversals(coordinate, window) -> int:
+    """Sign changes of the steps of one coordinate of a path (NaN rows after a divergence ignored), counting
+    only steps longer than a thousandth of ``window`` (lo, hi)."""
+    steps = np.diff(np.asarray(coordinate, dtype=float))
+    steps = steps[np.isfinite(steps)]
+    signs = np.sign(steps[np.abs(steps) > 1e-3 * (window[1] - window[0])])
+    return int(np.sum(signs[1:] != signs[:-1]))
+
 
 class _RaceView(Blit):
     """One axes per surface, its contours drawn once (the background); the paths are drawn over it."""
@@ -186,7 +217,7 @@ def optimizer_race(surface: str = "ill-conditioned bowl", steps: int = 150) -> E
                 ex.info.value = f"{c.surface.note}<br>Racing: step {t} of {c.steps}…"
                 ex.stream()
         board = ", ".join(f"{k} {v:.3g}" if np.isfinite(v) else f"{k} diverged" for k, v in c.leaderboard())
-        ex.info.value = f"{c.surface.note}<br>Final loss after {c.steps} steps, best first: {board}."
+        ex.info.value = f"{c.surface.note}<br>Final loss after {c.steps} steps, best first: {board}. {c.zigzag_note()}"
         ex.refresh()
 
     def on_surface(change):

@@ -65,12 +65,12 @@ class RegularizationController:
 
     def summary(self) -> str:
         hist = self.history
-        b = self.best_epoch - 1
-        stop = (f"Early stopping ended training at epoch {len(hist['val_loss'])} and restored the weights of "
-                f"epoch {self.best_epoch}. " if self.stopped_early else "")
-        return (f"{stop}Final training accuracy {hist['train_acc'][-1]:.0%}, validation accuracy "
-                f"{hist['val_acc'][-1]:.0%} (best validation loss {hist['val_loss'][b]:.3f} at epoch {self.best_epoch}); "
-                f"gap between validation and training loss at the end: {self.gap:.3f}.")
+        b, last = self.best_epoch - 1, len(hist["val_loss"])
+        stop = (f"Early stopping ended training at epoch {last} and restored the weights of epoch {self.best_epoch} "
+                f"(validation accuracy {hist['val_acc'][b]:.0%} there). " if self.stopped_early else "")
+        return (f"{stop}At epoch {last}, the last: training accuracy {hist['train_acc'][-1]:.0%}, validation "
+                f"accuracy {hist['val_acc'][-1]:.0%}; validation loss minus training loss {self.gap:.3f}. "
+                f"Lowest validation loss {hist['val_loss'][b]:.3f}, at epoch {self.best_epoch}.")
 
 
 class _CurvesView(Blit):
