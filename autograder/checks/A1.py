@@ -37,7 +37,7 @@ NOTEBOOK = "A1.ipynb"
 PARTS = []      # in the notebook's order: each part is appended right after its check
 LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 GRAD_TOL = 1e-9
-LARGE = (16, 20480, 10)         # N, D, C of problem L: 204 800 weights, the assignment's 10 classes
+LARGE = (10, 20480, 10)         # N, D, C of problem L: 204 800 weights, the assignment's 10 classes, each once
 PROBLEMS = ("A0", "A", "M", "S", "B", "L")      # the order the driver runs them in: L, the slow one, last
 
 # The same five shares in all four loss parts: the same slip costs the same in each.
