@@ -63,12 +63,14 @@ def _course_config(course: Path, exchange: Path):
 
 def _student_python(uid: int | None) -> str | None:
     """An interpreter the student can run nbgrader with: this one, or (where this one sits in a home folder
-    others cannot enter, as a pyenv Python in /root) a system Python of the same version; None if neither."""
+    others cannot enter, as a pyenv Python in /root) a system Python of the same version; None if neither, or if
+    the account cannot read the venv's packages (a clone in a folder only its owner may enter)."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    probe = "import site, sys; site.addsitedir(sys.argv[1]); import nbgrader"
     for python in (sys.executable, shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")):
         try:
-            if python and subprocess.run([python, "-I", "-S", "-c", "pass"], user=uid, capture_output=True,
-                                         timeout=60).returncode == 0:
+            if python and subprocess.run([python, "-I", "-S", "-c", probe, sysconfig.get_paths()["purelib"]],
+                                         user=uid, capture_output=True, timeout=60).returncode == 0:
                 return python
         except PermissionError:         # the account may not enter the folder it is in
             continue
@@ -134,8 +136,8 @@ def term(request):
             added = True
         student = Student(home / name, name, account)
         if student.python is None:
-            pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} the student's account can run "
-                        f"({sys.executable} sits in a folder other users cannot enter)")
+            pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} with nbgrader that the student's "
+                        f"account can run ({sys.executable} or its packages sit in a folder other users cannot enter)")
         yield base, student
     finally:
         if added:
