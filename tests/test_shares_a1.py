@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import harness
+from test_grading_verdicts import INPLACE, LABELS_C, UNSTABLE
 from autograder.checks import A1
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")    # the unstable softmaxes overflow, as meant
@@ -54,26 +55,6 @@ def svm_loss_vectorized(W, X, y, reg):
     G[np.arange(N), y] = -np.sum(G, axis=1)
     return loss, X.T @ G / N + 2 * reg * W
 '''
-ONE_HOT_FROM_LABELS = '''
-def softmax_loss_vectorized(W, X, y, reg):
-    N = X.shape[0]
-    S = X @ W
-    S = S - S.max(axis=1, keepdims=True)
-    logp = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(N), y].mean() + reg * np.sum(W * W)
-    Y = np.eye(int(y.max()) + 1)[y]          # C from the labels in this batch
-    return loss, X.T @ (np.exp(logp) - Y) / N + 2 * reg * W
-'''
-NAIVE_EXP = '''
-def softmax_loss_vectorized(W, X, y, reg):
-    N = X.shape[0]
-    P = np.exp(X @ W)
-    P /= P.sum(axis=1, keepdims=True)
-    loss = -np.log(P[np.arange(N), y]).mean() + reg * np.sum(W * W)
-    P[np.arange(N), y] -= 1
-    return loss, X.T @ P / N + 2 * reg * W
-'''
-IN_PLACE = edited(SM_V, ("dW = X.T @ G / N + 2 * reg * W", "dW = W\n    dW *= 2 * reg\n    dW += X.T @ G / N"))
 
 # (part, source, expected shares, words or codes the feedback must contain, why)
 CASES = [
@@ -95,8 +76,8 @@ CASES = [
      "C from the labels (y.max() + 1)"),
     (SM_N, edited(SM_N, *C_FROM_LABELS_LOOPS), lose(ROBUST), ("classes_from_labels",), "C from the labels"),
     (SVM_N, edited(SVM_N, *UNIQUE_LOOPS), lose(ROBUST), ("classes_from_labels",), "C as the number of distinct labels"),
-    (SM_V, ONE_HOT_FROM_LABELS, lose(ROBUST), ("classes_from_labels",), "one-hot labels of width y.max() + 1"),
-    (SM_V, IN_PLACE, lose(ROBUST), ("in_place",), "dW built in the caller's W"),
+    (SM_V, LABELS_C, lose(ROBUST), ("classes_from_labels",), "one-hot labels of width y.max() + 1"),
+    (SM_V, INPLACE, lose(ROBUST), ("in_place",), "dW built in the caller's W"),
     (SVM_N, edited(SVM_N, ("            if j == y[i]:\n                continue\n", "")), lose(DATA),
      ("own_margin",), "the correct class's margin counted: loss +1, dW unchanged"),
     (SVM_N, edited(SVM_N, ("    loss /= N\n", "")), lose(DATA), ("factor_n", "summed over the N examples"),
@@ -107,7 +88,7 @@ CASES = [
     (SM_N, edited(SM_N, ("    loss /= N\n    dW /= N\n", "")), lose(DATA, GRAD, ROBUST, EXTREME), ("factor_n",),
      "missing /N in both: robustness and extreme scores cannot be judged"),
     (SVM_V, edited(SVM_V, ("dW = X.T @ G / N", "dW = -X.T @ G / N")), lose(GRAD), ("sign",), "dW's data term flipped"),
-    (SM_V, NAIVE_EXP, lose(EXTREME), ("unstable", "row's own maximum"), "exp without the row maximum, -log(p)"),
+    (SM_V, UNSTABLE, lose(EXTREME), ("unstable", "row's own maximum"), "exp without the row maximum, -log(p)"),
     (SM_V, edited(SM_V, ("S - S.max(axis=1, keepdims=True)", "S - S.max()")), lose(EXTREME), ("unstable",),
      "a global instead of a row maximum"),
     (SM_N, edited(SM_N, ("shifted = scores - np.max(scores)", "shifted = scores")), lose(EXTREME), ("unstable",),
