@@ -18,7 +18,8 @@ import re
 import pytest
 
 from harness import answers, check_module, grade_part, replace_function
-from test_grading_verdicts import NUMERICAL as DISGUISES, NUMERICAL_BACKWARD
+from test_grading_verdicts import A3_ADD, A3_ELEMENTWISE, A3_MATMUL, A3_MUL, A3_SUM, NUMERICAL_BACKWARD, _pair
+from test_grading_verdicts import NUMERICAL as DISGUISES
 
 A3 = check_module("A3")
 PARTS = {part.name: part for part in A3.PARTS}
@@ -268,29 +269,12 @@ def numerical(*edits) -> list[str]:
     return [ND + s if i == 0 else s for i, s in enumerate(slip(*edits))]
 
 
-def _pair(op, indent):
-    return (f"self.grad += _nd(lambda v: ({op.format('v', 'other.data')}) * out.grad, self.data)\n{indent}"
-            f"other.grad += _nd(lambda v: ({op.format('self.data', 'v')}) * out.grad, other.data)")
-
-
 NUMERICAL = [
-    ("numerical-core", "tensor_core", numerical((ADD_SELF + "\n            " + ADD_OTHER, _pair("{} + {}", " " * 12)),
-                                                (MUL_SELF + "\n            " + MUL_OTHER, _pair("{} * {}", " " * 12))),
+    ("numerical-core", "tensor_core", numerical((A3_ADD, _pair("{} + {}", " " * 12)), (A3_MUL, _pair("{} * {}", " " * 12))),
      earns("tensor_core", "x + y", "x * y", "broadcasting"), ("numerical",)),
-    ("numerical-elementwise", "elementwise", numerical(
-        ("self.grad += k * self.data ** (k - 1) * out.grad", "self.grad += _nd(lambda v: v ** k * out.grad, self.data)"),
-        ("self.grad += out.data * out.grad", "self.grad += _nd(lambda v: np.exp(v) * out.grad, self.data)"),
-        ("self.grad += out.grad / self.data", "self.grad += _nd(lambda v: np.log(v) * out.grad, self.data)"),
-        ("self.grad += (self.data > 0) * out.grad",
-         "self.grad += _nd(lambda v: np.where(v.real > 0, v, 0) * out.grad, self.data)"),
-        ("self.grad += out.data * (1.0 - out.data) * out.grad",
-         "self.grad += _nd(lambda v: 1 / (1 + np.exp(-v)) * out.grad, self.data)"),
-        ("self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += _nd(lambda v: np.tanh(v) * out.grad, self.data)")),
+    ("numerical-elementwise", "elementwise", numerical(*A3_ELEMENTWISE),
      {**dict.fromkeys(full("elementwise"), 0.0), "sigmoid at +-1000": 0.25}, ("numerical",)),
-    ("numerical-matmul-sum", "matmul_sum", numerical(
-        ("self.grad += out.grad @ other.data.T\n        other.grad += self.data.T @ out.grad", _pair("{} @ {}", " " * 8)),
-        ("self.grad += np.broadcast_to(g, self.shape)",
-         "self.grad += _nd(lambda v: v.sum(axis=axis, keepdims=keepdims) * out.grad, self.data)")),
+    ("numerical-matmul-sum", "matmul_sum", numerical((A3_MATMUL, _pair("{} @ {}", " " * 8)), A3_SUM),
      dict.fromkeys(full("matmul_sum"), 0.0), ("numerical",)),
     ("numerical-backward", "backward", written("backward", NUMERICAL_BACKWARD + ND), earns("backward", "backward()"), ("numerical",)),
 ]
