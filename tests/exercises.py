@@ -6,7 +6,8 @@ A lesson's exercise is three cells and a solution kept out of sight (course/READ
   ``NotImplementedError``;
 - the **check cell** right after it (tag ``check:<id>``): calls the answer, checks it (the gradient checker, or a
   comparison with what the library computes) and prints a verdict in words, or a line saying the exercise is not
-  written yet while the stub is there;
+  written yet while the stub is there. It draws its inputs from a generator of its own: the lesson's namespace is
+  shared (shallowly copied) between the calls of one test run;
 - a hint in a ``<details>`` block the student opens on purpose;
 - the solution in the lesson's last section, "Solutions to the exercises", inside
   ``<details><summary>Solution to exercise <id> ...</summary>`` as one fenced ``python`` block.
