@@ -21,7 +21,9 @@ endif
 WORK   ?= work
 # Jupyter configuration of the two labs (labs/README.md): common/ keeps the terminal to the URL to open.
 STUDENT_CONFIG    := $(CURDIR)/labs/student:$(CURDIR)/labs/common
-INSTRUCTOR_CONFIG := $(CURDIR)/labs/common:$(CURDIR)/autograder
+# The instructor's course folder (`deepgrad new-course DIR` makes one; this repository is one too).
+COURSE ?= $(CURDIR)
+INSTRUCTOR_CONFIG := $(CURDIR)/labs/common:$(abspath $(COURSE))/autograder
 
 .PHONY: install lab instructor test test-fast figures bench grade verify assign clean
 
@@ -48,13 +50,15 @@ lab: install
 	@$(PY) labs/copy_work.py $(WORK)
 	@$(ONE_THREAD) JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG) $(VENV)/bin/jupyter lab --notebook-dir=$(WORK) --port=$(PORT) $(LAB_FLAGS)
 
-# The instructor's lab: the whole repository, with nbgrader's formgrader on autograder/nbgrader_config.py.
+# The instructor's lab: the course folder (COURSE=DIR, default this repository), with nbgrader's formgrader on
+# its autograder/nbgrader_config.py: its gradebook.db and autograded/, the ones `deepgrad grade` writes.
 # The venv's bin first on PATH: nbgrader asks its `alembic` command for the revision of a gradebook it makes,
 # and without it the formgrader's first visit leaves one that `nbgrader db upgrade` cannot upgrade.
 instructor: install
-	@mkdir -p exchange
-	@PATH="$(abspath $(VENV))/bin:$$PATH" JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) \
-		$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_FLAGS)
+	@test -f "$(COURSE)/autograder/nbgrader_config.py" || { echo "COURSE=$(COURSE) is not a course folder (no autograder/nbgrader_config.py): make one with .venv/bin/deepgrad new-course DIR"; exit 2; }
+	@mkdir -p "$(COURSE)/exchange"
+	@PATH="$(abspath $(VENV))/bin:$$PATH" JUPYTER_CONFIG_PATH=$(INSTRUCTOR_CONFIG) DEEPGRAD_COURSE_DIR="$(abspath $(COURSE))" \
+		$(VENV)/bin/jupyter lab --notebook-dir="$(COURSE)" --port=$(PORT) $(LAB_FLAGS)
 
 test: install
 	$(VENV)/bin/ruff check lib autograder tests bench && \

@@ -1,5 +1,6 @@
-"""The instructor's command: `deepgrad assign | grade | verify`.
+"""The instructor's command: `deepgrad assign | grade | verify | ...`, each on the course it is run in.
 
+    deepgrad new-course DIR                              a course folder of your own (then cd DIR)
     deepgrad assign A1                                   regenerate assignments/A1 from solutions/A1
     deepgrad grade A1 SUBMISSIONS --output OUT --jobs 2  grade; OUT/grades.csv, OUT/feedback/, gradebook
     deepgrad verify [A1 ...]                             solutions score full marks, released stubs zero
@@ -8,6 +9,9 @@
     deepgrad return A1 OUT --to DIR                      each student's feedback, with the written answers' grades
     deepgrad report A1 OUT                               OUT/report.html: scores and mistakes per part
     deepgrad similar A1 SUBMISSIONS --output F           pairs of submissions alike after normalising names
+
+Every command but new-course takes --course-dir DIR, the course folder (autograder/course.py says how it is
+found otherwise: $DEEPGRAD_COURSE_DIR, else the nearest course folder at or above the current one).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from . import checks, feedback  # noqa: E402
+from . import checks, course, feedback  # noqa: E402
 from .grading import release  # noqa: E402
 from .grading.verify import graded_assignments, release_drift, verify  # noqa: E402
 from .records import grades, gradebook, manual, record  # noqa: E402
@@ -40,9 +44,9 @@ def check(assignment: str, path: Path, *, seed: int | None = None, stream=None) 
     return result.score == result.max_score
 
 
-def _instructor_commands(sub) -> None:
+def _instructor_commands(sub, common) -> None:
     """The term's commands after grading: export, return, report, similar."""
-    p = sub.add_parser("export", help="grades in the CSV an LMS imports, with a roster check")
+    p = sub.add_parser("export", parents=[common], help="grades in the CSV an LMS imports, with a roster check")
     p.add_argument("assignment")
     p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
     p.add_argument("--roster", type=Path, required=True, help="the LMS's roster as CSV (Canvas's gradebook "
@@ -50,28 +54,30 @@ def _instructor_commands(sub) -> None:
     p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
     p.add_argument("--format", choices=lms.FORMATS, default="canvas")
     p.add_argument("--to", type=Path, required=True, help="the CSV file to write")
-    p.add_argument("--gradebook", default=None, help="the nbgrader database URL graded into (default: "
-                   "OUTPUT/gradebook.db; without one, OUTPUT/grades.csv as the last grading wrote it)")
+    p.add_argument("--gradebook", default=None, help="the nbgrader database URL graded into (default: the "
+                   "course's gradebook for an OUTPUT inside the course, else OUTPUT/gradebook.db; without one, "
+                   "OUTPUT/grades.csv as the last grading wrote it)")
     p.add_argument("--column", default=None, help="the LMS column's header (default: the assignment's name); "
                    "Canvas matches 'Title (id)' or an exact title, e.g. --column 'A1 (12345)', and makes a new "
                    "column otherwise")
 
-    p = sub.add_parser("return", help="each student's feedback: one zip per student, or nbgrader's layout")
+    p = sub.add_parser("return", parents=[common], help="each student's feedback: one zip per student, or "
+                       "nbgrader's layout")
     p.add_argument("assignment")
     p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
     p.add_argument("--to", type=Path, required=True, help="where the zips (or feedback/) go")
     p.add_argument("--layout", choices=returning.LAYOUTS, default="zip")
     p.add_argument("--gradebook", default=None, help="the nbgrader database URL graded into, where the written "
-                   "answers' scores and comments are (default: OUTPUT/gradebook.db)")
+                   "answers' scores and comments are (default: as for export)")
     p.add_argument("--roster", type=Path, default=None, help="roster CSV naming the zips")
     p.add_argument("--match", default="student_id", help="the roster column holding the submission names")
     p.add_argument("--name", default=None, help="the roster column a zip is named by (e.g. 'SIS Login ID')")
 
-    p = sub.add_parser("report", help="OUTPUT/report.html: per part, the scores and the mistakes made")
+    p = sub.add_parser("report", parents=[common], help="OUTPUT/report.html: per part, the scores and the mistakes made")
     p.add_argument("assignment")
     p.add_argument("output", type=Path, help="the folder `deepgrad grade` wrote")
 
-    p = sub.add_parser("similar", help="pairs of submissions whose answer cells are alike (flags only)")
+    p = sub.add_parser("similar", parents=[common], help="pairs of submissions whose answer cells are alike (flags only)")
     p.add_argument("assignment")
     p.add_argument("submissions", type=Path)
     p.add_argument("--output", "-o", type=Path, required=True, help="the HTML page to write")
@@ -90,15 +96,17 @@ def _shard(text, parser):
 
 
 def _gradebook(args, required: bool) -> str | None:
-    """The gradebook an instructor command reads: ``--gradebook``, else OUTPUT/gradebook.db where it exists;
-    None (or, when ``required``, a FileNotFoundError naming the option) where there is none."""
+    """The gradebook an instructor command reads: ``--gradebook``, else the one `deepgrad grade` wrote for
+    OUTPUT (``gradebook.default_url``: the course's for an OUTPUT inside the course) where it exists; None (or,
+    when ``required``, a FileNotFoundError naming the option) where there is none."""
     if args.gradebook:
         return args.gradebook
-    if (args.output / "gradebook.db").is_file():
-        return gradebook.default_url(args.output)
+    url = gradebook.default_url(args.output)
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        return url
     if required:
-        raise FileNotFoundError(f"OUTPUT {args.output} has no gradebook.db: pass --gradebook URL, the nbgrader "
-                                f"database `deepgrad grade` wrote into")
+        raise FileNotFoundError(f"no gradebook for OUTPUT {args.output} ({url} is missing): pass --gradebook "
+                                f"URL, the nbgrader database `deepgrad grade` wrote into")
     return None
 
 
@@ -178,45 +186,85 @@ def main(argv=None) -> int:
     if argv is None:
         skip_slow_imports()     # the `deepgrad` command itself, not a caller in a process of its own
     parser = argparse.ArgumentParser(prog="deepgrad", description="DeepGrad instructor tools (nbgrader + a "
-                                     "sandboxed autograder).")
+                                     "sandboxed autograder), working on a course folder of the instructor's own.")
     sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course-dir", type=Path, default=None, metavar="DIR", help="the course folder to work "
+                        f"on, one holding {course.CONFIG} and solutions/ (default: ${course.ENV}, else the "
+                        "nearest such folder at or above the current one); not --course, the file of deadlines")
 
-    p = sub.add_parser("assign", help="regenerate assignments/<A> (the student version) from solutions/<A>")
+    p = sub.add_parser("new-course", help="make a course folder of your own: its nbgrader configuration, "
+                       "solutions/, assignments/ and check modules, copied from this DeepGrad")
+    p.add_argument("dir", type=Path, help="the new folder (missing or empty)")
+
+    p = sub.add_parser("assign", parents=[common], help="regenerate assignments/<A> (the student version) from solutions/<A>")
     p.add_argument("assignment", nargs="+")
 
-    p = sub.add_parser("grade", help="grade a folder of submissions")
+    p = sub.add_parser("grade", parents=[common], help="grade a folder of submissions")
     p.add_argument("assignment")
     p.add_argument("submissions", type=Path, help="one folder (or <student>.zip) per student")
-    p.add_argument("--output", "-o", type=Path, required=True, help="where grades.csv, feedback/ and the "
-                   "gradebook go")
+    p.add_argument("--output", "-o", type=Path, required=True, help="where grades.csv, feedback/ and record/ "
+                   "go; inside the course (e.g. grading/A1), the gradebook and the autograded copies are the "
+                   "course's, where its formgrader finds them; elsewhere, OUTPUT/gradebook.db and OUTPUT/autograded")
     p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
     p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: the seed recorded for "
                    "the student in OUTPUT, or a fresh one)")
-    p.add_argument("--gradebook", default=None, help="nbgrader database URL (default: sqlite in OUTPUT)")
+    p.add_argument("--gradebook", default=None, help="nbgrader database URL (default: the course's gradebook "
+                   "for an OUTPUT inside the course, else OUTPUT/gradebook.db)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--course", type=Path, default=None, help="course file (TOML) with deadlines, extensions "
-                   "and the late penalty")
+                   "and the late penalty (the course folder itself is --course-dir)")
     p.add_argument("--shard", default=None, help="i/N: grade only shard i of N (N graders, one gradebook)")
-    _instructor_commands(sub)
+    _instructor_commands(sub, common)
 
-    p = sub.add_parser("verify", help="every solution scores full marks, every released stub zero, the "
+    p = sub.add_parser("verify", parents=[common], help="every solution scores full marks, every released stub zero, the "
                        "released notebooks are in sync")
     p.add_argument("assignment", nargs="*")
     p.add_argument("--jobs", "-j", type=int, default=2)
 
-    p = sub.add_parser("check", help="grade your own notebook as the instructor would and print the feedback")
+    p = sub.add_parser("check", parents=[common], help="grade your own notebook as the instructor would and print the feedback")
     p.add_argument("assignment")
     p.add_argument("notebook", type=Path, help="your notebook, e.g. work/assignments/A1/A1.ipynb")
     p.add_argument("--seed", type=int, default=None, help="fix the grading inputs (default: fresh each run)")
 
     args = parser.parse_args(argv)
+    if args.command == "new-course":
+        try:
+            names = course.new(args.dir)
+        except (FileExistsError, FileNotFoundError) as exc:
+            parser.error(str(exc))
+        print(f"course folder {args.dir.resolve()} made with {', '.join(names)}: cd there and every deepgrad "
+              f"command works on it (autograder/README.md, 'Your course folder')")
+        return 0
+    named = os.environ.get(course.ENV)
+    try:
+        if args.course_dir is not None:
+            if not course.is_course(args.course_dir):
+                parser.error(f"--course-dir {args.course_dir} is not a DeepGrad course: a course folder holds "
+                             f"{course.CONFIG} and solutions/ (make one with `deepgrad new-course DIR`)")
+            # the environment, so that what the command runs (nbgrader's configuration, say) sees it too
+            os.environ[course.ENV] = str(args.course_dir.resolve())
+        try:
+            root = course.root()
+        except course.CourseNotFound as exc:
+            parser.error(str(exc))
+        return _run(args, parser, root)
+    finally:
+        if named is None:
+            os.environ.pop(course.ENV, None)
+        else:
+            os.environ[course.ENV] = named
+
+
+def _run(args, parser, root: Path) -> int:
+    """One command on the course folder ``root``."""
     if args.command == "assign":
         for a in args.assignment:
             t0 = time.monotonic()
             if a in graded_assignments() and release.state_shares(a):
                 print(f"{a}: the shares cells of solutions/{a} were brought up to date with checks/{a}.py")
             out = release.generate(a)
-            print(f"{a}: released to {out.relative_to(release.ROOT)} in {time.monotonic() - t0:.1f} s")
+            print(f"{a}: released to {out.relative_to(root)} in {time.monotonic() - t0:.1f} s")
         return 0
     if args.command == "grade":
         if not args.submissions.is_dir():

@@ -1,5 +1,9 @@
 """nbgrader configuration for the DeepGrad course (used by `deepgrad assign` and by nbgrader's own commands).
 
+Each course folder has its own copy (`deepgrad new-course DIR` makes one): the course is the folder this file
+sits in (autograder/..), wherever the package was installed from, so its gradebook, autograded/ and exchange
+are the course's own.
+
 From the repository root: `nbgrader generate_assignment A1 --config autograder/nbgrader_config.py` is what
 `deepgrad assign A1` does; `nbgrader autograde A1 --config autograder/nbgrader_config.py` runs the notebook's
 own (non-hardened) tests; see autograder/README.md for why `deepgrad grade` is the one to trust.

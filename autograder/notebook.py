@@ -22,8 +22,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-# The course: its sources in solutions/<A>/, the released notebooks in assignments/<A>/.
-ROOT = Path(__file__).resolve().parent.parent
+from . import course
+
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ARCHIVE_BYTES = 100 * 2**20     # one zip file as submitted
 MAX_UNZIPPED_BYTES = 200 * 2**20    # all notebooks unpacked from one student's zips together
@@ -148,10 +148,10 @@ _MAGIC = re.compile(r"^([ \t]*)[%!][^\n]*", re.M)
 
 
 def source(assignment: str, name: str) -> dict | None:
-    """The source notebook ``solutions/<assignment>/<name>``, whose answer-cell ids locate a student's answers;
-    None when it cannot be read (the answers are then found by their markers)."""
+    """The course's source notebook ``solutions/<assignment>/<name>``, whose answer-cell ids locate a student's
+    answers; None when it cannot be read (the answers are then found by their markers)."""
     try:
-        return load(ROOT / "solutions" / assignment / name)
+        return load(course.root() / "solutions" / assignment / name)
     except NotebookProblem:
         return None
 

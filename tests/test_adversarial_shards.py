@@ -61,7 +61,7 @@ LAUNCHER = textwrap.dedent('''
     from autograder import checks, notebook
     from autograder.checks import Part
     from autograder.grading import pipeline  # noqa: F401
-    notebook.ROOT = Path(sys.argv[2])
+    os.environ["DEEPGRAD_COURSE_DIR"] = sys.argv[2]
     part = Part("double", 1, inputs=lambda rng: {"x": float(rng.integers(1, 9))}, call="f", args=("x",),
                 check=lambda inp, out, fb: fb.close("result", 2 * inp["x"]))
     module = types.SimpleNamespace(NOTEBOOK="W1.ipynb", PARTS=[part], MANUAL_PARTS={"why_linear": 2})
@@ -95,12 +95,19 @@ LAUNCHER = textwrap.dedent('''
 ''')
 
 
+def tiny_course(root: Path) -> Path:
+    """A course folder (autograder/course.py) holding W1's source and released notebooks."""
+    (root / "autograder").mkdir(parents=True)
+    (root / "autograder" / "nbgrader_config.py").write_text((ROOT / "autograder" / "nbgrader_config.py").read_text())
+    for folder, code in (("solutions", RIGHT), ("assignments", "def f(x):\n    raise NotImplementedError()\n")):
+        (root / folder / "W1").mkdir(parents=True)
+        (root / folder / "W1" / "W1.ipynb").write_text(json.dumps(notebook(code, "YOUR ANSWER HERE")))
+    return root
+
+
 @pytest.fixture(scope="module")
 def launcher(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    for folder, code in (("solutions", RIGHT), ("assignments", "def f(x):\n    raise NotImplementedError()\n")):
-        (course / folder / "W1").mkdir(parents=True)
-        (course / folder / "W1" / "W1.ipynb").write_text(json.dumps(notebook(code, "YOUR ANSWER HERE")))
+    course = tiny_course(tmp_path_factory.mktemp("course"))
     (course / "course.toml").write_text(COURSE_TOML)
     (course / "launcher.py").write_text(LAUNCHER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -206,18 +213,15 @@ def test_a_failing_gradebook_step_loses_no_file_and_names_the_students(tmp_path,
     import types
 
     from autograder import checks
-    from autograder import notebook as nbmod
     from autograder.checks import Part
     from autograder.cli import main
     from autograder.grading import pipeline
 
-    for folder, code in (("solutions", RIGHT), ("assignments", "def f(x):\n    raise NotImplementedError()\n")):
-        (tmp_path / folder / "W1").mkdir(parents=True)
-        (tmp_path / folder / "W1" / "W1.ipynb").write_text(json.dumps(notebook(code, "YOUR ANSWER HERE")))
+    tiny_course(tmp_path / "course")
+    monkeypatch.setenv("DEEPGRAD_COURSE_DIR", str(tmp_path / "course"))
     part = Part("double", 1, inputs=lambda rng: {"x": 3.0}, call="f", args=("x",),
                 check=lambda inp, out, fb: fb.close("result", 6.0))
     module = types.SimpleNamespace(NOTEBOOK="W1.ipynb", PARTS=[part], MANUAL_PARTS={"why_linear": 2})
-    monkeypatch.setattr(nbmod, "ROOT", tmp_path)
     monkeypatch.setattr(checks, "load", lambda assignment: module)
     subs, out = tmp_path / "subs", tmp_path / "out"
     for name in ("ann", "ben"):

@@ -392,7 +392,7 @@ def test_rlimits_only_mode_says_what_it_cannot_promise_before_grading(tmp_path):
     import io
     from autograder.sandbox import RLIMITS_ONLY_WARNING
     (tmp_path / "subs" / "stub").mkdir(parents=True)
-    shutil.copy(release.ROOT / "assignments" / "A4" / "A4.ipynb", tmp_path / "subs" / "stub" / "A4.ipynb")
+    shutil.copy(ROOT / "assignments" / "A4" / "A4.ipynb", tmp_path / "subs" / "stub" / "A4.ipynb")
     for isolate in (False, None):
         stream = io.StringIO()
         grading.grade_all("A4", tmp_path / "subs", tmp_path / f"out{isolate}", progress=False, stream=stream,

@@ -1,10 +1,11 @@
 """A term as a course runs it through nbgrader's exchange, end to end, with nbgrader's own commands on both sides.
 
-The instructor's course is the folder the README documents (autograder/nbgrader_config.py with its root moved
-to a temporary folder: assignments/, submitted/, feedback/, gradebook.db, the LMS export), the exchange a
-temporary root. The instructor releases and collects with nbgrader's API (what the formgrader's buttons call);
+The instructor's course is a folder of their own, made as the README says (`deepgrad new-course`, in a
+temporary folder: its nbgrader configuration, assignments/, then submitted/, autograded/, feedback/,
+gradebook.db, the LMS export), the exchange a temporary root. The instructor releases and collects with nbgrader's API (what the formgrader's buttons call);
 the student, in a home folder of their own, fetches, works and submits with nbgrader's command line; `deepgrad
-grade` grades the collected submitted/ into the course's gradebook; a grader scores one written answer and
+grade` grades the collected submitted/ into the course's gradebook and autograded/, where nbgrader's own queries
+(the formgrader's) list the work as autograded; a grader scores one written answer and
 comments on it through nbgrader's gradebook API (as the formgrader does) and leaves the other; `deepgrad return
 --layout nbgrader`, nbgrader's release_feedback, the student's fetch_feedback; and the page the student fetched
 shows every part, the written score and comment, the late penalty and the total `deepgrad export` sends.
@@ -32,6 +33,7 @@ import pytest
 from harness import solution_dir
 
 from autograder import checks
+from autograder import course as course_mod
 from autograder.cli import main
 from autograder.records import gradebook, manual
 
@@ -47,15 +49,13 @@ LAUNCH = ("import site, sys; site.addsitedir(sys.argv.pop(1)); sys.argv[0] = 'nb
           "from nbgrader.apps.nbgraderapp import main; main()")
 
 
-def _course_config(course: Path, exchange: Path):
-    """autograder/nbgrader_config.py for a course in ``course`` (its layout unchanged), exchanging through
-    ``exchange``; the formgrader reads deepgrad's copies from the output folder (as the README says)."""
-    from traitlets.config import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
-    config.CourseDirectory.autograded_directory = str(course / "grading" / "A1" / "autograded")
+def _course(course: Path, exchange: Path, monkeypatch):
+    """A course folder of the instructor's own in ``course`` (`deepgrad new-course`), every deepgrad command
+    working on it (as when run inside it), exchanging through ``exchange``: its nbgrader configuration as the
+    formgrader reads it, with the exchange root moved."""
+    assert main(["new-course", str(course)]) == 0
+    monkeypatch.setenv(course_mod.ENV, str(course))
+    config = course_mod.nbgrader_config(course)
     config.Exchange.root = str(exchange)
     config.Application.log_level = "WARN"
     return config
@@ -147,7 +147,7 @@ def term(request):
 
 # nbgrader's API passes its own release_feedback a misspelt keyword ("authentictor"); not ours to fix
 @pytest.mark.filterwarnings("ignore:Passing unrecognized arguments to super\\(ExchangeReleaseFeedback\\)")
-def test_a_term_through_nbgraders_exchange(term):
+def test_a_term_through_nbgraders_exchange(term, monkeypatch):
     from nbgrader.api import Course, Gradebook
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import parse_utc
@@ -155,9 +155,7 @@ def test_a_term_through_nbgraders_exchange(term):
     from autograder._env import ensure_tools_on_path
     base, student = term
     course, exchange = base / "course", base / "exchange"
-    (course / "assignments").mkdir(parents=True)
-    shutil.copytree(ROOT / "assignments" / "A1", course / "assignments" / "A1")
-    config, db = _course_config(course, exchange), f"sqlite:///{course / 'gradebook.db'}"
+    config, db = _course(course, exchange, monkeypatch), f"sqlite:///{course / 'gradebook.db'}"
     course_id = config.CourseDirectory.course_id
     ensure_tools_on_path()               # nbgrader's commands in this process may ask `alembic` for a revision
     gradebook.create(db)                 # the course's gradebook (what nbgrader's collect would make, seconds sooner)
@@ -176,12 +174,14 @@ def test_a_term_through_nbgraders_exchange(term):
     assert sorted(p.name for p in collected.iterdir()) == ["A1.ipynb", "submission_secret.txt", "timestamp.txt"]
     stamp = (collected / "timestamp.txt").read_text()
 
-    # graded as the README says, into the course's gradebook, 30 hours after a deadline: 2 started days late
+    # graded as the README says, 30 hours after a deadline (2 started days late), into an output folder in the
+    # course: the gradebook and the autograded copies are the course's, where its formgrader looks
     due = parse_utc(stamp).replace(tzinfo=timezone.utc) - timedelta(hours=30)
     (course / "course.toml").write_text(f"[penalty]\nper_day = 0.25\nmax_days = 3\n\n[A1]\ndue = {due:%Y-%m-%dT%H:%M:%SZ}\n")
     out = course / "grading" / "A1"
-    assert main(["grade", "A1", str(course / "submitted"), "--output", str(out), "--gradebook", db,
+    assert main(["grade", "A1", str(course / "submitted"), "--output", str(out),
                  "--course", str(course / "course.toml"), "--no-progress"]) == 0
+    assert not (out / "gradebook.db").exists() and (course / "autograded" / student.name / "A1" / "A1.ipynb").is_file()
     with Gradebook(db, course_id) as gb:
         # one course, the configuration's; the submission time is timestamp.txt's, to the microsecond, so the
         # formgrader lists the work as autograded
@@ -192,11 +192,15 @@ def test_a_term_through_nbgraders_exchange(term):
         grade.manual_score, grade.needs_manual_grade = 1.5, False
         gb.find_comment(SCORED, "A1", "A1", student.name).manual_comment = COMMENT
         gb.db.commit()
+    # the formgrader's own queries, on the course's configuration as it stands: the work is autograded, one
+    # submission, and the student's notebook is there to grade by hand
     assert api.get_autograded_students("A1") == {student.name}
+    assert api.get_assignment("A1")["num_submissions"] == 1
+    assert [s["autograded"] for s in api.get_submissions("A1")] == [True]
 
     # the LMS export reads the gradebook (no regrade since the grader's score) and says what is not graded yet
     (course / "roster.csv").write_text(f"Student,ID,SIS Login ID\nAna Student,1001,{student.name}\n")
-    assert main(["export", "A1", str(out), "--gradebook", db, "--roster", str(course / "roster.csv"),
+    assert main(["export", "A1", str(out), "--roster", str(course / "roster.csv"),
                  "--match", "SIS Login ID", "--to", str(course / "canvas.csv"), "--column", "A1 (4242)"]) == 0
     rows = list(csv.reader(open(course / "canvas.csv")))
     assert rows[0][-1] == "A1 (4242)" and rows[2][1] == "1001"
@@ -204,7 +208,7 @@ def test_a_term_through_nbgraders_exchange(term):
     assert float(final) == FULL / 2 + 1.5                   # half the automatic points off, then the written answer
 
     # returned through nbgrader's exchange: deepgrad writes nbgrader's files, nbgrader releases, the student fetches
-    assert main(["return", "A1", str(out), "--to", str(course), "--layout", "nbgrader", "--gradebook", db]) == 0
+    assert main(["return", "A1", str(out), "--to", str(course), "--layout", "nbgrader"]) == 0
     assert (course / "feedback" / student.name / "A1" / "timestamp.txt").read_text() == stamp
     released = api.release_feedback("A1")
     assert released["success"], released.get("error") or released.get("log")

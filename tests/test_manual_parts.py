@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import types
+from pathlib import Path
 
 import pytest
 
@@ -41,13 +43,16 @@ def _module(manual_parts):
 @pytest.fixture
 def course(tmp_path, monkeypatch):
     """A one-part assignment W1 with one written question, and a folder of submissions."""
-    (tmp_path / "solutions" / "W1").mkdir(parents=True)
-    (tmp_path / "solutions" / "W1" / "W1.ipynb").write_text(json.dumps(_notebook()))
-    (tmp_path / "assignments" / "W1").mkdir(parents=True)           # the released copy, as nbgrader writes it
+    root = tmp_path / "course"      # the course folder (autograder/course.py), beside subs/ and out/
+    (root / "autograder").mkdir(parents=True)
+    shutil.copy(Path(notebook.__file__).parent / "nbgrader_config.py", root / "autograder")
+    (root / "solutions" / "W1").mkdir(parents=True)
+    (root / "solutions" / "W1" / "W1.ipynb").write_text(json.dumps(_notebook()))
+    (root / "assignments" / "W1").mkdir(parents=True)           # the released copy, as nbgrader writes it
     released = _notebook(answer="YOUR ANSWER HERE", code="def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
-    (tmp_path / "assignments" / "W1" / "W1.ipynb").write_text(json.dumps(released))
+    (root / "assignments" / "W1" / "W1.ipynb").write_text(json.dumps(released))
     module = _module({"why_linear": 2})
-    monkeypatch.setattr(notebook, "ROOT", tmp_path)     # the course: its solutions/ and assignments/
+    monkeypatch.setenv("DEEPGRAD_COURSE_DIR", str(root))
     monkeypatch.setattr(checks, "load", lambda a: module)
     subs = tmp_path / "subs"
     for student in ("alice", "bob"):

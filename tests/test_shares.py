@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import harness
-from autograder import checks, feedback
+from autograder import checks, course, feedback
 from autograder.checks import Feedback, Outputs, Part, Share
 from autograder.grading import release
 from autograder.records import record
@@ -52,7 +52,7 @@ def test_every_notebook_states_each_parts_shares_before_its_answer_cell():
         assert release.shares_drift(a) == [], a
         module = harness.check_module(a)
         for folder in ("solutions", "assignments"):
-            cells = json.loads((release.ROOT / folder / a / module.NOTEBOOK).read_text())["cells"]
+            cells = json.loads((course.root() / folder / a / module.NOTEBOOK).read_text())["cells"]
             ids = [c.get("id") for c in cells]
             for part in module.PARTS:
                 at = ids.index(f"shares-{part.name}")
@@ -66,7 +66,7 @@ def test_every_notebook_states_each_parts_shares_before_its_answer_cell():
 
 def test_stating_the_shares_twice_changes_nothing_and_a_stale_cell_is_found():
     module = harness.check_module("A1")
-    nb = json.loads((release.ROOT / "solutions" / "A1" / module.NOTEBOOK).read_text())
+    nb = json.loads((course.root() / "solutions" / "A1" / module.NOTEBOOK).read_text())
     assert release.shares_cells(nb, module) == nb
     stale = json.loads(json.dumps(nb))
     cell = next(c for c in stale["cells"] if c.get("id") == "shares-svm_naive")

@@ -286,7 +286,7 @@ def test_the_formgraders_scores_reach_the_page_and_the_export_without_a_regrade(
     assert "written answers not graded yet" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["return", "A1", str(out), "--to", str(tmp_path / "r")])
-    assert "has no gradebook.db: pass --gradebook URL" in capsys.readouterr().err
+    assert "gradebook.db is missing): pass --gradebook URL" in capsys.readouterr().err
 
 
 def test_a_regrade_from_a_copied_folder_keeps_the_time_of_the_same_notebook(tmp_path):

@@ -28,6 +28,7 @@ from .. import checks as checks_mod
 from .. import feedback
 from .. import notebook as nbmod
 from ..checks import Feedback, Outputs
+from ..course import installed, root as course_root   # `course` is grade_all's course file
 from ..notebook import discover, folder_name, student_id
 from ..records import autograded, gradebook, grades, late, manual, record
 from ..records.gradebook import create as create_gradebook
@@ -45,8 +46,9 @@ DEEPGRAD_BLOCKED = ("Graded code runs without the course library (only NumPy and
 
 
 def _hidden_paths(extra) -> list[str]:
-    """Directories a student's process must not see (effective where namespaces are available)."""
-    paths = [nbmod.ROOT, Path(checks_mod.__file__).resolve().parent.parent]
+    """Directories a student's process must not see (effective where namespaces are available): the course
+    (its solutions and checks), the folder the grader was installed from, the library."""
+    paths = [course_root(), installed(), Path(checks_mod.__file__).resolve().parent.parent]
     try:
         import deepgrad
         paths.append(Path(deepgrad.__file__).resolve().parent)
@@ -257,9 +259,10 @@ def grade_all(assignment: str, submissions: Path, output: Path, *, jobs: int = 1
         feedback.write_html(output / "feedback" / folder_name(r.student) / f"{assignment}.html", r)
         record.save(output, r, seeds[r.student])
     # the rest of this run's own files before the gradebook: whatever happens there, they are written
-    manual.formgrader_notebooks(output / "autograded", assignment, module,
-                                nbmod.ROOT / "assignments" / assignment / module.NOTEBOOK, students)
-    autograded.annotate_all(output, module.NOTEBOOK, results)
+    copies = autograded.folder(output)
+    manual.formgrader_notebooks(copies, assignment, module,
+                                course_root() / "assignments" / assignment / module.NOTEBOOK, students)
+    autograded.annotate_all(copies, module.NOTEBOOK, results)
     problem = _into_gradebook(db, made, output, assignment, module, results, terms, source_nb, stream)
     if problem:
         print(f"The gradebook step failed ({problem}): the gradebook and grades.csv may lack these "

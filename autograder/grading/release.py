@@ -8,16 +8,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
-from ..notebook import ROOT
-
-CONFIG_FILE = ROOT / "autograder" / "nbgrader_config.py"
+from .. import course
 
 
 def assignments() -> list[str]:
-    """The assignments that have a source folder in solutions/."""
-    return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The assignments that have a source folder in the course's solutions/."""
+    return sorted(p.name for p in (course.root() / "solutions").iterdir()
+                  if p.is_dir() and not p.name.startswith("."))
 
 
 def shares_cells(nb: dict, module) -> dict:
@@ -53,7 +52,7 @@ def shares_cells(nb: dict, module) -> dict:
 
 def _source(assignment: str) -> Path:
     from .. import checks
-    return ROOT / "solutions" / assignment / checks.load(assignment).NOTEBOOK
+    return course.root() / "solutions" / assignment / checks.load(assignment).NOTEBOOK
 
 
 def _cells(nb: dict) -> list:
@@ -86,10 +85,10 @@ def state_shares(assignment: str) -> bool:
 
 
 def _config(release_dir: Path, db: str) -> Config:
-    loader = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent))
-    config = loader.load_config()
-    config.CourseDirectory.root = str(ROOT)
-    config.CourseDirectory.release_directory = os.path.relpath(release_dir, ROOT)
+    root = course.root()
+    config = course.nbgrader_config(root)
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.release_directory = os.path.relpath(release_dir, root)
     config.CourseDirectory.db_url = db
     config.GenerateAssignment.force = True
     config.GenerateAssignment.create_assignment = True
@@ -98,7 +97,8 @@ def _config(release_dir: Path, db: str) -> Config:
 
 
 def generate(assignment: str, release_dir: Path | None = None) -> Path:
-    """Write the student version of ``assignment`` into ``release_dir/<assignment>/`` (default assignments/).
+    """Write the student version of ``assignment`` into ``release_dir/<assignment>/`` (default the course's
+    assignments/).
 
     A throwaway gradebook is used: the release needs none, and the course gradebook stays untouched.
     Returns the folder written.
@@ -109,7 +109,7 @@ def generate(assignment: str, release_dir: Path | None = None) -> Path:
     ensure_tools_on_path()
     if assignment not in assignments():
         raise ValueError(f"assignment must be one of {assignments()}, got {assignment!r}")
-    release_dir = Path(release_dir or ROOT / "assignments").resolve()
+    release_dir = Path(release_dir or course.root() / "assignments").resolve()
     release_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="deepgrad-assign-") as tmp:
         api = NbGraderAPI(config=_config(release_dir, f"sqlite:///{tmp}/gradebook.db"))

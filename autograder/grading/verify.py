@@ -2,23 +2,22 @@
 modules agree, and assignments/ is in sync with solutions/. Run it after any edit of an assignment."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from .. import checks, notebook
+from .. import checks, course, notebook
 from ..records import manual
 from . import release
 from .pipeline import grade_all
 
 
 def graded_assignments() -> list[str]:
-    """Assignments with both a source folder and a check module."""
-    return [a for a in release.assignments()
-            if importlib.util.find_spec(f"autograder.checks.{a}") is not None]
+    """The course's assignments with both a source folder and a check module."""
+    checks_dir = course.root() / course.CHECKS
+    return [a for a in release.assignments() if (checks_dir / f"{a}.py").is_file()]
 
 
 def _normalise(nb_path: Path) -> dict:
@@ -29,8 +28,9 @@ def _normalise(nb_path: Path) -> dict:
 
 def release_drift(assignment: str) -> list[str]:
     """Files of assignments/<A> that differ from a fresh generate_assignment (empty list: in sync)."""
-    committed = release.ROOT / "assignments" / assignment
-    with tempfile.TemporaryDirectory(prefix="deepgrad-drift-", dir=str(release.ROOT)) as tmp:
+    root = course.root()
+    committed = root / "assignments" / assignment
+    with tempfile.TemporaryDirectory(prefix="deepgrad-drift-", dir=str(root)) as tmp:
         fresh = release.generate(assignment, Path(tmp))
         names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
         names |= {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.is_dir() else set()
@@ -50,7 +50,7 @@ def release_drift(assignment: str) -> list[str]:
 def consistency(assignment: str) -> list[str]:
     """Problems between the source notebook's graded cells and the check module's parts."""
     module = checks.load(assignment)
-    src = notebook.load(release.ROOT / "solutions" / assignment / module.NOTEBOOK)
+    src = notebook.load(course.root() / "solutions" / assignment / module.NOTEBOOK)
     cells = notebook.grade_cells(src)
     parts = {p.name: float(p.points) for p in module.PARTS}
     problems = []
@@ -75,7 +75,7 @@ def verify(assignments_: list[str], jobs: int = 2, stream=sys.stdout) -> bool:
             subs = Path(tmp) / "submissions"
             for who, folder in (("solution", "solutions"), ("stub", "assignments")):
                 (subs / who).mkdir(parents=True)
-                src = release.ROOT / folder / a / module.NOTEBOOK
+                src = course.root() / folder / a / module.NOTEBOOK
                 if src.is_file():
                     shutil.copy(src, subs / who / module.NOTEBOOK)
                 else:

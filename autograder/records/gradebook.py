@@ -4,8 +4,9 @@ The gradebook is nbgrader's database (SQLite by default, PostgreSQL for a class 
 formgrader, ``nbgrader export`` and our grades.csv read it; the grader writes one grade cell per part.
 Everything in the grader that touches it goes through :func:`open` (which also puts nbgrader's tools on PATH
 and quiets a warning nbgrader's own code trips), and new gradebooks are made by :func:`create`. Both work in
-the course that autograder/nbgrader_config.py names (:func:`course_id`), as nbgrader's own commands do, so
-that the gradebook holds one course, whoever wrote a row first.
+the course that the course's autograder/nbgrader_config.py names (:func:`course_id`), as nbgrader's own
+commands do, so that the gradebook holds one course, whoever wrote a row first. One gradebook per course:
+grading into an output folder inside the course writes the course's (:func:`default_url`).
 
 Shards (``--shard i/N``) write into one PostgreSQL gradebook at once, and nbgrader creates every shared row
 (the course, the assignment, its notebook, grade and solution cells, a student) by looking for it and
@@ -25,6 +26,8 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
+
+from .. import course
 
 # the advisory lock's key (advisory locks are per database, so gradebooks in other databases never contend)
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"deepgrad gradebook writers").digest()[:8], "big", signed=True)
@@ -64,26 +67,28 @@ def lock(db_url: str, timeout_s: float = LOCK_TIMEOUT_S):
         engine.dispose()
 
 
-CONFIG_FILE = Path(__file__).resolve().parent.parent / "nbgrader_config.py"
+def course_id() -> str:
+    """The course id the course's autograder/nbgrader_config.py gives nbgrader (``CourseDirectory.course_id``):
+    the course nbgrader's collect, formgrader and exchange work in. nbgrader's ``Gradebook`` otherwise files
+    rows under "default_course", and the gradebook would hold the course twice."""
+    return _course_id(course.root())
 
 
 @functools.cache
-def course_id() -> str:
-    """The course id autograder/nbgrader_config.py gives nbgrader (``CourseDirectory.course_id``): the course
-    nbgrader's collect, formgrader and exchange work in. nbgrader's ``Gradebook`` otherwise files rows under
-    "default_course", and the gradebook would hold the course twice."""
-    from traitlets.config import PyFileConfigLoader
-
-    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
-    value = config.CourseDirectory.get("course_id")
+def _course_id(root: Path) -> str:
+    value = course.nbgrader_config(root).CourseDirectory.get("course_id")
     if not isinstance(value, str) or not value:
-        raise RuntimeError(f"{CONFIG_FILE} must set c.CourseDirectory.course_id to the course's id, got {value!r}")
+        raise RuntimeError(f"{root / course.CONFIG} must set c.CourseDirectory.course_id to the course's id, got "
+                           f"{value!r}")
     return value
 
 
 def default_url(output: Path) -> str:
-    """The gradebook of an output folder when none is named (``--gradebook``): ``OUTPUT/gradebook.db``."""
-    return f"sqlite:///{Path(output).resolve() / 'gradebook.db'}"
+    """The gradebook of an output folder when none is named (``--gradebook``): the course's own, the one its
+    formgrader reads (``CourseDirectory.db_url``), when ``output`` lies inside the course; else
+    ``OUTPUT/gradebook.db`` (a trial run, a machine without the course)."""
+    where = course.holding(output)
+    return course.gradebook_url(where) if where else f"sqlite:///{Path(output).resolve() / 'gradebook.db'}"
 
 
 @contextlib.contextmanager

@@ -121,7 +121,7 @@ def return_feedback(assignment: str, module, output: Path, to: Path, db_url: str
         target = to / f"{name}.zip"
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(f"{assignment}-feedback.html", page)
-            copy = autograded.path(output, student, assignment, notebook.name)
+            copy = autograded.path(autograded.folder(output), student, assignment, notebook.name)
             if copy.is_file():
                 z.write(copy, f"{assignment}-autograded.ipynb")
         done.written.append(target)

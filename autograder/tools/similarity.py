@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 
+from .. import course
 from .. import notebook as nbmod
 
 K = 12              # tokens per k-gram: about one short line of code
@@ -226,7 +227,7 @@ def write(assignment: str, module, submissions: Path, to: Path, threshold: float
     """Compare the answer cells of every submission in ``submissions``; write the pairs' page to ``to``."""
     answers = answers_of(assignment, module, submissions)
     try:
-        stub = nbmod.load(nbmod.ROOT / "assignments" / assignment / module.NOTEBOOK)
+        stub = nbmod.load(course.root() / "assignments" / assignment / module.NOTEBOOK)
         template = "\n".join(nbmod.answer_cells(stub))
     except nbmod.NotebookProblem:
         template = ""
