@@ -149,10 +149,10 @@ _MAGIC = re.compile(r"^([ \t]*)[%!][^\n]*", re.M)
 
 def source(assignment: str, name: str) -> dict | None:
     """The course's source notebook ``solutions/<assignment>/<name>``, whose answer-cell ids locate a student's
-    answers; None when it cannot be read (the answers are then found by their markers)."""
+    answers; None when it cannot be read or there is no course (the answers are then found by their markers)."""
     try:
         return load(course.root() / "solutions" / assignment / name)
-    except NotebookProblem:
+    except (NotebookProblem, course.CourseNotFound):
         return None
 
 

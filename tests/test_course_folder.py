@@ -137,6 +137,24 @@ def test_no_course_is_a_clear_error(tmp_path, monkeypatch):
         main(["new-course", str(tmp_path)])          # not empty
 
 
+def test_check_outside_a_course_uses_the_installed_checks(installed, tmp_path):
+    """A student's server (or the image) holds no course: `deepgrad check` grades with the checks installed with
+    deepgrad, while the instructor's commands still refuse to guess a course."""
+    install, deepgrad = installed
+    shutil.rmtree(install / "solutions")            # as in the image: no sources beside the package
+    home = tmp_path / "student"
+    home.mkdir()
+    solved = home / "A1.ipynb"
+    shutil.copy(solution_dir("A1") / checks.load("A1").NOTEBOOK, solved)
+    out = deepgrad("check", "A1", solved, cwd=home)
+    total = sum(p.points for p in checks.load("A1").PARTS)
+    assert f"{total:g} / {total:g}" in out or f"{total} / {total}" in out, out
+    stub = home / "stub.ipynb"
+    shutil.copy(ROOT / "assignments" / "A1" / checks.load("A1").NOTEBOOK, stub)
+    assert "0 / " in deepgrad("check", "A1", stub, cwd=home, code=1)
+    assert "no DeepGrad course" in deepgrad("verify", "A1", cwd=home, code=2)
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_instructor_opens_the_named_course(tmp_path):
     """`make instructor COURSE=DIR`: the formgrader on the course's own configuration, in the course folder."""

@@ -135,17 +135,25 @@ def _source(fn) -> str:
 _from_course: dict = {}      # a course's check file -> (its mtime and size, the module loaded from it)
 
 
-def load(assignment: str):
+def load(assignment: str, *, installed_without_course: bool = False):
     """The check module of ``assignment`` in the course (``<course>/autograder/checks/<A>.py``, see
     ``autograder.course``), checked to declare NOTEBOOK and PARTS. The installed package's own module when the
     course is the installed clone; another course's file is loaded from that file (again once edited), so an
     edit in the course folder changes the grade. The checks are the instructor's code, trusted: they run in
-    the grader, never in the sandbox."""
+    the grader, never in the sandbox.
+
+    ``installed_without_course``: where no course is found, the module installed with deepgrad (a student's
+    server or a self-learner's install holds no course; `deepgrad check` still checks their work)."""
     from .. import course
 
     if not assignment.isidentifier():
         raise ValueError(f"assignment must be a name like 'A1', got {assignment!r}")
-    where = course.root()
+    try:
+        where = course.root()
+    except course.CourseNotFound:
+        if not installed_without_course:
+            raise
+        where = course.installed()
     path = (where / course.CHECKS / f"{assignment}.py").resolve()
     if not path.is_file():
         raise ValueError(f"assignment {assignment!r} has no check module in the course {where}: expected "
@@ -161,6 +169,11 @@ def load(assignment: str):
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: part names must be unique, got {names}")
     return module
+
+
+def installed_assignments() -> list[str]:
+    """The assignments whose check module was installed with deepgrad."""
+    return sorted(p.stem for p in Path(__file__).resolve().parent.glob("A*.py"))
 
 
 def _load_file(path: Path, assignment: str):

@@ -28,7 +28,7 @@ from .. import checks as checks_mod
 from .. import feedback
 from .. import notebook as nbmod
 from ..checks import Feedback, Outputs
-from ..course import installed, root as course_root   # `course` is grade_all's course file
+from ..course import CourseNotFound, installed, root as course_root   # `course` is grade_all's course file
 from ..notebook import discover, folder_name, student_id
 from ..records import autograded, gradebook, grades, late, manual, record
 from ..records.gradebook import create as create_gradebook
@@ -48,7 +48,11 @@ DEEPGRAD_BLOCKED = ("Graded code runs without the course library (only NumPy and
 def _hidden_paths(extra) -> list[str]:
     """Directories a student's process must not see (effective where namespaces are available): the course
     (its solutions and checks), the folder the grader was installed from, the library."""
-    paths = [course_root(), installed(), Path(checks_mod.__file__).resolve().parent.parent]
+    paths = [installed(), Path(checks_mod.__file__).resolve().parent.parent]
+    try:
+        paths.append(course_root())
+    except CourseNotFound:      # `deepgrad check` on a student's server: no course to hide
+        pass
     try:
         import deepgrad
         paths.append(Path(deepgrad.__file__).resolve().parent)
@@ -335,8 +339,9 @@ def _into_gradebook(db: str, made, output: Path, assignment: str, module, result
 
 def grade_notebook(assignment: str, path: Path, *, seed: int | None = None) -> StudentResult:
     """One notebook graded exactly as :func:`grade_all` grades a student (same sandbox, parts, checks and
-    feedback), with nothing written: the self-learner's `deepgrad check`."""
-    module = checks_mod.load(assignment)
+    feedback), with nothing written: the self-learner's `deepgrad check`, which works outside a course too
+    (with the checks installed with deepgrad)."""
+    module = checks_mod.load(assignment, installed_without_course=True)
     with tempfile.TemporaryDirectory(prefix="deepgrad-check-") as tmp:
         folder = Path(tmp) / "submission"
         folder.mkdir()
