@@ -53,6 +53,7 @@ MISTAKES = {
     "bn_running": "batch norm's running statistics wrong",
     "bn_eval_batch": "batch norm's eval mode with the batch's own statistics",
     "bn_constant_stats": "batch norm's train-mode dx with the batch statistics taken as constants",
+    "bn_missing_path": "batch norm's train-mode dx without its path through the batch mean or variance",
     "best_by_reference": "the best parameters kept by reference, changed by later updates",
     # A3's codes
     "assigned_grad": "= instead of += in a VJP (gradients do not add up at branches)",

@@ -88,3 +88,16 @@ def test_grader_feedback_names_the_slip_with_zero_entries(slip, words):
     assert not fb.gradient("dW", dW, what="dW", N=len(y), reg=reg, W=W)
     notes = [line.text for line in fb.lines if line.ok is None]
     assert len(notes) == 1 and words in notes[0], [line.text for line in fb.lines]
+
+
+def test_check_says_once_which_function_is_still_the_stub(capsys):
+    """The released A3, nothing written yet: each part says once which function is still the stub, not one line
+    per value the stub could not produce."""
+    assert main(["check", "A3", str(ROOT / "assignments" / "A3" / "A3.ipynb"), "--seed", "1"]) == 1
+    printed = capsys.readouterr().out
+    assert "No value for" not in printed, printed
+    part = printed.split("\nelementwise", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in part.splitlines()[2:]]
+    assert lines == ["Your code raised an error.", "✗ Error: NotImplementedError: `__pow__` is not written yet",
+                     "• This is still the stub: replace `raise NotImplementedError()` with your code.",
+                     "✗ Nothing more of this part can be judged until `__pow__` is written."], part

@@ -172,6 +172,8 @@ CASES = [
     case("batchnorm", "dx with the batch statistics as constants", slip(BN, (
         '    if mode == "eval":\n        return dxhat * inv_std, dgamma, dbeta', '    if True:\n        return dxhat * '
         'inv_std, dgamma, dbeta')), TRAIN_BACK, said=("three paths", "bn_constant_stats")),
+    case("batchnorm", "dx without the path through the variance", slip(BN, ("    dxc += 2.0 * xc * dvar / N\n", "")),
+         TRAIN_BACK, said=("leaves out the path through the batch variance", "bn_missing_path")),
     case("batchnorm", "a backward pass that raises in eval mode", slip(BN, (
         '    if mode == "eval":\n        return dxhat * inv_std, dgamma, dbeta',
         '    if mode == "eval":\n        raise ValueError("no backward pass in eval mode")')), EVAL_BACK),

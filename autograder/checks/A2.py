@@ -109,8 +109,8 @@ def _keepdims(out, keys) -> bool:
 BIG = (16, 16384, 16)
 LINEAR_SHARES = (
     Share(FORWARD, 0.5, "out = x @ W + b"),
-    Share("dx", 0.5, "dout @ W.T, derived (exact on inputs of every scale, fast on a large layer)"),
-    Share("dW", 0.5, "x.T @ dout, derived"),
+    Share("dx", 0.5, "dL/dx of shape (N, D), derived (exact on inputs of every scale, fast on a large layer)"),
+    Share("dW", 0.5, "dL/dW of shape (D, M), derived"),
     Share("db", 0.5, "dout summed over the batch, of shape (M,); the right values of shape (1, M) earn half"),
 )
 
@@ -690,6 +690,21 @@ def _own_eval_backward(inp, out):
     return dout * gamma * s, (dout * xhat).sum(axis=0), dout.sum(axis=0)
 
 
+def _paths_left_out(dout, cache) -> list:
+    """The train-mode dx of a backward pass that leaves out some of the three paths from x to the output
+    (through the batch mean, through the variance, or both: the eval-mode formula), as ``fb.close`` slips."""
+    xhat, gamma, inv_std, _ = cache
+    dxhat = dout * gamma
+    why = ("In train mode the batch mean and variance are computed from x, so x reaches the output along three "
+           "paths (directly, through the mean, through the variance) and dx adds all three.")
+    return [("bn_constant_stats", f"Your dx is what it would be if the batch mean and variance were constants. {why}",
+             dxhat * inv_std),
+            ("bn_missing_path", f"Your dx leaves out the path through the batch variance. {why}",
+             inv_std * (dxhat - dxhat.mean(axis=0))),
+            ("bn_missing_path", f"Your dx leaves out the path through the batch mean. {why}",
+             inv_std * (dxhat - xhat * (dxhat * xhat).mean(axis=0)))]
+
+
 def check_batchnorm(inp, out, fb):
     gamma, beta, names = inp["gamma"], inp["beta"], ("dx", "dgamma", "dbeta")
     bn_param = {"mode": "train", "momentum": inp["momentum"]}
@@ -706,10 +721,11 @@ def check_batchnorm(inp, out, fb):
 
     _, cache = layers.batchnorm_forward(inp["x2"], gamma, beta, {"mode": "train"})
     grads = dict(zip(names, layers.batchnorm_backward(inp["dout"], cache), strict=True))
-    ok_back = fb.gradient("back_dx", grads["dx"], what="the train-mode dx")
-    if not ok_back and _matches(out, "back_dx", layers.batchnorm_backward(inp["dout"], (*cache[:3], "eval"))[0], 1e-6):
-        fb.note("Your dx is what it would be if the batch mean and variance were constants. In train mode they are "
-                "computed from x, so x reaches the output along three paths; add all three.", code="bn_constant_stats")
+    slips = _paths_left_out(inp["dout"], cache)
+    if any(_matches(out, "back_dx", value, 1e-6) for _, _, value in slips):    # named: no guess of the checker's
+        ok_back = fb.close("back_dx", grads["dx"], what="the train-mode dx", slips=slips)
+    else:
+        ok_back = fb.gradient("back_dx", grads["dx"], what="the train-mode dx")
     for key in names[1:]:
         ok_back &= fb.gradient("back_" + key, grads[key], what=f"the train-mode {key}")
     if not ok_back:
