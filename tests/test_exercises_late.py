@@ -134,6 +134,13 @@ def test_08_engine_backward_slips(old, new, says):
     assert says in out, f"{says!r} not in:\n{out}"
 
 
+def test_08_engine_backward_refuses_the_engine_itself():
+    """Calling the engine's own backward is not writing one."""
+    out = exercises.check(L08, "engine-backward", "def my_backward(loss):\n    loss.backward()\n")
+    assert out.startswith("Verdict: not yet: "), out
+    assert "calls the engine's own .backward()" in out, out
+
+
 @pytest.mark.parametrize("old, new, says", [
     ("s = 1 / (1 + np.exp(-a))", "s = np.exp(a)", "the VJP and the JVP are off"),           # e^t, the numerator only
     ("vjp=lambda g: (g * s,)", "vjp=lambda g: (s,)", "the VJP is off"),                     # forgot the upstream gradient
