@@ -334,13 +334,14 @@ def test_float32_stays_float32():
 
 def test_construction_and_conversions():
     t = Tensor([[1, 2], [3, 4]])
-    assert t.dtype == np.float64 and t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and len(t) == 2
+    assert t.dtype == np.float64 and t.shape == (2, 2) and t.ndim == 2 and t.numel() == 4 and len(t) == 2
+    assert t.size() == (2, 2) and t.size(1) == 2 and t.dim() == 2
     assert Tensor(np.arange(3)).dtype == np.arange(3).dtype  # arrays keep their dtype
     assert Tensor(3, dtype=np.float32).dtype == np.float32
     assert t.tolist() == [[1, 2], [3, 4]] and Tensor(2.5).item() == 2.5 and float(Tensor([4.0])) == 4.0
     n = t.numpy()
     n[0, 0] = 99
-    assert t.data[0, 0] == 1  # numpy() is a copy
+    assert t.data[0, 0] == 99  # numpy() shares the memory, as PyTorch's
     d = Tensor(t, requires_grad=True).detach()
     assert not d.requires_grad and d.is_leaf
     with pytest.raises(TypeError, match="requires_grad"):
@@ -351,12 +352,18 @@ def test_construction_and_conversions():
     assert Tensor([1.0, 2.0]).zero_().tolist() == [0.0, 0.0]
 
 
-def test_comparisons_return_plain_boolean_arrays():
+def test_comparisons_are_elementwise_boolean_tensors():
     t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    for r in (t > 2, t >= 2, t < 2, t <= Tensor([2.0, 2.0, 2.0])):
-        assert isinstance(r, np.ndarray) and r.dtype == bool
+    for r in (t > 2, t >= 2, t < 2, t <= Tensor([2.0, 2.0, 2.0]), t == 2, t != Tensor([2.0, 2.0, 2.0])):
+        assert isinstance(r, Tensor) and r.dtype == bool and not r.requires_grad
     np.testing.assert_array_equal(t > 1.5, [False, True, True])
-    assert len({t, Tensor(1.0)}) == 2  # hashable by identity
+    np.testing.assert_array_equal(t == Tensor([1.0, 0.0, 3.0]), [True, False, True])
+    assert len({t, Tensor(1.0)}) == 2 and {t: 1}[t] == 1  # hashable by identity: sets and dicts still work
+    # The engine keys its bookkeeping by identity: a graph whose two leaves are equal elementwise still
+    # sends each its own gradient (a topological sort that compared with == would merge them).
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    (a * 2 + b * 3).sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0] and b.grad.tolist() == [3.0, 3.0]
 
 
 def test_numpy_array_on_the_left_defers_to_tensor():
@@ -367,9 +374,12 @@ def test_numpy_array_on_the_left_defers_to_tensor():
     np.testing.assert_allclose(t.grad, [3.0, 4.0])
 
 
-def test_pow_needs_a_number_exponent():
+def test_pow_takes_a_number_or_a_tensor_exponent():
     with pytest.raises(TypeError, match="exponent"):
-        Tensor(2.0) ** Tensor(2.0)
+        Tensor(2.0) ** "2"
+    x, p = Tensor(2.0, requires_grad=True), Tensor(3.0, requires_grad=True)
+    (x ** p).backward()
+    assert x.grad.item() == 12.0 and p.grad.item() == pytest.approx(8.0 * np.log(2.0))
 
 
 def test_from_op_adds_a_new_op():

@@ -85,7 +85,7 @@ BAD_CALLS = [
      "std must be a finite number >= 0, got -1.0"),
     ("kaiming mode", lambda: init.kaiming_normal_(np.zeros((2, 3)), mode="fan_avg"), ValueError,
      "mode must be one of ('fan_in', 'fan_out'), got 'fan_avg'"),
-    ("F.linear bias", lambda: F.linear(Tensor(np.zeros((2, 3))), Tensor(np.zeros((3, 4))), Tensor(np.zeros(3))),
+    ("F.linear bias", lambda: F.linear(Tensor(np.zeros((2, 3))), Tensor(np.zeros((4, 3))), Tensor(np.zeros(3))),
      ValueError, "bias must have shape (4,), got shape (3,)"),
     ("linear_forward W", lambda: layers.linear_forward(np.zeros((2, 3)), np.zeros(3), np.zeros(1)), ValueError,
      "W must have shape (D, M), got shape (3,)"),

@@ -307,7 +307,7 @@ def test_backward_on_the_device_matches_the_host(cp, Tensor, rng):
     loss_h, grad_h = run(lambda a: a)
     loss_d, grad_d = run(cp.asarray)
     assert backend.device_of(grad_d) == "cuda" and backend.device_of(loss_d.data) == "cuda"
-    np.testing.assert_allclose(grad_d.get(), grad_h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_d.data.get(), grad_h, rtol=1e-12, atol=1e-14)
 
 
 def test_gradient_flows_back_across_to(cp, Tensor, rng):

@@ -19,6 +19,7 @@ def test_two_layer_net_same_gradients(activation, loss):
                           {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation](),
                           nn.Linear(H, C, dtype=np.float64, generator=2))
     W1, b1, W2, b2 = (p.data for p in model.parameters())
+    W1, W2 = W1.T, W2.T  # nn.Linear stores (out, in) as PyTorch; the by-hand layers take W (D, M)
 
     # By hand: the modular forward/backward API of the backprop lecture.
     h, c1 = layers.linear_forward(X, W1, b1)
@@ -39,5 +40,6 @@ def test_two_layer_net_same_gradients(activation, loss):
     auto.backward()
 
     assert auto.item() == pytest.approx(value, rel=1e-12)
-    for got, want in zip([x.grad, *(p.grad for p in model.parameters())], [dX, dW1, db1, dW2, db2], strict=True):
+    for got, want in zip([x.grad, *(p.grad for p in model.parameters())], [dX, dW1.T, db1, dW2.T, db2],
+                         strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -77,7 +77,7 @@ def test_shared_parameter_counted_once_and_gets_both_gradients():
     W = shared.weight.data.copy()
 
     def loss_of(Wa):
-        return float((np.tanh(x @ Wa) @ Wa).sum())
+        return float((np.tanh(x @ Wa.T) @ Wa.T).sum())  # nn.Linear's weight is (out, in)
 
     model(Tensor(x)).sum().backward()
     np.testing.assert_allclose(shared.weight.grad, numeric_grad(loss_of, W), rtol=1e-6, atol=1e-8)
@@ -87,7 +87,7 @@ def test_linear_default_init_matches_pytorch_bounds():
     init.manual_seed(0)
     fc = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    assert fc.weight.shape == (400, 300) and fc.bias.shape == (300,) and fc.weight.dtype == np.float32
+    assert fc.weight.shape == (300, 400) and fc.bias.shape == (300,) and fc.weight.dtype == np.float32
     for p in (fc.weight.data, fc.bias.data):
         assert p.min() >= -bound and p.max() <= bound
     # uniform on [-b, b] has standard deviation b/√3
@@ -111,7 +111,7 @@ def test_linear_gradients_and_errors():
     x = np.random.default_rng(1).normal(size=(4, 3))
     assert_grad_matches(lambda t: (fc(t) ** 2).sum(), x)
     W = fc.weight.data
-    assert_grad_matches(lambda w: ((Tensor(x) @ w + fc.bias.data) ** 2).sum(), W.copy())
+    assert_grad_matches(lambda w: ((Tensor(x) @ w.T + fc.bias.data) ** 2).sum(), W.copy())  # (out, in)
     with pytest.raises(ValueError, match=r"\(4, 5\)"):
         fc(Tensor(np.ones((4, 5))))
     with pytest.raises(ValueError, match="in_features"):
@@ -120,7 +120,7 @@ def test_linear_gradients_and_errors():
 
 def test_fused_linear_gradients_all_inputs():
     rng = np.random.default_rng(2)
-    x, W, b = rng.normal(size=(5, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    x, W, b = rng.normal(size=(5, 3)), rng.normal(size=(2, 3)), rng.normal(size=2)
     target = rng.normal(size=(5, 2))
 
     def loss(xa, Wa, ba):
@@ -278,7 +278,7 @@ def test_loss_modules_equal_functions():
 def test_functional_forward_mode_through_fused_ops():
     from deepgrad.autograd import jvp, vjp
     rng = np.random.default_rng(6)
-    x, W, b, y = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=5), rng.integers(0, 5, 4)
+    x, W, b, y = rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), rng.normal(size=5), rng.integers(0, 5, 4)
     f = lambda x, W, b: F.cross_entropy(F.linear(x, W, b), y)
     v = tuple(rng.normal(size=a.shape) for a in (x, W, b))
     _, t = jvp(f, (x, W, b), v)

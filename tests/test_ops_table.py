@@ -74,10 +74,24 @@ def test_the_docstring_lists_every_op():
 def test_a_graph_using_every_op_draws_with_known_symbols(rng):
     from deepgrad.viz.graph import OP_SYMBOLS
     x = Tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True)
-    W = Tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    W = Tensor(rng.standard_normal((2, 4)), requires_grad=True)  # F.linear's (out, in)
     h = F.linear(x, W).tanh() + x[:, :2].sqrt() * x.T[:2].T.exp() - x.reshape(3, 4)[:, 1:3].log()
     h = (h / 2.0 - h.abs().relu().leaky_relu().sigmoid().clip(0.1, 0.9)) ** 3
     h = -(h.softmax().max(axis=1) + h.log_softmax().min(axis=1) + h.sum() - h.mean())
+    h = autograd.cat([h.sin(), h.cos().clone()])[:3].float().double()
+
+    class Square(autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t * t
+
+        @staticmethod
+        def backward(ctx, g):
+            (t,) = ctx.saved_tensors
+            return 2 * t * g
+
+    h = Square.apply(h)
     loss = F.cross_entropy(h.reshape(3, 1) @ Tensor(np.ones((1, 2))), np.array([0, 1, 0])) \
         + F.binary_cross_entropy_with_logits(h, np.full(3, 0.5))
     ops = {n.op for n in autograd.trace(loss).nodes if n.op}
@@ -90,3 +104,8 @@ def test_symbols_are_short_enough_to_sit_in_a_circle(op):
     # "softmax" is the widest that fits the drawing's circle (rendered and looked at); longer names break lines
     symbol, _rule = autograd.OPS[op]
     assert symbol and max(len(line) for line in symbol.split("\n")) <= len("softmax")
+
+
+def test_the_ops_that_save_data_for_backward_are_in_the_table():
+    # backward's version check reads these (an in-place change of what an op saved makes backward refuse)
+    assert autograd.SAVES_INPUTS <= set(autograd.OPS) and autograd.SAVES_RESULT <= set(autograd.OPS)

@@ -24,10 +24,14 @@ Conventions (as in PyTorch):
 * Broadcasting works in every op; the engine sums a gradient back to the shape of the input it belongs to.
 * Only leaves that require grad keep ``.grad`` after ``backward()``; call ``t.retain_grad()`` to keep an
   intermediate's, or ``backward(retain_graph_grads=True)`` to keep every node's (graph drawings use this).
-* Calling ``backward()`` again *adds* into ``.grad``; clear it with ``zero_grad()`` (nn/optim) or
-  ``t.grad = None``. Treat ``.grad`` as read-only: two leaves may share one gradient array.
-* Comparisons (``<``, ``<=``, ``>``, ``>=``) return plain boolean arrays, not Tensors; ``==`` is identity
-  (Tensors are hashable and can sit in sets and dicts), use ``t.data == other`` for elementwise equality.
+* ``.grad`` is a Tensor (an array given to it is wrapped). Calling ``backward()`` again *adds* into it;
+  clear it with ``zero_grad()`` (nn/optim), ``t.grad.zero_()`` or ``t.grad = None``.
+* Comparisons (``==``, ``!=``, ``<``, ...) are elementwise and give boolean Tensors with no gradient. Tensors
+  still hash by identity, so they sit in sets and dicts (the engine keys its bookkeeping by ``id``).
+* In-place ops (``add_``, ``-=``, ``t[mask] = 0``, ...) change the data in place. As in PyTorch, a leaf that
+  requires grad may only be changed so under :func:`no_grad` (the optimiser's update), and every change
+  bumps the tensor's version: ``backward()`` refuses a graph whose saved inputs were changed since.
+  DeepGrad records no in-place op in the graph: on a tensor that requires grad, write ``y = y + x``.
 * ``max``/``min`` send the gradient to the arg-max; ties share it evenly (PyTorch's ``amax`` rule).
 * The dtype is kept: float32 in gives float32 values and gradients.
 
@@ -38,6 +42,7 @@ The names an op records in ``Tensor.op`` are the keys of :data:`OPS`, listed at 
 from __future__ import annotations
 
 import contextlib
+import operator
 from dataclasses import dataclass, field
 from numbers import Number
 
@@ -47,7 +52,7 @@ from . import backend, losses
 from .checks import check_int
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "from_op",
+    "Tensor", "tensor", "cat", "stack", "Function", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "from_op",
     "trace", "Graph", "GraphNode", "jvp", "vjp", "grad", "value_and_grad", "OPS",
 ]
 
@@ -72,6 +77,8 @@ OPS = {
     "reshape": ("reshape", "∂{o}/∂{p} = ∂{o}/∂{c}, reshaped back to {p}'s shape"),
     "transpose": ("ᵀ", "∂{o}/∂{p} = ∂{o}/∂{c}, transposed back"),
     "getitem": ("[ ]", "∂{o}/∂{p} = ∂{o}/∂{c} at the picked entries, 0 elsewhere"),
+    "sin": ("sin", "∂{o}/∂{p} = ∂{o}/∂{c} · cos({p})"),
+    "cos": ("cos", "∂{o}/∂{p} = ∂{o}/∂{c} · (−sin({p}))"),
     "exp": ("exp", "∂{o}/∂{p} = ∂{o}/∂{c} · exp({p}) = ∂{o}/∂{c} · {c}"),
     "log": ("log", "∂{o}/∂{p} = ∂{o}/∂{c} / {p}"),
     "sqrt": ("√", "∂{o}/∂{p} = ∂{o}/∂{c} / (2√{p})"),
@@ -83,11 +90,21 @@ OPS = {
     "clip": ("clip", "∂{o}/∂{p} = ∂{o}/∂{c} · [min ≤ {p} ≤ max]"),
     "softmax": ("softmax", "∂{o}/∂{p} = s · (∂{o}/∂{c} − Σ s · ∂{o}/∂{c}), s = softmax({p})"),
     "log_softmax": ("log\nsoftmax", "∂{o}/∂{p} = ∂{o}/∂{c} − softmax({p}) · Σ ∂{o}/∂{c}"),
+    "cat": ("cat", "∂{o}/∂{p} = ∂{o}/∂{c}, the slice that came from {p}"),
+    "clone": ("clone", "∂{o}/∂{p} = ∂{o}/∂{c} · 1"),
+    "cast": ("cast", "∂{o}/∂{p} = ∂{o}/∂{c}, converted back to {p}'s dtype"),
+    "function": ("f", "∂{o}/∂{p} = what the Function's own backward returns for {p}"),
     "to": ("to", "∂{o}/∂{p} = ∂{o}/∂{c}, moved back to {p}'s device"),
     "linear": ("xW+b", "∂{o}/∂x = ∂{o}/∂{c} Wᵀ, ∂{o}/∂W = xᵀ ∂{o}/∂{c}, ∂{o}/∂b = Σ over the batch of ∂{o}/∂{c}"),
     "cross_entropy": ("CE", "∂{o}/∂{p} = ∂{o}/∂{c} · (softmax({p}) − onehot(y)) / N"),
     "bce_with_logits": ("BCE", "∂{o}/∂x = ∂{o}/∂{c} · (σ(x) − y), ∂{o}/∂y = ∂{o}/∂{c} · (−x) (÷ N for the mean)"),
 }
+
+# The ops whose VJP reads their inputs' or their result's data later, as PyTorch saves them for backward:
+# backward refuses to run through one of them when that data was changed in place since (version counters).
+SAVES_INPUTS = {"mul", "div", "pow", "matmul", "log", "sin", "cos", "abs", "clip", "leaky_relu", "max", "min",
+                "linear", "cross_entropy", "bce_with_logits", "function"}
+SAVES_RESULT = {"exp", "sqrt", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "max", "min"}
 
 
 # ------------------------------------------------------------------------------------------ grad mode
@@ -165,9 +182,26 @@ def _as_array(data, dtype=None):
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
-    # Python numbers and (nested) lists: float64 unless told otherwise, as the course's gradient checks need.
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [_as_array(d) for d in data]
+    # Python numbers and (nested) lists: the default float dtype (float64 unless set_default_dtype said
+    # otherwise, as the course's gradient checks need).
     xp = backend.xp()
-    return xp.asarray(data, dtype=np.float64 if dtype is None else dtype)
+    return xp.asarray(data, dtype=backend.default_float() if dtype is None else dtype)
+
+
+class _GradFn:
+    """What ``Tensor.grad_fn`` shows: the op that made a tensor (PyTorch prints ``<MulBackward0 ...>``)."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op):
+        self.op = op
+
+    def name(self) -> str:
+        return f"{self.op.title().replace('_', '')}Backward"
+
+    __repr__ = lambda self: f"<{self.name()}>"  # noqa: E731
 
 
 # ---------------------------------------------------------------------------------------------- Tensor
@@ -175,26 +209,37 @@ class Tensor:
     """An array that remembers how it was computed, so that gradients can flow back through it.
 
     Inputs:
-    - data: a NumPy/CuPy array (dtype kept), a Tensor (its data), a Python number or list (float64)
+    - data: a NumPy/CuPy array (dtype kept), a Tensor (its data), a Python number or list (the default
+      float dtype: float64 unless ``deepgrad.set_default_dtype`` chose float32)
     - requires_grad: if True, ``backward()`` computes ``.grad`` for this tensor
     - dtype: optional dtype to convert to
     - label: optional display name, used by :func:`trace` and graph drawings
 
-    Attributes: ``data``, ``grad`` (array of ``data``'s shape, or None), ``requires_grad``, ``op`` (name of
+    Attributes: ``data``, ``grad`` (a Tensor of ``data``'s shape, or None), ``requires_grad``, ``op`` (name of
     the operation that made it, ``''`` for leaves), ``parents`` (tuple of Tensors), ``label``, ``tangent``
     (forward mode, see :func:`jvp`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "op", "_parents", "_vjp", "_jvp", "label", "tangent",
-                 "_retain", "__weakref__")
-    __array_ufunc__ = None  # numpy_array * tensor calls Tensor.__rmul__ instead of numpy's loop
+    __slots__ = ("_data", "_grad", "requires_grad", "op", "_parents", "_vjp", "_jvp", "label", "tangent",
+                 "_retain", "_version", "_versions", "__weakref__")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """NumPy meeting a Tensor: ``array * t`` is the Tensor op (recorded); ``array -= t`` updates the array
+        in place; any other ufunc (``np.isfinite(t.grad)``) computes on the data and returns an array."""
+        if out is None and method == "__call__" and ufunc in _OPERATORS and not kwargs:
+            like = next(x for x in inputs if isinstance(x, Tensor))
+            return _OPERATORS[ufunc](*(_lift(x, like) for x in inputs))
+        inputs = tuple(_data(x) for x in inputs)
+        if out is not None:
+            kwargs["out"] = tuple(_data(o) for o in out)
+        return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, label: str | None = None):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype} "
+        self._data = _as_array(data, dtype)
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad=True needs a floating-point tensor, got dtype {self._data.dtype} "
                             "(pass dtype=np.float64 or float data)")
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.op = ""
         self._parents = ()
@@ -202,14 +247,45 @@ class Tensor:
         self.label = label
         self.tangent = None
         self._retain = False
+        self._version, self._versions = 0, ()
+
+    @property
+    def data(self):
+        """The array (NumPy or CuPy). Assigning a Tensor stores its array (``p.data -= lr * p.grad`` works)."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else value
+
+    @property
+    def grad(self):
+        """The gradient as a Tensor of ``data``'s shape (None before ``backward()``); arrays are wrapped."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value if value is None or isinstance(value, Tensor) else Tensor(value)
 
     # ------------------------------------------------------------------------------- array-like info
     shape = property(lambda self: self.data.shape, doc="Shape of the data.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
     dtype = property(lambda self: self.data.dtype, doc="dtype of the data.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
     parents = property(lambda self: self._parents, doc="The tensors this one was computed from.")
     is_leaf = property(lambda self: not self._parents, doc="True for tensors not made by a recorded op.")
+    grad_fn = property(lambda self: _GradFn(self.op) if self._parents else None,
+                       doc="The op that made this tensor (None for a leaf), as PyTorch's ``grad_fn``.")
+
+    def size(self, dim: int | None = None):
+        """The shape (PyTorch's ``size()``), or its length along ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
 
     @property
     def device(self) -> str:
@@ -237,9 +313,15 @@ class Tensor:
     def __float__(self):
         return float(self.item())
 
+    def __reduce__(self):  # pickled (deepgrad.save) as a host array; a graph is never saved
+        return type(self), (backend.to_numpy(self.data), self.requires_grad)
+
+    def __format__(self, spec):
+        return format(self.item(), spec) if spec else repr(self)
+
     def numpy(self) -> np.ndarray:
-        """A host (NumPy) copy of the data."""
-        return np.array(backend.to_numpy(self.data), copy=True)
+        """The data as a NumPy array, sharing memory as PyTorch does; a host copy of a GPU tensor's data."""
+        return self.data if isinstance(self.data, np.ndarray) else backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
         if not isinstance(self.data, np.ndarray):  # as PyTorch: copying a GPU tensor home must be explicit
@@ -255,10 +337,74 @@ class Tensor:
         """The same data as a new leaf that requires no grad (no copy)."""
         return Tensor(self.data)
 
+    def clone(self) -> Tensor:
+        """A copy of the data, still in the graph (the gradient passes through unchanged)."""
+        return from_op(self.data.copy(), (self,), "clone", lambda g: (g,), lambda da: da)
+
+    # -------------------------------------------------------------------------------------- in place
+    def _inplace(self, name):
+        """PyTorch's check before changing ``self`` in place, then the bump of its version."""
+        if self.requires_grad and _state["grad_enabled"]:
+            if not self._parents:
+                raise RuntimeError(f"{name}: a leaf tensor that requires grad is changed in place; do it under "
+                                   "no_grad() (an optimiser's update) or on .data")
+            raise RuntimeError(f"{name}: DeepGrad records no in-place op in the graph; write y = y + x instead")
+        self._version += 1
+
+    def _assign(self, name, value):
+        self._inplace(name)
+        xp = backend.get_array_module(self.data)
+        self.data[...] = xp.asarray(_data(value), dtype=self.data.dtype)
+        return self
+
+    def __setitem__(self, index, value):
+        """``t[index] = value`` in place (``t[mask] = 0``), under the checks of :meth:`_inplace`."""
+        self._inplace("__setitem__")
+        index = tuple(_data(i) for i in index) if isinstance(index, tuple) else _data(index)
+        self.data[index] = _data(value)
+
     def zero_(self) -> Tensor:
         """Fill the data with zeros in place."""
-        self.data[...] = 0
-        return self
+        return self._assign("zero_", 0)
+
+    def fill_(self, value) -> Tensor:
+        return self._assign("fill_", value)
+
+    def copy_(self, src) -> Tensor:
+        return self._assign("copy_", src)
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._assign("add_", self.data + alpha * _data(other))
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._assign("sub_", self.data - alpha * _data(other))
+
+    def mul_(self, other) -> Tensor:
+        return self._assign("mul_", self.data * _data(other))
+
+    def div_(self, other) -> Tensor:
+        return self._assign("div_", self.data / _data(other))
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return self._assign("clamp_", backend.get_array_module(self.data).clip(self.data, min, max))
+
+    def _augmented(self, name, op, other):
+        """``self op= other``: in place, except on a non-leaf that records the graph, which Python rebinds."""
+        if self.requires_grad and _state["grad_enabled"] and self._parents:
+            return getattr(self, op)(other)
+        return self._assign(name, getattr(self.data, op)(_data(other)))
+
+    def __iadd__(self, other):
+        return self._augmented("+=", "__add__", other)
+
+    def __isub__(self, other):
+        return self._augmented("-=", "__sub__", other)
+
+    def __imul__(self, other):
+        return self._augmented("*=", "__mul__", other)
+
+    def __itruediv__(self, other):
+        return self._augmented("/=", "__truediv__", other)
 
     def retain_grad(self) -> Tensor:
         """Keep this (non-leaf) tensor's ``.grad`` after ``backward()``."""
@@ -269,17 +415,54 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def argmax(self, axis=None, *, dim=None):
-        """Index of the largest entry (a plain array; not differentiable)."""
-        return self.data.argmax(axis=_axis(axis, dim))
+    def argmax(self, axis=None, *, dim=None, keepdim=False):
+        """Index of the largest entry as an int64 Tensor (not differentiable)."""
+        axis = _axis(axis, dim)
+        out = self.data.argmax(axis=axis, keepdims=bool(keepdim) if axis is not None else False)
+        return Tensor(backend.get_array_module(out).asarray(out, dtype=np.int64))
+
+    def argmin(self, axis=None, *, dim=None, keepdim=False):
+        return (-self.detach()).argmax(axis, dim=dim, keepdim=keepdim)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Rounded values (not differentiable)."""
+        return Tensor(self.data.round(decimals))
+
+    def all(self) -> Tensor:
+        return Tensor(self.data.all())
+
+    def any(self) -> Tensor:
+        return Tensor(self.data.any())
 
     # --------------------------------------------------------------------------------------- devices
-    def to(self, device) -> Tensor:
-        """This tensor on ``device`` (``'cpu'``, ``'cuda'`` or ``'cuda:0'``); itself when already there.
+    def to(self, device=None, dtype=None) -> Tensor:
+        """This tensor on ``device`` (``'cpu'``, ``'cuda'`` or ``'cuda:0'``) and/or of ``dtype``; itself when
+        already there. ``t.to(np.float32)`` converts the dtype (as PyTorch, a dtype may come first).
 
         Moving is differentiable: the gradient is moved back. Needs CuPy and a GPU for ``'cuda'``
         (otherwise :class:`deepgrad.backend.BackendError` says what is missing).
         """
+        if device is not None and not isinstance(device, str):  # t.to(dtype)
+            device, dtype = None, device
+        out = self if dtype is None else self.type(dtype)
+        return out if device is None else out._to_device(device)
+
+    def type(self, dtype=None):
+        """This tensor as ``dtype`` (differentiable between float types); without one, the dtype's name."""
+        if dtype is None:
+            return f"deepgrad.{np.dtype(self.dtype).name}"
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        return from_op(self.data.astype(dtype), (self,), "cast", lambda g: (g,), lambda da: da.astype(dtype))
+
+    float = lambda self: self.type(np.float32)  # noqa: E731 (PyTorch's casts)
+    double = lambda self: self.type(np.float64)  # noqa: E731
+    long = lambda self: self.type(np.int64)  # noqa: E731
+    int = lambda self: self.type(np.int32)  # noqa: E731
+    bool = lambda self: self.type(np.bool_)  # noqa: E731
+
+    def _to_device(self, device) -> Tensor:
         target = backend.parse_device(device)
         if target == self.device:
             return self
@@ -299,11 +482,13 @@ class Tensor:
         return self.to("cuda")
 
     # ------------------------------------------------------------------------------------- backward
-    def backward(self, grad=None, retain_graph_grads: bool = False):
+    def backward(self, gradient=None, retain_graph=None, retain_graph_grads: bool = False):
         """Backpropagate: add d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         Inputs:
-        - grad: upstream gradient of self's shape; may be omitted only for a one-element tensor (1 is used)
+        - gradient: upstream gradient of self's shape; may be omitted only for a one-element tensor (1 is used)
+        - retain_graph: accepted for PyTorch's scripts; DeepGrad always keeps the graph, so a second
+          ``backward()`` through it works with or without it
         - retain_graph_grads: if True, every node of the graph (not just leaves) keeps its ``.grad``,
           so that :func:`trace` can show the gradient flowing into each node
         """
@@ -311,28 +496,25 @@ class Tensor:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of the graph has "
                                "requires_grad=True (or it was computed under no_grad())")
         xp = backend.get_array_module(self.data)
-        if grad is None:
+        if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
-                                   "reduce it first (e.g. .sum()) or pass grad= of the same shape")
-            grad = xp.ones_like(self.data)
+                                   "reduce it first (e.g. .sum()) or pass gradient= of the same shape")
+            gradient = xp.ones_like(self.data)
         else:
-            grad = _as_array(grad, self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"grad must have the output's shape {self.shape}, got {grad.shape}")
-        grads = {id(self): grad}
+            gradient = _as_array(gradient, self.dtype).copy()  # the caller's array never becomes a .grad
+            if gradient.shape != self.shape:
+                raise ValueError(f"gradient must have the output's shape {self.shape}, got {gradient.shape}")
+        grads, stored = {id(self): gradient}, set()
         for node in reversed(_topological_order(self, grad_only=True)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             if not node._parents or node._retain or retain_graph_grads:
-                if node.grad is None:
-                    # A view (e.g. of a broadcast) may be read-only or alias another array: store a copy.
-                    node.grad = g if g.flags.owndata else g.copy()
-                else:
-                    node.grad = node.grad + g
+                node._add_to_grad(g, stored)
             if not node._parents:
                 continue
+            node._check_saved_unchanged()
             for parent, pg in zip(node._parents, node._vjp(g), strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
@@ -342,6 +524,25 @@ class Tensor:
                     pg = pg.astype(parent.data.dtype)
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+
+    def _add_to_grad(self, g, stored: set):
+        """``.grad += g``. A view (e.g. of a broadcast) may be read-only, and one array may reach two tensors
+        (``x + y`` sends g to both): each new ``.grad`` gets an array of its own, as ``.grad.zero_()`` works
+        in place. ``stored`` holds the ids of the arrays given out in this backward pass."""
+        if self._grad is not None:
+            self._grad.data = self._grad.data + g
+            return
+        if not g.flags.owndata or id(g) in stored:
+            g = g.copy()
+        stored.add(id(g))
+        self._grad = Tensor(g)
+
+    def _check_saved_unchanged(self):
+        """PyTorch's version check: what this op's VJP reads must not have changed in place since."""
+        if (self._version and self.op in SAVES_RESULT) or (self.op in SAVES_INPUTS and any(
+                p._version != v for p, v in zip(self._parents, self._versions, strict=True))):
+            raise RuntimeError(f"a tensor needed to backpropagate through {self.op!r} was changed in place "
+                               "after it was used (its version moved on); clone it before changing it")
 
     # ---------------------------------------------------------------------------------- arithmetic
     def __add__(self, other):
@@ -383,9 +584,16 @@ class Tensor:
         return self
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor) or not isinstance(exponent, Number):
-            raise TypeError(f"exponent must be a Python number, got {type(exponent).__name__}; "
-                            "for a tensor exponent write (b * x.log()).exp()")
+        if isinstance(exponent, Tensor):  # x ** p, p a tensor: d/dx = p x^(p-1), d/dp = x^p log x
+            a, p = self.data, exponent.data
+            out = (a ** p).astype(a.dtype if a.dtype.kind == "f" else None, copy=False)
+            log = backend.get_array_module(a).log
+            return from_op(out, (self, exponent), "pow",
+                           lambda g: (g * p * a ** (p - 1) if self.requires_grad else None,
+                                      g * out * log(a) if exponent.requires_grad else None),
+                           lambda da, dp: da * p * a ** (p - 1) + dp * out * log(a))
+        if not isinstance(exponent, Number):
+            raise TypeError(f"exponent must be a Python number or a Tensor, got {type(exponent).__name__}")
         a, p = self.data, exponent
         if p == 0:  # x**0 is the constant 1: slope 0, also at a = 0 where p * a**(p-1) would be 0 * inf
             slope = backend.get_array_module(a).zeros_like(a)
@@ -418,20 +626,44 @@ class Tensor:
     def __rmatmul__(self, other):
         return _lift(other, self) @ self
 
-    # Comparisons give plain boolean arrays: they have no gradient.
+    # Comparisons are elementwise and give boolean Tensors: they have no gradient.
     def __lt__(self, other):
-        return self.data < _data(other)
+        return Tensor(self.data < _data(other))
 
     def __le__(self, other):
-        return self.data <= _data(other)
+        return Tensor(self.data <= _data(other))
 
     def __gt__(self, other):
-        return self.data > _data(other)
+        return Tensor(self.data > _data(other))
 
     def __ge__(self, other):
-        return self.data >= _data(other)
+        return Tensor(self.data >= _data(other))
 
-    __hash__ = object.__hash__
+    def __eq__(self, other):
+        return Tensor(self.data == _data(other))
+
+    def __ne__(self, other):
+        return Tensor(self.data != _data(other))
+
+    __hash__ = object.__hash__  # identity, as PyTorch: tensors stay usable as dict keys and in sets
+
+    def __invert__(self):
+        return Tensor(~self.data)
+
+    def __and__(self, other):
+        return Tensor(self.data & _data(other))
+
+    def __or__(self, other):
+        return Tensor(self.data | _data(other))
+
+    # PyTorch's method names for the operators
+    add = lambda self, other: self + other  # noqa: E731
+    sub = lambda self, other: self - other  # noqa: E731
+    mul = lambda self, other: self * other  # noqa: E731
+    div = lambda self, other: self / other  # noqa: E731
+    matmul = mm = lambda self, other: self @ other
+    pow = lambda self, exponent: self ** exponent  # noqa: E731
+    t = lambda self: self.transpose()  # noqa: E731
 
     # ------------------------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
@@ -451,7 +683,7 @@ class Tensor:
         axis, keepdims = _axis(axis, dim), _keepdims(keepdims, keepdim)
         shape = self.shape
         if axis is None:
-            n = self.size
+            n = self.data.size
         else:
             n = int(np.prod([shape[ax] for ax in ((axis,) if isinstance(axis, int) else axis)]))
         xp = backend.get_array_module(self.data)
@@ -487,8 +719,23 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0):
-        return self.reshape(self.shape[:start_dim] + (-1,))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """Merge the axes ``start_dim..end_dim`` (both included) into one."""
+        n = self.ndim
+        start, end = start_dim % n if n else 0, end_dim % n if n else 0
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:]) if n else self.reshape(1)
+
+    def unsqueeze(self, dim: int):
+        """A new axis of length 1 at ``dim``."""
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None):
+        """Drop the axes of length 1 (only ``dim`` when given, if it has length 1)."""
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = dim % self.ndim
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.shape[dim] == 1 else self
 
     def transpose(self, *axes):
         """Permute axes (all reversed by default, as NumPy); ``.T`` is the same."""
@@ -524,6 +771,18 @@ class Tensor:
         return from_op(a[index], (self,), "getitem", vjp, lambda da: da[index])
 
     # ------------------------------------------------------------------------------ elementwise
+    def sin(self):
+        a = self.data
+        xp = backend.get_array_module(a)
+        cos = xp.cos(a)
+        return from_op(xp.sin(a), (self,), "sin", lambda g: (g * cos,), lambda da: da * cos)
+
+    def cos(self):
+        a = self.data
+        xp = backend.get_array_module(a)
+        minus_sin = -xp.sin(a)
+        return from_op(xp.cos(a), (self,), "cos", lambda g: (g * minus_sin,), lambda da: da * minus_sin)
+
     def exp(self):
         out = backend.get_array_module(self.data).exp(self.data)
         return from_op(out, (self,), "exp", lambda g: (g * out,), lambda da: da * out)
@@ -606,6 +865,11 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+# The ufuncs behind Python's operators: NumPy hands ``array + tensor`` to the Tensor op of the same name.
+_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+              np.true_divide: operator.truediv, np.matmul: operator.matmul, np.negative: operator.neg}
+
+
 def _lift(other, like: Tensor) -> Tensor:
     """``other`` as a Tensor that can meet ``like`` in an op: numbers take like's floating dtype."""
     if isinstance(other, Tensor):
@@ -628,6 +892,24 @@ def tensor(data, requires_grad: bool = False, dtype=None, label: str | None = No
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, label=label)
 
 
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing axis ``dim`` (PyTorch's ``torch.cat``); the gradient is split back."""
+    tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    arrays = [t.data for t in tensors]
+    xp = backend.get_array_module(*arrays)
+    bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+    return from_op(xp.concatenate(arrays, axis=dim), tensors, "cat",
+                   lambda g: tuple(xp.split(g, bounds, axis=dim)),
+                   lambda *ts: xp.concatenate(ts, axis=dim))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis ``dim`` (PyTorch's ``torch.stack``)."""
+    return cat([(t if isinstance(t, Tensor) else Tensor(t)).unsqueeze(dim) for t in tensors], dim=dim)
+
+
 def from_op(data, parents: tuple, op: str, vjp, jvp=None) -> Tensor:
     """Record the result of an operation: how to add a new differentiable op to the engine.
 
@@ -645,15 +927,55 @@ def from_op(data, parents: tuple, op: str, vjp, jvp=None) -> Tensor:
     if isinstance(data, np.generic):
         data = np.asarray(data)
     out = Tensor.__new__(Tensor)
-    out.data, out.grad, out.op, out.label, out._retain = data, None, "", None, False
-    out.tangent = None
+    out._data, out._grad, out.op, out.label, out._retain = data, None, "", None, False
+    out.tangent, out._version = None, 0
     if _state["grad_enabled"] and any(p.requires_grad for p in parents):
         out.requires_grad, out._parents, out._vjp, out._jvp, out.op = True, parents, vjp, jvp, op
+        out._versions = tuple(p._version for p in parents)  # checked by backward (in-place changes)
     else:
-        out.requires_grad, out._parents, out._vjp, out._jvp = False, (), None, None
+        out.requires_grad, out._parents, out._vjp, out._jvp, out._versions = False, (), None, None, ()
     if _state["forward_mode"] and any(p.tangent is not None for p in parents):
         out.tangent = _push_tangent(data, parents, op, jvp)
     return out
+
+
+class Function:
+    """A differentiable op written outside the engine (PyTorch's ``torch.autograd.Function``).
+
+    Subclass it with two static methods, ``forward(ctx, *inputs)`` computing the result from Tensors (no graph
+    is recorded inside) and ``backward(ctx, grad_output)`` returning one gradient per input (a Tensor, an
+    array or None); ``ctx.save_for_backward(*tensors)`` keeps what backward needs (``ctx.saved_tensors``).
+    Call it with ``MyFunction.apply(*inputs)``: the result records the op ``'function'``.
+    """
+
+    class _Context:
+        saved_tensors = ()
+
+        def save_for_backward(self, *tensors):
+            self.saved_tensors = tensors
+
+    @classmethod
+    def apply(cls, *inputs):
+        ctx = cls._Context()
+        with no_grad():
+            out = cls.forward(ctx, *inputs)
+        parents = tuple(t for t in inputs if isinstance(t, Tensor))
+
+        def vjp(g):
+            with no_grad():
+                grads = cls.backward(ctx, Tensor(g))
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            return tuple(_data(gr) for gr, x in zip(grads, inputs, strict=True) if isinstance(x, Tensor))
+
+        return from_op(_data(out), parents, "function", vjp)
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        raise NotImplementedError("a Function subclass defines forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass defines backward(ctx, grad_output)")
 
 
 def _push_tangent(data, parents, op, jvp):
@@ -746,7 +1068,7 @@ def trace(root: Tensor, backward: bool = False) -> Graph:
                 leaves += 1
                 label = f"x{leaves}"
         parents = tuple(ids[id(p)] for p in t._parents)
-        grad = None if t.grad is None else np.array(backend.to_numpy(t.grad), copy=True)
+        grad = None if t.grad is None else np.array(backend.to_numpy(t.grad.data), copy=True)
         graph.nodes.append(GraphNode(i, t.op, label, np.array(backend.to_numpy(t.data), copy=True), grad,
                                      parents, t.requires_grad))
         graph.edges.extend((p, i) for p in parents)
@@ -834,7 +1156,7 @@ def vjp(f, primals, cotangents=None):
         if out.requires_grad:
             out.backward(u)
         xp = backend.get_array_module(out.data)
-        gs = tuple(t.grad if t.grad is not None else xp.zeros_like(t.data) for t in inputs)
+        gs = tuple(t.grad.data if t.grad is not None else xp.zeros_like(t.data) for t in inputs)
         return gs[0] if single else gs
 
     if cotangents is None:
@@ -856,13 +1178,14 @@ def value_and_grad(f, argnums=0):
         inputs = [Tensor(_float_array(a), requires_grad=True) if i in nums else a for i, a in enumerate(args)]
         with enable_grad():
             out = f(*inputs)
-        if not isinstance(out, Tensor) or out.size != 1:
+        if not isinstance(out, Tensor) or out.data.size != 1:
             raise ValueError("grad needs f to return a one-element Tensor (a scalar loss), "
                              f"got {getattr(out, 'shape', type(out).__name__)}")
         if out.requires_grad:
             out.backward()
         xp = backend.get_array_module(out.data)
-        gs = tuple(inputs[i].grad if inputs[i].grad is not None else xp.zeros_like(inputs[i].data) for i in nums)
+        gs = tuple(inputs[i].grad.data if inputs[i].grad is not None else xp.zeros_like(inputs[i].data)
+                   for i in nums)
         return out.data, (gs[0] if single else gs)
     return wrapped
 

@@ -29,7 +29,8 @@ import numpy as np
 
 __all__ = [
     "BackendError", "use", "current", "xp", "get_array_module", "to_numpy", "asarray",
-    "cupy_available", "gpu_available",
+    "cupy_available", "gpu_available", "default_float", "set_default_float",
+    "parameter_float",
     "DEVICES", "parse_device", "device_of", "default_device", "to_device", "check_same_device", "synchronize",
     "register_device_array", "unregister_device_array",
 ]
@@ -42,7 +43,7 @@ class BackendError(RuntimeError):
     """The requested backend cannot run here (CuPy missing, or no GPU)."""
 
 
-_state = {"name": "numpy", "module": np}
+_state = {"name": "numpy", "module": np, "float": np.dtype(np.float64), "float_set": False}
 
 # Extra array types that live on the "cuda" device, mapped to their array module (tests register a
 # stand-in for CuPy here; real CuPy arrays are recognised by their module name and need no entry).
@@ -146,6 +147,24 @@ def to_numpy(x) -> np.ndarray:
 def asarray(x, dtype=None):
     """``x`` as an array of the backend in use (copied to the device when that is the GPU)."""
     return xp().asarray(x, dtype=dtype)
+
+
+def default_float() -> np.dtype:
+    """The dtype Python floats become in a Tensor: float64 unless ``deepgrad.set_default_dtype`` said otherwise."""
+    return _state["float"]
+
+
+def parameter_float() -> np.dtype:
+    """The dtype of ``nn`` layers' parameters: float32 (PyTorch's) unless ``set_default_dtype`` was called."""
+    return _state["float"] if _state["float_set"] else np.dtype(np.float32)
+
+
+def set_default_float(dtype) -> None:
+    """Make ``dtype`` (float32 or float64) the default of new floating-point tensors and of ``nn`` layers."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"the default dtype must be float32 or float64, got {dtype}")
+    _state.update(float=dtype, float_set=True)
 
 
 def cupy_available() -> bool:

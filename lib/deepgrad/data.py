@@ -24,7 +24,8 @@ from numbers import Integral
 import numpy as np
 
 from . import backend
-from .checks import check_generator, check_int, check_number, check_probability, deprecated
+from .checks import check_generator, check_int, check_number, check_probability
+from .utils.data import DataLoader, TensorDataset  # PyTorch's home for them: deepgrad.utils.data
 
 __all__ = [
     "make_blobs", "make_xor", "make_circles", "make_bullseye", "make_spiral", "make_moons",
@@ -439,66 +440,3 @@ def minibatches(X, y, batch_size: int, shuffle: bool = True, seed: int | None = 
         else:
             idx = order[start:start + batch_size]
             yield X[idx], y[idx]
-
-
-class TensorDataset:
-    """Arrays with the same first dimension, indexed together (PyTorch's ``TensorDataset``).
-
-    ``dataset[i]`` is the tuple ``(X[i], y[i], ...)``; ``i`` may be an index array.
-    """
-
-    def __init__(self, *tensors):
-        if not tensors:
-            raise ValueError("TensorDataset needs at least one array")
-        tensors = tuple(t if hasattr(t, "shape") else np.asarray(t) for t in tensors)
-        n = tensors[0].shape[0] if tensors[0].ndim else None
-        if any(t.ndim < 1 or t.shape[0] != n for t in tensors):
-            raise ValueError(f"all arrays must have the same number of examples (first dimension), "
-                             f"got shapes {[t.shape for t in tensors]}")
-        self.tensors = tensors
-
-    def __len__(self) -> int:
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, index):
-        return tuple(t[index] for t in self.tensors)
-
-
-class DataLoader:
-    """Iterate over a data set in mini-batches, one epoch per ``for`` loop (PyTorch's ``DataLoader``).
-
-    ``dataset`` is a :class:`TensorDataset` (or any object whose ``__getitem__`` accepts an index array
-    and returns a tuple of arrays). With ``shuffle`` every epoch gets a new order; ``generator`` (an int
-    seed or a ``numpy.random.Generator``, PyTorch's argument name) makes the sequence of epochs
-    reproducible. ``seed=`` is the deprecated spelling of ``generator=``.
-
-        >>> X, y = make_spiral(300, classes=3, seed=0)
-        >>> loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=0)
-        >>> len(loader), [len(yb) for xb, yb in loader]
-        (5, [64, 64, 64, 64, 44])
-    """
-
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, *,
-                 generator=None, seed=None):
-        if seed is not None:
-            deprecated("DataLoader(seed=...)", "DataLoader(generator=...)")
-            generator = seed if generator is None else generator
-        self.dataset = dataset
-        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self._rng = check_generator(generator)
-
-    def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.dataset)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            tensors = getattr(self.dataset, "tensors", None)
-            if tensors is not None:
-                idx = backend.get_array_module(*tensors).asarray(idx)
-            yield self.dataset[idx]

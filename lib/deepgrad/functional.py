@@ -9,9 +9,9 @@
     >>> round(loss.item(), 4), scores.grad.round(4).tolist()      # softmax(scores) - onehot(y)
     (0.2413, [[-0.2144, 0.1753, 0.0391]])
 
-Names, arguments and defaults follow PyTorch, with two course conventions: weights are stored
-``(in_features, out_features)`` = (D, M), so :func:`linear` computes ``x @ W + b`` (PyTorch stores
-``(out, in)`` and computes ``x @ W.T + b``); and targets may be plain arrays or Tensors.
+Names, arguments and defaults follow PyTorch: :func:`linear` takes its weight ``(out_features, in_features)``
+= (M, D) and computes ``x @ W.T + b`` (the by-hand layers of :mod:`deepgrad.layers` keep CS231n's ``x @ W``
+with W (D, M)); targets may be plain arrays or Tensors.
 
 The fused ops (:func:`linear`, :func:`cross_entropy`, :func:`binary_cross_entropy_with_logits`) give
 the same numbers as their compositions, with one node in the graph and one gradient formula instead
@@ -70,11 +70,11 @@ def _labels(target, logits, name="target"):
 
 # --------------------------------------------------------------------------------------- layers
 def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Fully connected layer ``x @ W + b`` as one op.
+    """Fully connected layer ``x @ W.T + b`` as one op (PyTorch's ``F.linear``).
 
     Inputs:
     - input: shape (N, D) (or (..., D)); a Tensor or a plain array
-    - weight: shape (D, M) — the course's (in, out) layout; PyTorch's ``F.linear`` takes (M, D)
+    - weight: shape (M, D) = (out_features, in_features), PyTorch's layout
     - bias: shape (M,) or None
 
     Returns:
@@ -82,25 +82,25 @@ def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     x = _tensor(input, "input")
     a, W = x.data, weight.data
-    if W.ndim != 2 or a.shape[-1] != W.shape[0]:
-        raise ValueError(f"input's last dimension must match weight of shape (D, M): input {a.shape}, "
+    if W.ndim != 2 or a.shape[-1] != W.shape[1]:
+        raise ValueError(f"input's last dimension must match weight of shape (M, D) = (out, in): input {a.shape}, "
                          f"weight {W.shape}")
-    out = a @ W
+    out = a @ W.T
     parents = (x, weight)
     if bias is not None:
-        check_shape(bias, "bias", (W.shape[1],))
+        check_shape(bias, "bias", (W.shape[0],))
         out += bias.data
         parents = (x, weight, bias)
-    M = W.shape[1]
+    M, D = W.shape
 
     def vjp(g):
         g2 = g.reshape(-1, M)
-        dx = g @ W.T if x.requires_grad else None  # the data's gradient is usually not wanted: skip it
-        dW = a.reshape(-1, W.shape[0]).T @ g2 if weight.requires_grad else None
+        dx = g @ W if x.requires_grad else None  # the data's gradient is usually not wanted: skip it
+        dW = g2.T @ a.reshape(-1, D) if weight.requires_grad else None
         return (dx, dW) if bias is None else (dx, dW, g2.sum(axis=0))
 
     def jvp(da, dW, db=None):
-        t = da @ W + a @ dW
+        t = da @ W.T + a @ dW.T
         return t if db is None else t + db
 
     return from_op(out, parents, "linear", vjp, jvp)

@@ -171,8 +171,10 @@ def place_on_canvas(images, rng, canvas: int = 10):
 class RandomPlacement:
     """Augmentation as a data set: every time an example is fetched its digit lands somewhere new.
 
-    Use with ``data.DataLoader``; ``images`` (N, 8, 8), ``y`` (N,).
+    Use with ``data.DataLoader``; ``images`` (N, 8, 8), ``y`` (N,). A batch is placed at once (an index array).
     """
+
+    fetches_batches = True
 
     def __init__(self, images, y, seed: int = 0, canvas: int = 10):
         self.images, self.y, self.canvas = images, y, canvas

@@ -32,6 +32,11 @@ def manual_seed(seed: int) -> None:
     _default_rng = np.random.default_rng(seed)
 
 
+def default_generator() -> np.random.Generator:
+    """The generator used when no ``generator=`` is given (reseeded by :func:`manual_seed`)."""
+    return _default_rng
+
+
 def _rng(generator) -> np.random.Generator:
     return check_generator(generator, default=_default_rng)
 

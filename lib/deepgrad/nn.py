@@ -9,10 +9,11 @@ registers it, so ``model.parameters()`` finds every weight of a nested network:
     >>> loss = nn.CrossEntropyLoss()(model(np.ones((5, 4), np.float32)), np.array([0, 1, 2, 0, 1]))
     >>> loss.backward()
     >>> [(name, p.grad.shape) for name, p in model.named_parameters()]
-    [('0.weight', (4, 8)), ('0.bias', (8,)), ('2.weight', (8, 3)), ('2.bias', (3,))]
+    [('0.weight', (8, 4)), ('0.bias', (8,)), ('2.weight', (3, 8)), ('2.bias', (3,))]
 
-Course convention: :class:`Linear` stores its weight as ``(in_features, out_features)`` = (D, M) and computes
-``x @ W + b``; PyTorch stores the transpose ``(out, in)``. The initial values follow PyTorch's defaults.
+:class:`Linear` stores its weight as PyTorch does, ``(out_features, in_features)`` = (M, D), and computes
+``x @ W.T + b``; the by-hand layers (:mod:`deepgrad.layers`) keep CS231n's ``x @ W`` with W (D, M). The initial
+values follow PyTorch's defaults.
 Parameters are float32 by default (as PyTorch); pass ``dtype=np.float64`` for gradient checks.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ from . import backend, init
 from . import functional as F
 from .autograd import Tensor
 from .checks import check_choice, check_int, check_probability
+
+functional = F  # torch.nn.functional
 
 __all__ = [
     "Parameter", "Module", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
@@ -120,8 +123,8 @@ class Module:
 
     # ------------------------------------------------------------------------------- state
     def state_dict(self) -> OrderedDict:
-        """Parameter name -> a copy of its array."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """Parameter name -> a copy of it as a Tensor (a snapshot: later steps do not change it)."""
+        return OrderedDict((name, Tensor(p.data.copy())) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays into the parameters (in place, so optimisers keep working on the same objects)."""
@@ -135,20 +138,32 @@ class Module:
                 p = params[name]
                 if tuple(value.shape) != p.shape:
                     raise ValueError(f"state_dict[{name!r}] has shape {tuple(value.shape)}, the parameter has {p.shape}")
+                value = value.data if isinstance(value, Tensor) else value  # a Tensor on the GPU has no __array__
                 p.data[...] = backend.get_array_module(p.data).asarray(value)
         return self
 
     def to(self, device):
-        """Move every parameter (and its gradient) to ``device`` in place; returns self."""
+        """Move every parameter (and its gradient) to ``device`` in place, or cast them to a dtype
+        (``model.to(np.float64)``, PyTorch's ``model.to(torch.float64)``); returns self."""
+        if not isinstance(device, str):  # a dtype
+            for p in self.parameters():
+                p.data = p.data.astype(device, copy=False)
+                p.grad = None if p.grad is None else p.grad.type(device)
+            return self
         for p in self.parameters():
             moved = p.to(device)
             if moved is not p:
                 p.data = moved.data
-                p.grad = None if p.grad is None else Tensor(p.grad).to(device).data
+                p.grad = None if p.grad is None else p.grad.to(device)
         return self
 
+    cpu = lambda self: self.to("cpu")  # noqa: E731 (PyTorch's shorthands)
+    cuda = lambda self: self.to("cuda")  # noqa: E731
+    float = lambda self: self.to(np.float32)  # noqa: E731
+    double = lambda self: self.to(np.float64)  # noqa: E731
+
     def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------------------------- display
     def extra_repr(self) -> str:
@@ -163,27 +178,31 @@ class Module:
 
 # --------------------------------------------------------------------------------------- layers
 class Linear(Module):
-    """Fully connected layer ``y = x W + b``.
+    """Fully connected layer ``y = x Wᵀ + b`` (PyTorch's ``nn.Linear``).
 
     Inputs:
     - in_features D, out_features M
     - bias: learn a bias of shape (M,)
-    - dtype: parameter dtype (float32 by default, as PyTorch)
+    - dtype: parameter dtype (float32 by default, as PyTorch, or the one set by ``deepgrad.set_default_dtype``)
     - generator: int seed or numpy Generator for the initial values (default: ``init.manual_seed``'s)
 
-    Parameters: ``weight`` of shape (D, M) — the course's layout; PyTorch stores (M, D) — and ``bias`` (M,).
-    Both start U(−1/√D, 1/√D), PyTorch's default (``kaiming_uniform_`` with a = √5 gives exactly that bound).
+    Parameters: ``weight`` of shape (M, D) = (out_features, in_features) as PyTorch stores it (the by-hand
+    layers' W (D, M) is its transpose), and ``bias`` (M,). Both start U(−1/√D, 1/√D), PyTorch's default
+    (its ``kaiming_uniform_`` with a = √5 gives exactly that bound).
 
     Forward: x of shape (N, D) -> (N, M).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, generator=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, generator=None):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
-        xp = backend.xp()
-        self.weight = Parameter(xp.empty((self.in_features, self.out_features), dtype=dtype))
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        xp, dtype = backend.xp(), backend.parameter_float() if dtype is None else dtype
+        # Drawn in the (in, out) layout of init's fans, then stored (out, in): a seed gives each connection the
+        # value it had when the course's numbers were computed with the (in, out) layout.
+        w = init.kaiming_uniform_(xp.empty((self.in_features, self.out_features), dtype=dtype), a=math.sqrt(5),
+                                  generator=generator)
+        self.weight = Parameter(xp.ascontiguousarray(w.T))
         if bias:
             bound = 1 / math.sqrt(in_features)
             self.bias = Parameter(xp.empty((out_features,), dtype=dtype))
@@ -245,11 +264,15 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flatten all but the batch dimension: (N, d1, ..., dk) -> (N, d1 * ... * dk)."""
+    """Merge the axes ``start_dim..end_dim``; by default all but the batch one: (N, d1, ..., dk) -> (N, d1 ... dk)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = check_int(start_dim, "start_dim"), check_int(end_dim, "end_dim")
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
-        return x.reshape(x.shape[0], -1)
+        return x.flatten(self.start_dim, self.end_dim)
 
 
 class Dropout(Module):
@@ -306,7 +329,7 @@ class MLP(Sequential):
     """
 
     def __init__(self, sizes, activation: str = "relu", dropout: float = 0.0, bias: bool = True,
-                 dtype=np.float32, generator=None):
+                 dtype=None, generator=None):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")

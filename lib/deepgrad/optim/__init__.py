@@ -96,7 +96,7 @@ class Optimizer:
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        grad = p.grad
+                        grad = p.grad.data
                         if group.get("weight_decay", 0) and not self._decoupled:
                             grad = grad + group["weight_decay"] * p.data  # L2 penalty folded into the gradient
                         self._update(p, grad, self.state.setdefault(p, {}), group)

@@ -105,7 +105,7 @@ class BackpropController:
     # ------------------------------------------------------------------------------------- compute
     def _call(self, tensors: dict):
         out = self.fn(**tensors)
-        if not isinstance(out, Tensor) or out.size != 1:
+        if not isinstance(out, Tensor) or out.numel() != 1:
             raise TypeError(f"the expression must return a scalar Tensor, got {type(out).__name__} "
                             f"{getattr(out, 'shape', '')}")
         return out

@@ -44,7 +44,7 @@ class GateController:
         y = Tensor(float(self.y), requires_grad=True, label="y")
         out = GATES[self.gate](x, y)
         out.label = "out"
-        out.backward(grad=float(self.upstream), retain_graph_grads=True)
+        out.backward(gradient=float(self.upstream), retain_graph_grads=True)
         self.out = float(out.data)
         self.dx = float(x.grad)
         self.dy = None if self.gate == "sigmoid" else float(y.grad)
