@@ -98,11 +98,10 @@ def test_random_placement_augmentation_helps():
     assert np.all(accs[:, 1] > accs[:, 0] + 0.05)
 
 
-def test_transfer_from_clean_digits_beats_learning_from_twenty_noisy_ones():
-    runs = [G.transfer(seed, 10) for seed in SEEDS]
-    for key in ("source", "frozen", "finetuned"):
-        assert all(r[key] > r["scratch"] + 0.1 for r in runs), key
-    assert _mean([abs(r["finetuned"] - r["source"]) for r in runs]) < 0.05, "fine-tuning changes little here"
+def test_weight_decay_alone_regularises_the_noisy_label_network(noisy_runs):
+    """The notes' "a regulariser does not work in isolation" fails: Adam's weight decay alone helps on every seed."""
+    decayed = [G.noisy_labels(seed, EPOCHS, weight_decay=0.01) for seed in SEEDS]
+    assert all(d.val_acc[-1] > b.val_acc[-1] + 0.01 for b, d in zip(noisy_runs["base"], decayed, strict=True))
 
 
 def test_accuracy_grows_with_the_amount_of_data():
@@ -112,10 +111,14 @@ def test_accuracy_grows_with_the_amount_of_data():
 
 def test_random_features_show_double_descent():
     widths = [10, 20, 50, 80, 100, 120, 150, 200, 300, 1000, 3000]
-    mse, acc = map(np.array, zip(*[G.random_features(seed, widths) for seed in range(5)], strict=True))
+    mse, acc, rank, dead = map(np.array, zip(*[G.random_features(seed, widths) for seed in range(5)], strict=True))
+    # the peak sits where the features first reach rank n = 100 (dead ReLUs keep the rank below p), per seed
+    first_full = {widths[int(np.argmax(r >= 100))] for r in rank}
+    assert np.all(rank <= np.minimum(100, np.array(widths))) and np.all(rank[:, widths.index(100)] < 100)
+    assert np.all(rank <= np.array(widths) - dead), "a dead feature adds nothing to the rank"
     mse, acc = mse.mean(axis=0), acc.mean(axis=0)
     peak = widths[int(np.argmax(mse))]
-    assert 80 <= peak <= 200, f"the error should peak near p = n = 100, not at p = {peak}"
+    assert peak in first_full, f"the error peaks at p = {peak}, the rank first reaches 100 at {first_full}"
     below = max(acc[i] for i, p in enumerate(widths) if p < 100)
     assert acc[-1] > below + 0.05 and acc[-1] > acc[widths.index(peak)] + 0.2
 

@@ -24,7 +24,7 @@ from .train import History, fit
 
 __all__ = [
     "digits_split", "flip_labels", "mlp", "train_classifier", "accuracy", "ridge_regression", "noisy_labels",
-    "place_on_canvas", "RandomPlacement", "augmentation", "transfer", "learning_curve", "random_features",
+    "place_on_canvas", "RandomPlacement", "augmentation", "learning_curve", "random_features",
 ]
 
 HIDDEN = 256
@@ -101,10 +101,10 @@ class _Share:
 
 
 def train_classifier(model, train_data, val_data=None, epochs: int = 60, seed: int = 0, lr: float = 1e-3,
-                     batch_size: int = 50, params=None, callback=None) -> History:
+                     batch_size: int = 50, params=None, callback=None, weight_decay: float = 0.0) -> History:
     """:func:`deepgrad.train.fit` with cross-entropy and Adam on ``params`` (default: all of the model's);
-    ``callback(history)`` after every epoch."""
-    opt = optim.Adam(model.parameters() if params is None else params, lr=lr)
+    ``weight_decay`` is Adam's (L2 folded into the gradient); ``callback(history)`` after every epoch."""
+    opt = optim.Adam(model.parameters() if params is None else params, lr=lr, weight_decay=weight_decay)
     return fit(model, nn.CrossEntropyLoss(), opt, train_data, val_data, epochs=epochs, batch_size=batch_size,
                seed=seed, progress=False, callback=callback)
 
@@ -144,8 +144,9 @@ def ridge_regression(seed: int, weight_decays, n_train: int = 60, n_features: in
 
 
 def noisy_labels(seed: int, epochs: int, dropout: float = 0.0, bottleneck: int | None = None,
-                 n_train: int = 200, label_noise: float = 0.3, progress=None) -> History:
-    """The MLP on ``n_train`` digits of which a fraction ``label_noise`` carry a wrong label.
+                 n_train: int = 200, label_noise: float = 0.3, weight_decay: float = 0.0, progress=None) -> History:
+    """The MLP on ``n_train`` digits of which a fraction ``label_noise`` carry a wrong label (Adam's
+    ``weight_decay`` on all parameters).
 
     Validation labels are clean. Returns the History (per epoch: ``loss``, ``train_acc`` against the noisy
     labels, ``val_loss``, ``val_acc``).
@@ -153,7 +154,7 @@ def noisy_labels(seed: int, epochs: int, dropout: float = 0.0, bottleneck: int |
     Xtr, ytr, Xval, yval = digits_split(seed, n_train)
     model = mlp(dropout=dropout, bottleneck=bottleneck, seed=seed)
     return train_classifier(model, (Xtr, flip_labels(ytr, label_noise, seed)), (Xval, yval), epochs, seed,
-                            callback=_Share(progress, epochs))
+                            callback=_Share(progress, epochs), weight_decay=weight_decay)
 
 
 def place_on_canvas(images, rng, canvas: int = 10):
@@ -206,44 +207,6 @@ def augmentation(seed: int, epochs: int, n_train: int = 200, progress=None):
     return tuple(accs)
 
 
-def transfer(seed: int, epochs: int, per_class: int = 2, n_source: int = 600, pixel_noise: float = 0.5,
-             progress=None):
-    """Pre-train on clean digits, then learn noisy digits from ``per_class`` labelled examples of each class.
-
-    Source: the first ``n_source`` training images, clean. Target: other training images and the validation
-    images, with Gaussian noise of std ``pixel_noise`` added to every pixel. Returns validation accuracies on
-    the noisy images: ``scratch`` (a fresh MLP on the few examples), ``source`` (the pre-trained network as it
-    is), ``frozen`` (pre-trained hidden layers kept, a new output layer trained) and ``finetuned`` (all layers
-    trained further from the pre-trained weights, at a smaller learning rate).
-    """
-    Xtr, ytr, Xval, yval = digits_split(seed)
-    r = np.random.default_rng([_check_seed(seed), 6])
-    source = mlp(seed=seed)
-    few_epochs = 100                                    # on the few target examples, a batch each: quick epochs
-    tick = _Share(progress, epochs + 3 * few_epochs)
-    train_classifier(source, (Xtr[:n_source], ytr[:n_source]), epochs=epochs, seed=seed, callback=tick)
-    pool = np.arange(n_source, len(ytr))
-    few = np.concatenate([r.choice(pool[ytr[pool] == c], per_class, replace=False) for c in range(10)])
-
-    def noisy(X):
-        return (X + r.normal(0, pixel_noise, X.shape)).astype(np.float32)
-
-    target, Xv = (noisy(Xtr[few]), ytr[few]), noisy(Xval)
-    steps = dict(epochs=few_epochs, seed=seed, batch_size=len(few), callback=tick)
-    result = {"source": accuracy(source, Xv, yval)}
-    scratch = mlp(seed=seed + 1000)
-    train_classifier(scratch, target, **steps)
-    result["scratch"] = accuracy(scratch, Xv, yval)
-    body = nn.Sequential(*list(source)[:-1])            # everything but the output layer
-    head = nn.Linear(HIDDEN, 10, generator=np.random.default_rng([seed, 7]))
-    frozen = nn.Sequential(body, head)
-    train_classifier(frozen, target, params=head.parameters(), lr=1e-2, **steps)
-    result["frozen"] = accuracy(frozen, Xv, yval)
-    train_classifier(source, target, lr=3e-4, **steps)
-    result["finetuned"] = accuracy(source, Xv, yval)
-    return result
-
-
 def learning_curve(seed: int, sizes, steps: int = 200, progress=None):
     """Validation accuracy of the MLP trained on the first n training images, for each n in ``sizes``.
 
@@ -265,19 +228,23 @@ def random_features(seed: int, widths, n_train: int = 100, progress=None):
 
     The hidden layer relu(x W + b) (W of shape (64, p), fixed and random) gives N × p features; the output
     weights are the minimum-norm least-squares fit to the one-hot labels (with p > N there are many exact fits,
-    and this one has the smallest norm). Returns ``(val_mse, val_acc)``, arrays (len(widths),): the squared
-    error summed over the 10 outputs, averaged over the validation images, and the accuracy.
+    and this one has the smallest norm). Returns ``(val_mse, val_acc, rank, dead)``, arrays (len(widths),): the
+    squared error summed over the 10 outputs, averaged over the validation images; the accuracy; the rank of the
+    N × p training feature matrix (the fit interpolates once it reaches N); the features that are 0 on every
+    training image (dead ReLUs, which add a column of zeros and nothing to the rank).
     """
     Xtr, ytr, Xval, yval = digits_split(seed, n_train)
     r = np.random.default_rng([_check_seed(seed), 8])
     widest = max(widths)
     W, b = r.normal(0, 1 / 8, (64, widest)), r.normal(0, 1, widest)
-    mse, acc, tick = [], [], _Share(progress, len(widths))
+    mse, acc, rank, dead, tick = [], [], [], [], _Share(progress, len(widths))
     for p in widths:
         features, val_features = (np.maximum(X @ W[:, :p] + b[:p], 0) for X in (Xtr, Xval))
+        rank.append(np.linalg.matrix_rank(features))
+        dead.append(int(np.sum(features.max(axis=0) == 0)))
         out = np.linalg.pinv(features) @ np.eye(10)[ytr]            # (p, 10): the minimum-norm fit
         scores = val_features @ out
         mse.append(np.mean(np.sum((scores - np.eye(10)[yval]) ** 2, axis=1)))
         acc.append(np.mean(scores.argmax(axis=1) == yval))
         tick()
-    return np.array(mse), np.array(acc)
+    return np.array(mse), np.array(acc), np.array(rank), np.array(dead)
