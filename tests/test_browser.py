@@ -21,25 +21,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 import pytest
-from conftest import stop_process_group
+from browser_lab import (ROOT, click_run_all, delete_sessions, kernel_environ, launch, open_notebook, student_lab,
+                         wait_all_ran, wait_for_idle_kernel)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = os.path.join(ROOT, "test-artifacts", "browser")
 LESSON = "06_backprop.ipynb"
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else (shutil.which("chromium") or "")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]
 # The explorer of f = (x+y)z: the backprop explorer whose inputs include z (lesson 06 also shows a gate
 # explorer and a backprop explorer of the sigmoid neuron's loss, with inputs w0, w1, w2).
 EXPLORER = ".dg-backprop-explorer:has(.dg-grad-z)"
@@ -50,105 +41,18 @@ sys.path.insert(0, os.path.join(ROOT, "labs"))
 from saved_widgets import LINE as SAVED_WIDGET_LINE  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _fmt(v: float) -> str:
     """As the explorer's labels print numbers (deepgrad.widgets._common.fmt)."""
     s = f"{v:.3f}"
     return s[1:] if s.startswith("-") and float(s) == 0 else s
 
 
-def _stop(proc: subprocess.Popen, base: str, token: str) -> None:
-    """Shut the kernels and the server down, then kill whatever of them is left (kernels run in their own
-    sessions, so killing the server's process group alone could leave them behind)."""
-    import psutil  # a dependency of ipykernel
-
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    try:
-        with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=3) as r:
-            for k in json.load(r):
-                req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={token}", method="DELETE")
-                urllib.request.urlopen(req, timeout=5).close()
-    except OSError:
-        pass  # the server is already gone or not answering: the kills below still run
-    stop_process_group(proc, timeout=10)
-    for p in family:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(family, timeout=5)
-
-
 @pytest.fixture(scope="module")
 def lab():
-    """The student's lab, started as the README says (`make lab`), on a fresh copy of the course.
-
-    WORK (the student's copy), the port and Jupyter's settings, runtime and workspace folders are the
-    test's own; the token is read from the URL `make lab` prints, as a student would. Yields
-    ``(base_url, token, work_dir, log_path, process)``.
-    """
-    home = tempfile.mkdtemp(prefix="deepgrad-lab-")
-    work = os.path.join(home, "work")
-    port = _free_port()
-    # No BLAS thread settings here: `make lab` sets them for its kernels (the lesson-06 test checks).
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    env.update(
-        DEEPGRAD_FAST="1",
-        JUPYTER_RUNTIME_DIR=os.path.join(home, "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=os.path.join(home, "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=os.path.join(home, "workspaces"),
-    )
-    # Keep every cell attached and rendered: with windowing (the default "contentVisibility"), cells out of
-    # view have no layout and no innerText, so prompts and labels there cannot be read. (The news pop-up is
-    # off for everyone: labs/overrides.json.)
-    folder = os.path.join(home, "settings", "@jupyterlab", "notebook-extension")
-    os.makedirs(folder)
-    with open(os.path.join(folder, "tracker.jupyterlab-settings"), "w") as fh:
-        json.dump({"windowingMode": "none"}, fh)
-    # The README's command, with this interpreter's environment; --old-file: a test never installs.
-    venv = sys.prefix
-    cmd = ["make", "--no-print-directory", "-C", ROOT, f"--old-file={venv}/.installed", "lab", f"VENV={venv}",
-           f"PORT={port}", f"WORK={work}"]
-    log_path = os.path.join(home, "lab.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base, token = f"http://127.0.0.1:{port}", None
-    try:
-        deadline = time.time() + 90
-        while token is None:
-            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", open(log_path).read())
-            if found:
-                token = found.group(1)
-            elif proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("`make lab` printed no URL:\n" + open(log_path).read()[-3000:])
-            else:
-                time.sleep(0.5)
-        yield base, token, work, log_path, proc
-    finally:
-        _stop(proc, base, token or "")
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _wait_for_idle_kernel(base: str, token: str, timeout: float = 60, notebook: str = LESSON) -> None:
-    deadline = time.time() + timeout
-    while True:
-        with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
-            states = [s["kernel"]["execution_state"] for s in json.load(r)
-                      if s.get("path", "").endswith(notebook) and s.get("kernel")]
-        if "idle" in states:
-            return
-        if time.time() > deadline:
-            raise AssertionError(f"{notebook}'s kernel did not become idle in {timeout} s (states: {states})")
-        time.sleep(0.25)
+    """The student's lab, started as the README says (`make lab`), on a fresh copy of the course, in fast mode
+    (tests/browser_lab.py). Yields ``(base_url, token, work_dir, log_path, process)``."""
+    with student_lab(fast=True) as started:
+        yield started
 
 
 def _wait_for_figure(page, explorer, base: str, token: str, timeout: float = 30) -> None:
@@ -158,7 +62,7 @@ def _wait_for_figure(page, explorer, base: str, token: str, timeout: float = 30)
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
-        _wait_for_idle_kernel(base, token, timeout=deadline - time.time())
+        wait_for_idle_kernel(base, token, LESSON, timeout=deadline - time.time())
         src = image.get_attribute("src")
         if src == last:
             return
@@ -179,24 +83,6 @@ def _expected(x: float, y: float, z: float) -> dict[str, str]:
             "f": f"f = {_fmt((x + y) * z)}"}
 
 
-def _kernel_environ(proc: subprocess.Popen) -> dict[str, str]:
-    """The environment of the lab's (one) kernel, a descendant of `make lab`."""
-    import psutil
-
-    kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)
-               if any("ipykernel" in part for part in p.cmdline())]
-    assert kernels, "no kernel runs under `make lab`"
-    return kernels[0].environ()
-
-
-def _delete_sessions(base: str, token: str) -> None:
-    """Shut every kernel down, as closing the lab and opening it again tomorrow does."""
-    with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
-        for session in json.load(r):
-            req = urllib.request.Request(f"{base}/api/sessions/{session['id']}?token={token}", method="DELETE")
-            urllib.request.urlopen(req, timeout=30).close()
-
-
 def test_backprop_explorer_responds_in_a_real_browser(lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -207,33 +93,14 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
             os.remove(os.path.join(SHOTS, name))
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             try:
-                page.goto(f"{base}/lab/tree/course/{LESSON}?token={token}", wait_until="domcontentloaded")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-                # The toolbar says "idle" before the notebook has a kernel at all, and a Run All then runs
-                # nothing: ask the server until the lesson's kernel exists and is idle.
-                _wait_for_idle_kernel(base, token)
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000)
-
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=10_000)
-                # Done when every code cell shows an execution count ("[*]" runs, "[ ]" never ran: a cell
-                # that raised stops Run All) and the kernel reports idle.
-                try:
-                    page.wait_for_function(
-                        r"""() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                                   return p.length > 0 && p.every(e => /\[\d+\]/.test(e.innerText)); }""",
-                        timeout=60_000,
-                    )
-                except Exception:
-                    stuck = page.locator(".jp-CodeCell").filter(has=page.locator(".jp-InputPrompt", has_text="[ ]"))
-                    raise AssertionError(f"Run All did not run every code cell; the first not run:\n"
-                                         f"{stuck.first.inner_text() if stuck.count() else '?'}") from None
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000)
+                open_notebook(page, lab, f"course/{LESSON}")
+                click_run_all(page)
+                wait_all_ran(page, timeout=60)
                 assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").filter(
                     has_text="Traceback").count() == 0, "a cell raised an error in the browser"
 
@@ -275,7 +142,7 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
                 assert page.get_by_text("Error displaying widget").count() == 0
                 assert explorer.locator(".jp-OutputArea-output, .widget-output").filter(
                     has_text="Traceback").count() == 0, "the explorer's handler raised"
-                assert _kernel_environ(proc).get("OPENBLAS_NUM_THREADS") == "1", "the lab's kernel has BLAS threads"
+                assert kernel_environ(proc).get("OPENBLAS_NUM_THREADS") == "1", "the lab's kernel has BLAS threads"
 
                 # Saved, then reopened with a new kernel: each widget (the explorers, any progress bar) is a line
                 # saying to run its cell, never "Error displaying widget: model not found".
@@ -286,13 +153,13 @@ def test_backprop_explorer_responds_in_a_real_browser(lab):
                 assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
                 widgets_shown = sum("".join(o.get("data", {}).get("text/plain", "")) == SAVED_WIDGET_LINE for o in outputs)
                 assert widgets_shown >= 3, "lesson 06 shows a gate explorer and two backprop explorers"
-                _delete_sessions(base, token)
+                delete_sessions(base, token)
                 page.close()
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 page.goto(f"{base}/lab/tree/course/{LESSON}?token={token}", wait_until="domcontentloaded")
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-                _wait_for_idle_kernel(base, token)
+                wait_for_idle_kernel(base, token, LESSON)
                 lines = page.locator(".jp-OutputArea-output").filter(has_text=SAVED_WIDGET_LINE)
                 expect(lines).to_have_count(widgets_shown, timeout=30_000)
                 page.wait_for_timeout(3000)                     # what the widget manager would show, it has shown
@@ -345,7 +212,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
     solution = _solution_of("svm_loss_naive")
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -382,7 +249,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                 link.click()
                 notebook = page.locator(".jp-NotebookPanel:visible")
                 expect(notebook.locator(".jp-Cell").first).to_contain_text("A1", timeout=60_000)
-                _wait_for_idle_kernel(base, token, notebook="A1.ipynb")
+                wait_for_idle_kernel(base, token, "A1.ipynb")
                 expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(
                     timeout=30_000)
                 page.wait_for_timeout(2000)     # the kernel's info reaches the notebook's metadata: still unmodified
@@ -402,7 +269,7 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                     if "jp-CodeCell" in (cell.get_attribute("class") or ""):
                         _run_cell(page, cell)
                 expect(tests.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
-                _wait_for_idle_kernel(base, token, notebook="A1.ipynb")
+                wait_for_idle_kernel(base, token, "A1.ipynb")
                 check = cells.filter(has_text="# Self-check 1").locator(".jp-OutputArea")
                 expect(check).to_contain_text("✓ OK", timeout=30_000)
                 expect(check).to_contain_text("cat example: loss 2.9000")

@@ -14,37 +14,20 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import pytest
-from conftest import stop_process_group
+from browser_lab import ROOT, api, click_run_all, free_port, launch, stop_lab, wait_for_idle_kernel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = os.path.join(ROOT, "test-artifacts", "browser")
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else (shutil.which("chromium") or "")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 NOTEBOOK = "explorers.ipynb"
 CELLS = ["from deepgrad import widgets\nwidgets.init_explorer()", "widgets.optimizer_race()"]
 MIN_TRACK_PX = 100  # a slider whose label leaves its track less than this cannot be dragged with care
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _api(base: str, token: str, path: str):
-    with urllib.request.urlopen(f"{base}/api/{path}?token={token}", timeout=5) as r:
-        return json.load(r)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +48,7 @@ def lab():
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{plugin}.jupyterlab-settings"), "w") as fh:
             json.dump(values, fh)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                JUPYTER_RUNTIME_DIR=os.path.join(home, "runtime"),
                JUPYTERLAB_SETTINGS_DIR=os.path.join(home, "settings"),
@@ -79,7 +62,7 @@ def lab():
         deadline = time.time() + 90
         while True:
             try:
-                _api(base, token, "status")
+                api(base, token, "status")
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
@@ -88,27 +71,13 @@ def lab():
                 time.sleep(0.5)
         yield base, token
     finally:
-        try:  # kernels run in their own sessions: shut them down through the server, then stop it
-            for k in _api(base, token, "kernels"):
-                req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={token}", method="DELETE")
-                urllib.request.urlopen(req, timeout=10).close()
-        except OSError:
-            pass
-        stop_process_group(proc, timeout=15)
+        stop_lab(proc, base, token)
         log.close()
         shutil.rmtree(home, ignore_errors=True)
 
 
 def _wait_idle(base: str, token: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        states = [s["kernel"]["execution_state"] for s in _api(base, token, "sessions")
-                  if s.get("path", "").endswith(NOTEBOOK) and s.get("kernel")]
-        if "idle" in states:
-            return
-        if time.time() > deadline:
-            raise AssertionError(f"the notebook's kernel did not become idle in {timeout} s (states: {states})")
-        time.sleep(0.25)
+    wait_for_idle_kernel(base, token, NOTEBOOK, timeout=timeout)
 
 
 def _drag(page, row, fraction: float, steps: int = 25) -> None:
@@ -152,7 +121,7 @@ def test_dragging_sliders_quickly_never_shows_an_error_and_ends_on_the_final_val
     os.makedirs(SHOTS, exist_ok=True)
     page_errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
@@ -161,8 +130,7 @@ def test_dragging_sliders_quickly_never_shows_an_error_and_ends_on_the_final_val
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
                 _wait_idle(base, token)
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=10_000)
+                click_run_all(page)
                 explorers = page.locator(".dg-explorer")
                 expect(explorers).to_have_count(2, timeout=180_000)
                 init, race = explorers.nth(0), explorers.nth(1)
