@@ -23,11 +23,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import os
 import re
 from pathlib import Path
 
 import nbformat
+from harness import notebook_quietly
 
 COURSE = Path(__file__).resolve().parent.parent / "course"
 _FENCE = re.compile(r"```python\n(.*?)```", re.S)
@@ -64,26 +64,9 @@ def solution(lesson: str, exercise: str) -> str:
     raise AssertionError(f"{lesson}: no markdown cell says {marker!r}")
 
 
-@contextlib.contextmanager
 def _quiet_lesson():
     """Fast mode, figures closed instead of shown, in the course folder (lessons read files relative to it)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    old, os.environ["DEEPGRAD_FAST"] = os.environ.get("DEEPGRAD_FAST"), "1"
-    show, plt.show = plt.show, lambda *a, **k: plt.close("all")
-    here = os.getcwd()
-    os.chdir(COURSE)
-    try:
-        yield
-    finally:
-        plt.show = show
-        plt.close("all")
-        os.chdir(here)
-        if old is None:
-            del os.environ["DEEPGRAD_FAST"]
-        else:
-            os.environ["DEEPGRAD_FAST"] = old
+    return notebook_quietly(COURSE)
 
 
 def _run(source: str, ns: dict, name: str) -> None:

@@ -70,6 +70,31 @@ def replace_function(sources: list[str], name: str, new_source: str) -> list[str
     return [pattern.sub(lambda _: new_source + "\n\n", s) if f"def {name}(" in s else s for s in sources]
 
 
+@contextlib.contextmanager
+def notebook_quietly(folder):
+    """Run a notebook's cells in this process as its kernel would, in fast mode: in ``folder`` (notebooks read
+    files relative to themselves), figures closed instead of shown (Agg)."""
+    import os
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    old, os.environ["DEEPGRAD_FAST"] = os.environ.get("DEEPGRAD_FAST"), "1"
+    show, plt.show = plt.show, lambda *a, **k: plt.close("all")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        plt.show = show
+        plt.close("all")
+        os.chdir(here)
+        if old is None:
+            del os.environ["DEEPGRAD_FAST"]
+        else:
+            os.environ["DEEPGRAD_FAST"] = old
+
+
 def check_module(a: str) -> types.ModuleType:
     """autograder/checks/<A>.py, loaded (and validated) as the pipeline loads it."""
     return checks.load(a)

@@ -72,33 +72,19 @@ CASES = _cases()
 @pytest.fixture(scope="module")
 def executed():
     """Each released notebook run once in fast mode, its answer cells holding the reference answers."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    old, os.environ["DEEPGRAD_FAST"] = os.environ.get("DEEPGRAD_FAST"), "1"
-    show, plt.show = plt.show, lambda *a, **k: plt.close("all")
-    here = os.getcwd()
     runs = {}
-    try:
-        for a in ASSIGNMENTS:
-            nb = nbformat.read(os.path.join(ROOT, "assignments", a, f"{a}.ipynb"), as_version=4)
-            answers = iter(harness.answers(a))
-            os.chdir(os.path.join(ROOT, "assignments", a))
-            ns = {"__name__": "__main__"}
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                for cell in nb.cells:
-                    if cell.cell_type == "code":
-                        source = next(answers) if harness.meta(cell).get("solution") else cell.source
-                        exec(compile(source, cell.id, "exec"), ns)
-            runs[a] = nb, ns
-        return runs
-    finally:
-        plt.show = show
-        os.chdir(here)
-        if old is None:
-            del os.environ["DEEPGRAD_FAST"]
-        else:
-            os.environ["DEEPGRAD_FAST"] = old
+    for a in ASSIGNMENTS:
+        nb = nbformat.read(os.path.join(ROOT, "assignments", a, f"{a}.ipynb"), as_version=4)
+        answers = iter(harness.answers(a))
+        ns = {"__name__": "__main__"}
+        with harness.notebook_quietly(os.path.join(ROOT, "assignments", a)), \
+                contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    source = next(answers) if harness.meta(cell).get("solution") else cell.source
+                    exec(compile(source, cell.id, "exec"), ns)
+        runs[a] = nb, ns
+    return runs
 
 
 def visible_run(nb, ns, part: str, sources) -> tuple[str, BaseException | None]:

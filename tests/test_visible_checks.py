@@ -2,12 +2,11 @@
 (the same buggy versions the hidden checks are tested with) fails one of them, before any grading."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from tests import test_a1_practice, test_a2_deeper
-from harness import meta, solution_dir, solution_notebook
+from harness import meta, notebook_quietly, solution_dir, solution_notebook
 
 SLIPS = {"A1": test_a1_practice.BUGS,
          "A2": {"batchnorm": test_a2_deeper.BATCHNORM_BUGS, "fc_net": test_a2_deeper.FC_NET_BUGS,
@@ -18,30 +17,16 @@ SOLUTIONS = {"A1": test_a1_practice.SOLUTION, "A2": test_a2_deeper.SOLUTION}
 @pytest.fixture(scope="module")
 def executed():
     """Each notebook run once in fast mode up to its last cell: the namespace a student's kernel would hold."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    old, os.environ["DEEPGRAD_FAST"] = os.environ.get("DEEPGRAD_FAST"), "1"
-    show, plt.show = plt.show, lambda *a, **k: plt.close("all")
-    here = os.getcwd()
-    try:
-        runs = {}
-        for a in SLIPS:
-            nb = solution_notebook(a)
-            os.chdir(solution_dir(a))
-            ns = {"__name__": "__main__"}
+    runs = {}
+    for a in SLIPS:
+        nb = solution_notebook(a)
+        ns = {"__name__": "__main__"}
+        with notebook_quietly(solution_dir(a)):
             for cell in nb.cells:
                 if cell.cell_type == "code":
                     exec(compile(cell.source, cell.id, "exec"), ns)
-            runs[a] = nb, ns
-        return runs
-    finally:
-        plt.show = show
-        os.chdir(here)
-        if old is None:
-            del os.environ["DEEPGRAD_FAST"]
-        else:
-            os.environ["DEEPGRAD_FAST"] = old
+        runs[a] = nb, ns
+    return runs
 
 
 def _visible_run(nb, ns, part, sources):
