@@ -11,6 +11,8 @@ import pytest
 import exercises
 
 L05, L06, L07, L08 = "05_neural_networks", "06_backprop", "07_jacobians", "08_autodiff"
+EXERCISES = [(L05, "hidden-layer-gradient"), (L06, "staged-backward"), (L07, "tanh-vjp"),
+             (L07, "softmax-jacobian"), (L08, "engine-backward"), (L08, "softplus-node")]
 
 
 def _slip(lesson: str, exercise: str, old: str, new: str) -> str:
@@ -20,28 +22,19 @@ def _slip(lesson: str, exercise: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
-@pytest.mark.parametrize("lesson, exercise", [
-    (L05, "hidden-layer-gradient"),
-    (L06, "staged-backward"),
-    (L07, "tanh-vjp"),
-    (L07, "softmax-jacobian"),
-    (L08, "engine-backward"),
-    (L08, "softplus-node"),
-])
+def test_the_lessons_have_the_exercises_the_tests_know():
+    for lesson in (L05, L06, L07, L08):
+        assert exercises.exercise_ids(lesson) == [e for lo, e in EXERCISES if lo == lesson]
+
+
+@pytest.mark.parametrize("lesson, exercise", EXERCISES)
 def test_the_stub_says_it_is_not_written_yet(lesson, exercise):
     out = exercises.check(lesson, exercise, exercises.stub(lesson, exercise))
     assert out.strip() == out.strip().splitlines()[0], f"one line expected, got:\n{out}"
     assert out.startswith(f"Exercise {exercise} is not written yet:"), out
 
 
-@pytest.mark.parametrize("lesson, exercise", [
-    (L05, "hidden-layer-gradient"),
-    (L06, "staged-backward"),
-    (L07, "tanh-vjp"),
-    (L07, "softmax-jacobian"),
-    (L08, "engine-backward"),
-    (L08, "softplus-node"),
-])
+@pytest.mark.parametrize("lesson, exercise", EXERCISES)
 def test_the_solution_passes(lesson, exercise):
     out = exercises.check(lesson, exercise, exercises.solution(lesson, exercise))
     assert "Verdict: right" in out, out
