@@ -131,6 +131,30 @@ def test_stepping_through_the_sigmoid_neuron_names_the_loss():
     assert any(t.startswith("add: ∂L/∂w0 = ∂L/∂b · 1") and t.endswith("= -0.269") for t in c.log)
 
 
+def test_a_graph_redrawn_in_place_shows_what_a_fresh_one_draws():
+    # The graph view keeps the wires and nodes as pixels and rewrites only the numbers and the ring: after
+    # numbers of every length and a ring that moved, nothing of an earlier frame may show through.
+    def stepped(values, steps):
+        w = widgets.backprop_explorer("sigmoid_neuron", values=values)
+        w.controls["mode"].value = "step backward"
+        for _ in range(steps):
+            w.controls["step"].click()
+        return _ok(w) or w
+
+    w = stepped(None, 2)
+    for key, v in (("w0", 4.9), ("x2", -0.1), ("w1", -4.4)):
+        w.controls["sliders"][key].value = v
+    w.controls["step"].click()  # the ring moves on and one more gradient shows
+    _ok(w)
+    fresh = stepped({"w0": 4.9, "x2": -0.1, "w1": -4.4}, 3)
+    assert w.controller.revealed == fresh.controller.revealed
+    assert bytes(w.image.value) == bytes(fresh.image.value)
+    before = bytes(w.image.value)
+    w.controls["mode"].value = "show all"  # no ring, every gradient
+    _ok(w)
+    assert bytes(w.image.value) != before
+
+
 def test_backprop_explorer_takes_a_user_function():
     def f(a=1.5, b=-0.5):
         return (a * b).tanh() + a ** 2

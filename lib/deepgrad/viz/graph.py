@@ -21,7 +21,7 @@ from .. import backend
 from ..autograd import OPS
 from .style import FORWARD, GRADIENT, HIGHLIGHT, new_axes, styled, summarize
 
-__all__ = ["DrawNode", "DrawGraph", "as_graph", "layout", "draw_graph", "OP_SYMBOLS"]
+__all__ = ["DrawNode", "DrawGraph", "as_graph", "layout", "draw_graph", "wire_labels", "OP_SYMBOLS"]
 
 OP_SYMBOLS = {op: symbol for op, (symbol, _rule) in OPS.items()}  # the engine's op names (autograd.OPS)
 
@@ -134,6 +134,14 @@ def _text_grad(g) -> str:
     return f"‖∇‖={np.linalg.norm(g):.3g}"
 
 
+def wire_labels(node, shown: bool = True) -> tuple[str, str | None]:
+    """The two labels on the wire leaving ``node``: its value, and its gradient ("?" unless ``shown``; None
+    for a constant, which carries no gradient)."""
+    if not getattr(node, "requires_grad", True):
+        return _text_value(node.value), None
+    return _text_value(node.value), (_text_grad(node.grad) if shown else "?")
+
+
 def _np(a):
     if a is None:
         return None
@@ -200,7 +208,7 @@ def draw_graph(graph_or_tensor, ax=None, show_grads: bool = True, highlight=None
         if n.op:
             from matplotlib.patches import Circle
 
-            ax.add_patch(Circle((x, y), R, facecolor="white", zorder=3, **ring))
+            ax.add_patch(Circle((x, y), R, facecolor="white", zorder=3, gid=f"node:{n.id}", **ring))
             sym = OP_SYMBOLS.get(n.op, n.op)
             ax.text(x, y, sym, ha="center", va="center", zorder=4, fontweight="bold",
                     fontsize=fontsize * (1.35 if len(sym) == 1 else 0.95 if len(sym) <= 3 else 0.72))
@@ -209,16 +217,17 @@ def draw_graph(graph_or_tensor, ax=None, show_grads: bool = True, highlight=None
                         style="italic", color="0.25", zorder=4)
         else:
             ax.text(x, y, n.label or f"#{n.id}", ha="center", va="center", zorder=4, fontsize=fontsize,
-                    bbox=dict(boxstyle="round,pad=0.3", facecolor="#f3f3f3", **ring))
-        # value above and gradient below the start of the wire leaving the node
+                    gid=f"node:{n.id}", bbox=dict(boxstyle="round,pad=0.3", facecolor="#f3f3f3", **ring))
+        # value above and gradient below the start of the wire leaving the node (the gids let a widget find
+        # and rewrite them without drawing the graph again)
         tx = x + half_width(n) + 0.06
+        value, grad = wire_labels(n, revealed is None or n.id in revealed)
         if show_values:
-            ax.text(tx, y + 0.08, _text_value(n.value), ha="left", va="bottom", color=FORWARD,
-                    fontsize=fontsize, fontweight="bold", zorder=5)
-        if show_grads and getattr(n, "requires_grad", True):  # constants carry no gradient
-            shown = revealed is None or n.id in revealed
-            ax.text(tx, y - 0.08, _text_grad(n.grad) if shown else "?", ha="left", va="top", color=GRADIENT,
-                    fontsize=fontsize, fontweight="bold", zorder=5)
+            ax.text(tx, y + 0.08, value, ha="left", va="bottom", color=FORWARD, fontsize=fontsize,
+                    fontweight="bold", zorder=5, gid=f"value:{n.id}")
+        if show_grads and grad is not None:
+            ax.text(tx, y - 0.08, grad, ha="left", va="top", color=GRADIENT, fontsize=fontsize,
+                    fontweight="bold", zorder=5, gid=f"grad:{n.id}")
     xs = [p[0] for p in xy.values()]
     ys = [p[1] for p in xy.values()]
     ax.set_xlim(min(xs) - 0.8, max(xs) + 1.6)

@@ -26,9 +26,10 @@ import ipywidgets as W
 import numpy as np
 import PIL.Image
 
-from ..viz.style import figure_to_png, new_figure, style
+from ..viz.graph import draw_graph, wire_labels
+from ..viz.style import HIGHLIGHT, figure_to_png, new_figure, style
 
-__all__ = ["Explorer", "Redraw", "Blit", "Superseded", "controls_of", "moves", "slider", "log_slider", "int_slider",
+__all__ = ["Explorer", "Blit", "GraphView", "Superseded", "controls_of", "moves", "slider", "log_slider", "int_slider",
            "fmt", "label_style"]
 
 
@@ -67,28 +68,6 @@ def int_slider(description: str, value: int, lo: int, hi: int, step: int = 1, co
                **kw):
     return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
                        continuous_update=continuous, **label_style(description, track=track), **kw)
-
-
-class Redraw:
-    """A view that draws its axes afresh on every update, on one figure made once.
-
-    For pictures whose every element changes with the state (a graph's numbers); ``draw(axes)`` draws
-    on the axes (the ``axes`` of ``new_figure(figsize, **subplots)``) once the artists of the last draw are
-    removed. It sets every property of the axes it relies on (limits, title, axis off) each time: they are
-    not reset (``ax.clear()`` would, but rebuilding the ticks costs a quarter of a graph's frame).
-    """
-
-    def __init__(self, draw, figsize=(7.0, 4.2), **subplots):
-        self.figure, self.axes = new_figure(figsize, **subplots)
-        self._draw = draw
-
-    def update(self):
-        for ax in np.atleast_1d(self.axes).flat:
-            for a in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images, *ax.artists, *ax.tables]:
-                a.remove()
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-        self._draw(self.axes)
 
 
 class Blit:
@@ -139,6 +118,62 @@ class Blit:
         for a in artists:
             if a.get_visible():
                 self.figure.draw_artist(a)
+
+
+class GraphView(Blit):
+    """A computation graph (``viz.graph.draw_graph``) whose numbers change while its shape stays.
+
+    Wires, nodes and legend are drawn once and kept as pixels; a frame redraws only the numbers on the wires,
+    the title and the ring around the highlighted node (a copy of its outline, drawn over it): a fifth of the
+    text a full draw renders. ``state()`` returns ``(graph, revealed, highlight, title)``, as ``draw_graph``
+    takes them (``highlight`` a set of node ids); a graph of another shape (another gate) is drawn afresh.
+    """
+
+    def __init__(self, state, figsize, max_px: int = 1100):
+        self.state = state
+        self.figure, self.ax = new_figure(figsize)
+        # a wide graph at the style's dpi would be a 1500-pixel PNG shown at about 1000: fewer pixels to encode
+        self.figure.set_dpi(min(self.figure.dpi, max_px / figsize[0]))
+        self.shape = None
+
+    def update(self):
+        graph, revealed, highlight, title = self.state()
+        shape = [(n.op, n.label, tuple(n.parents)) for n in graph.nodes]
+        if shape != self.shape:
+            self._draw_afresh(graph, title)
+            self.shape = shape
+        for n in graph.nodes:
+            value, grad = wire_labels(n, revealed is None or n.id in revealed)
+            for text, label in ((self.texts.get(f"value:{n.id}"), value), (self.texts.get(f"grad:{n.id}"), grad)):
+                if text is not None:
+                    text.set_text(label)
+        self.ax.title.set_text(title)
+        for i, ring in self.rings.items():
+            ring.set_visible(i in highlight)
+
+    def _draw_afresh(self, graph, title):
+        ax = self.ax
+        for a in [*ax.patches, *ax.texts, *ax.lines]:
+            a.remove()
+        draw_graph(graph, ax=ax, title=title)
+        self.texts = {t.get_gid(): t for t in ax.texts if t.get_gid()}
+        self.rings = {int(a.get_gid().split(":")[1]): self._ring(a)
+                      for a in [*ax.patches, *ax.texts] if (a.get_gid() or "").startswith("node:")}
+        self.dynamic = [*(t for k, t in self.texts.items() if not k.startswith("node:")), ax.title,
+                        *self.rings.values()]
+        self.__dict__.pop("_backgrounds", None)  # the pixels kept show the old shape
+
+    def _ring(self, node):
+        from matplotlib.patches import Circle
+
+        if isinstance(node, Circle):
+            return self.ax.add_patch(Circle(node.center, node.radius, fill=False, edgecolor=HIGHLIGHT, linewidth=3.0,
+                                            visible=False))
+        box = node.get_bbox_patch()  # an input: its label in a box, drawn again with the box ringed
+        return self.ax.text(*node.get_position(), node.get_text(), ha=node.get_horizontalalignment(),
+                            va=node.get_verticalalignment(), fontproperties=node.get_fontproperties(),
+                            visible=False, bbox=dict(boxstyle=box.get_boxstyle(), facecolor=box.get_facecolor(),
+                                                     edgecolor=HIGHLIGHT, linewidth=3.0))
 
 
 def _keep(saved: dict, key, pixels, keep: int):

@@ -10,8 +10,7 @@ import numpy as np
 from .. import autograd
 from ..autograd import Tensor
 from ..gradcheck import numerical_gradient, rel_error
-from ..viz.graph import draw_graph
-from ._common import Explorer, Redraw, fmt, slider
+from ._common import Explorer, GraphView, fmt, slider
 
 __all__ = ["BackpropController", "backprop_explorer", "EXPRESSIONS"]
 
@@ -287,15 +286,14 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
     predict_box = W.HBox([guess, check_b])
     controls = [W.VBox([*rows, out_label]), mode, step_box, predict_box]
 
-    def draw(ax):
+    def state():
         stepping = mode.value != "show all"
         nxt = c.next_node
-        draw_graph(c.graph, ax=ax, revealed=c.revealed if stepping else None,
-                   highlight=([nxt.id] if (stepping and nxt is not None) else None),
-                   title=f"{c.formula}   ({c.out_name} = {fmt(c.output)})")
+        return (c.graph, c.revealed if stepping else None, {nxt.id} if (stepping and nxt is not None) else set(),
+                f"{c.formula}   ({c.out_name} = {fmt(c.output)})")
 
     nodes = len(c.graph.nodes)  # the graph keeps its shape when the inputs move
-    view = Redraw(draw, figsize=(min(2.0 + 1.1 * nodes, 15.0), 2.2 + 0.55 * min(nodes, 8)))
+    view = GraphView(state, figsize=(min(2.0 + 1.1 * nodes, 15.0), 2.2 + 0.55 * min(nodes, 8)))
     ex = Explorer(c, view, controls, image_width="100%")
     ex.add_class("dg-backprop-explorer")  # so that a browser test can tell it from the other explorers
     ex.children = [*ex.children[:-1], steps, fd, ex.output]

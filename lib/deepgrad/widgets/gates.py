@@ -5,8 +5,7 @@ import ipywidgets as W
 
 from .. import autograd
 from ..autograd import Tensor
-from ..viz.graph import draw_graph
-from ._common import Explorer, Redraw, fmt, slider
+from ._common import Explorer, GraphView, fmt, slider
 
 __all__ = ["GateController", "gate_explorer", "GATES"]
 
@@ -82,10 +81,8 @@ def gate_explorer(gate: str = "mul", x: float = 3.0, y: float = -4.0, upstream: 
         lab.add_class(f"dg-grad-{k}" if k != "out" else "dg-value-out")
     controls = [gate_w, W.HBox([x_w, labels["x"]]), W.HBox([y_w, labels["y"]]), W.HBox([g_w, labels["out"]])]
 
-    def draw(ax):
-        draw_graph(c.graph, ax=ax, title=f"{c.gate} gate: values above, gradients below")
-
-    ex = Explorer(c, Redraw(draw, figsize=(6.0, 2.9)), controls, image_width="620px")
+    view = GraphView(lambda: (c.graph, None, set(), f"{c.gate} gate: values above, gradients below"), (6.0, 2.9))
+    ex = Explorer(c, view, controls, image_width="620px")
 
     def update():
         c.gate, c.x, c.y, c.upstream = gate_w.value, x_w.value, y_w.value, g_w.value
