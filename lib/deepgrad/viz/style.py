@@ -8,15 +8,16 @@ the lecture's circuit diagrams write values above a wire and gradients below it.
 from __future__ import annotations
 
 import functools
-import io
+import struct
 import threading
+import zlib
 from contextlib import contextmanager
 
 import matplotlib
 import numpy as np
 
 __all__ = ["OKABE_ITO", "PALETTE", "FORWARD", "GRADIENT", "HIGHLIGHT", "MARKERS", "DIVERGING", "DIVERGING_WORDS",
-           "RC", "style", "styled", "new_axes", "new_figure", "figure_to_png", "class_colors", "summarize"]
+           "RC", "style", "styled", "new_axes", "new_figure", "figure_to_png", "pixels_to_png", "class_colors", "summarize"]
 
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
@@ -92,15 +93,37 @@ def new_axes(ax=None, figsize=(6.0, 4.0)):
     return new_figure(figsize, pyplot=True)
 
 
-def figure_to_png(fig, dpi: int | None = None) -> bytes:
-    """The figure as PNG bytes (Agg renderer): what widgets put in an ``ipywidgets.Image``."""
-    buf = io.BytesIO()
-    # constrained layout already fits everything: "standard" rather than the style's "tight" saves a second
-    # full draw (bbox_inches=None would mean the rc value, "tight")
-    with style(), matplotlib.rc_context({"savefig.bbox": "standard"}):
-        # compress_level 1: a few per cent larger than the default 6 and several times faster to encode
-        fig.savefig(buf, format="png", dpi=dpi or 96, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+def figure_to_png(fig) -> bytes:
+    """The figure as PNG bytes at its own dpi (Agg renderer): what widgets put in an ``ipywidgets.Image``."""
+    with style():
+        fig.canvas.draw()
+    return pixels_to_png(np.asarray(fig.canvas.buffer_rgba()))
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def pixels_to_png(rgba) -> bytes:
+    """An (H, W, 4) or (H, W, 3) uint8 picture as opaque RGB PNG bytes (alpha dropped: figures are on white).
+
+    Written here rather than by Pillow, which tries five filters on every row and so took half of an explorer's
+    frame: one filter ("sub", each byte minus the same byte of the pixel on its left, which turns flat
+    backgrounds into zeros) and zlib at level 3 encode a figure in half of Pillow's time at its fastest
+    level, about as small.
+    """
+    rgba = np.asarray(rgba)
+    if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] not in (3, 4):
+        raise ValueError(f"rgba must be a (H, W, 3) or (H, W, 4) uint8 array, got {rgba.dtype} {rgba.shape}")
+    h, w = rgba.shape[:2]
+    rgb = rgba[:, :, :3].reshape(h, 3 * w)
+    rows = np.empty((h, 3 * w + 1), np.uint8)  # each row: its filter type, then its filtered bytes
+    rows[:, 0] = 1  # "sub"
+    rows[:, 1:4] = rgb[:, :3]
+    np.subtract(rgb[:, 3:], rgb[:, :-3], out=rows[:, 4:])  # wraps modulo 256, as PNG's filter does
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 3))
+            + _png_chunk(b"IEND", b""))
 
 
 def class_colors(num_classes: int) -> list[str]:

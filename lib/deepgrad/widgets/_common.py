@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import threading
 import traceback
 
 import ipywidgets as W
 import numpy as np
-import PIL.Image
 
 from ..viz.graph import draw_graph, wire_labels
-from ..viz.style import HIGHLIGHT, figure_to_png, new_figure, style
+from ..viz.style import HIGHLIGHT, figure_to_png, new_figure, pixels_to_png, style
 
 __all__ = ["Explorer", "Blit", "GraphView", "Superseded", "controls_of", "moves", "slider", "log_slider", "int_slider",
            "fmt", "label_style"]
@@ -109,10 +107,7 @@ class Blit:
         else:
             canvas.restore_region(backgrounds[key])
         self._draw(self.dynamic)
-        buf = io.BytesIO()
-        rgb = PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")  # opaque: less to compress
-        rgb.save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+        return pixels_to_png(np.asarray(canvas.buffer_rgba()))
 
     def _draw(self, artists):
         for a in artists:

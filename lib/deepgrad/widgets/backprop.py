@@ -299,6 +299,8 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
     ex.children = [*ex.children[:-1], steps, fd, ex.output]
 
     def show_labels():
+        # the picture first: each label below is a message of its own, and the picture would wait behind them
+        ex.refresh()
         stepping, o = mode.value != "show all", c.out_name
         for k, lab in grad_labels.items():
             node = c.node_of(k)
@@ -320,7 +322,6 @@ def backprop_explorer(expr="(x+y)*z", values: dict | None = None, lo: float = -5
         # while stepping or predicting, the table would give the answers away: only revealed inputs get a row
         fd.value = _fd_table({k: r for k, r in c.finite_difference_check().items()
                               if not stepping or c.node_of(k).id in c.revealed}, c.out_name)
-        ex.refresh()
 
     def on_sliders():
         # every slider's value, not the one that changed: a burst of moves ends at the sliders' final state

@@ -87,12 +87,12 @@ def gate_explorer(gate: str = "mul", x: float = 3.0, y: float = -4.0, upstream: 
     def update():
         c.gate, c.x, c.y, c.upstream = gate_w.value, x_w.value, y_w.value, g_w.value
         c.run()
+        ex.refresh()  # the picture before the labels, each a message the picture would wait behind
         y_w.disabled = c.gate == "sigmoid"
         labels["x"].value = f"∂L/∂x = <b>{fmt(c.dx)}</b>"
         labels["y"].value = "—" if c.dy is None else f"∂L/∂y = <b>{fmt(c.dy)}</b>"
         labels["out"].value = f"out = {fmt(c.out)}"
         ex.info.value = c.explanation
-        ex.refresh()
 
     ex.on_change([gate_w, x_w, y_w, g_w], update)
     ex.controls = dict(gate=gate_w, x=x_w, y=y_w, upstream=g_w)
