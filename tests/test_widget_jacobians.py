@@ -116,3 +116,16 @@ def test_a_burst_of_control_changes_ends_on_the_final_controls():
     assert (time.perf_counter() - start) / 10 < 0.1
     print(f"\njacobian_explorer reactions (measured under load): median {np.median(reactions) * 1e3:.0f} ms, "
           f"slowest {max(reactions) * 1e3:.0f} ms")
+
+
+def test_a_shape_seen_before_is_drawn_as_a_fresh_explorer_draws_it():
+    # the axes of each shape are kept as pixels; coming back to a shape after another (whose square cells gave
+    # the axes another box) must still put the matrix inside the kept axes
+    ex = widgets.jacobian_explorer()
+    for key, value in [("layer", "relu"), ("n_in", 3), ("layer", "linear"), ("wrt", "weights"), ("layer", "tanh"),
+                       ("batch", 3), ("layer", "sigmoid"), ("batch", 2)]:
+        ex.controls[key].value = value
+        ex.wait()
+        now = {k: ex.controls[k].value for k in ("layer", "wrt", "batch", "n_in", "n_out")}
+        fresh = widgets.jacobian_explorer(**now).wait()
+        assert bytes(ex.image.value) == bytes(fresh.image.value), f"after {key} = {value!r}: {now}"

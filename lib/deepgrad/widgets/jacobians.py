@@ -13,7 +13,7 @@ from matplotlib.collections import LineCollection
 
 from .. import layers
 from ..viz.style import DIVERGING, new_figure
-from ._common import Explorer
+from ._common import Blit, Explorer
 
 __all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
 
@@ -92,9 +92,11 @@ class JacobianController:
         return f"{self.layer}, {what}: shape {self.shape[0]}×{self.shape[1]}, {self.nonzeros} non-zeros"
 
 
-class _JacobianView:
+class _JacobianView(Blit):
     """The Jacobian as one image on a figure made once: each update replaces the image's pixels, the lines
     between examples and the title (a new figure per update spent most of its time laying itself out).
+    The axes, their ticks and the lines between examples depend only on J's shape and are kept as pixels
+    per shape (``background_key``): another layer of the same shape redraws the matrix and the title only.
     Small Jacobians get their values written in the cells, so colour is never the only cue; a big one
     would need hundreds of texts, each costing time and too small to read."""
 
@@ -117,11 +119,13 @@ class _JacobianView:
         ax.set_facecolor("white")  # zeros are NaN in the image: they show the background
         ax.set_ylabel("entry of Y (row-major)")
         ax.grid(False)
+        self.dynamic = [self.image, self.zeros, *self.cells, ax.title]
 
     def update(self):
         c, ax = self.c, self.ax
         J = c.J
         R, C = J.shape
+        self.background_key = (R, C, c.wrt, c.batch)  # what the axes, ticks and lines between examples show
         lim = float(np.abs(J).max()) or 1.0
         self.image.set_data(np.where(J == 0, np.nan, J))
         self.image.set_clim(-lim, lim)
@@ -148,6 +152,8 @@ class _JacobianView:
         # y given: the title is not moved clear of ticks on top (there are none), a measuring pass per frame
         ax.set_title(f"{c.title()}\nȳ @ J with J built: {c.dense_cost:,} multiply-adds; the VJP: {c.vjp_cost:,} "
                      f"({c.saving()})", fontsize=10, y=1.0)
+        # the box of square cells for this shape: a full draw would fit it, a frame over kept pixels must ask
+        ax.apply_aspect()
 
 
 def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2, n_in: int = 4,
