@@ -290,7 +290,7 @@ def test_signed_pictures_share_one_diverging_colour_map():
     assert DIVERGING_WORDS == {"positive": "purple", "negative": "orange"}
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 7, 4), (64, 33, 4), (2, 300, 3)])
+@pytest.mark.parametrize("shape", [(1, 1, 4), (5, 7, 4), (64, 33, 4), (2, 300, 4)])
 def test_pixels_to_png_is_read_back_exactly_by_pillow(shape):
     from PIL import Image
 
@@ -299,14 +299,15 @@ def test_pixels_to_png_is_read_back_exactly_by_pillow(shape):
     rgba = np.random.default_rng(sum(shape)).integers(0, 256, size=shape, dtype=np.uint8)
     rgba[:, : shape[1] // 2] = 255  # a flat run as well as noise: the "sub" filter's zeros and its wrap-around
     back = Image.open(io.BytesIO(pixels_to_png(rgba)))
-    assert back.mode == "RGB" and back.size == (shape[1], shape[0])
-    assert np.array_equal(np.asarray(back), rgba[:, :, :3])
+    assert back.mode == "RGBA" and back.size == (shape[1], shape[0])
+    assert np.array_equal(np.asarray(back), rgba)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(pixels_to_png(rgba[:, ::-1])))), rgba[:, ::-1])
 
 
 def test_pixels_to_png_refuses_what_is_not_a_picture():
     from deepgrad.viz.style import pixels_to_png
 
-    for bad in (np.zeros((4, 4, 4)), np.zeros((4, 4), np.uint8), np.zeros((4, 4, 2), np.uint8)):
+    for bad in (np.zeros((4, 4, 4)), np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)):
         with pytest.raises(ValueError, match="rgba must be a"):
             pixels_to_png(bad)
 
@@ -318,4 +319,4 @@ def test_figure_to_png_shows_the_figure_at_its_own_dpi():
     ax.plot([0, 1], [0, 1])
     png = viz.figure_to_png(fig)
     assert Image.open(io.BytesIO(png)).size == (round(3.0 * fig.dpi), round(2.0 * fig.dpi))
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(fig.canvas.buffer_rgba())[:, :, :3])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(fig.canvas.buffer_rgba()))
