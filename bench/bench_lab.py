@@ -45,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -196,7 +197,8 @@ def in_lesson(browser, lab, lesson: str, timeout: float, then=None) -> dict | No
             else:
                 then(page)
     except Exception as exc:                     # one lesson's failure does not lose the others' figures
-        print(f"{lesson}: the bench failed here: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        print(f"{lesson}: the bench failed here: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
+        traceback.print_exc()
     finally:
         page.close()
         browser_lab.delete_sessions(lab.base, lab.token)
@@ -235,6 +237,8 @@ def _controls(explorer) -> list[tuple[str, str, object]]:
 
 def _act(page, kind: str, el, key: str) -> None:
     """One input event on a control (``key``: the arrow key for a slider)."""
+    if kind in ("dropdown", "select") and el.locator("select:disabled").count():
+        raise RuntimeError("the explorer disabled it since")  # e.g. the activation of a linear model
     if kind == "slider":
         el.locator(".noUi-handle").first.press(key, timeout=5000)
     elif kind == "dropdown":
@@ -250,7 +254,10 @@ def _act(page, kind: str, el, key: str) -> None:
         buttons = el.locator("button")
         states = buttons.evaluate_all("bs => bs.map(b => [b.className.includes('mod-active'), b.disabled])")
         now = next((i for i, (active, _) in enumerate(states) if active), -1)
-        nxt = next(i % len(states) for i in range(now + 1, now + 1 + len(states)) if not states[i % len(states)][1])
+        nxt = next((i % len(states) for i in range(now + 1, now + 1 + len(states))
+                    if not states[i % len(states)][1] and i % len(states) != now), None)
+        if nxt is None:  # the explorer disabled it since (e.g. "differentiate by" for a layer without weights)
+            raise RuntimeError("no other option is enabled now")
         buttons.nth(nxt).click(timeout=5000)
     elif kind == "checkbox":
         el.locator("input").first.click(timeout=5000)
@@ -281,7 +288,7 @@ def time_move(page, kind: str, el, key: str, frame_timeout: float, settle: float
     try:
         _act(page, kind, el, key)
     except Exception as exc:                     # e.g. a control the explorer disabled while it trains
-        print(f"  could not move {kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+        print(f"  could not move {kind}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
         page.evaluate("() => { window.__dgBench.armed = false; }")
         return None
     try:
