@@ -254,6 +254,11 @@ class Explorer(W.VBox):
         if not hasattr(view, "update") and callable(view):
             view = _Rebuilt(view, kwargs.pop("figsize", (7.0, 4.2)))
             self.view = view
+        if view.figure is not None and image_width.endswith("px"):
+            # no more pixels than the page shows: fewer to draw and encode in every frame, none lost to the
+            # browser's scaling (the figure's text keeps its size on the page: points scale with the dpi)
+            shown = float(image_width[:-2])
+            view.figure.set_dpi(min(view.figure.dpi, shown / view.figure.get_figwidth()))
         super().__init__(children=[*controls, self.info, self.image, self.output], **kwargs)
         self.add_class("dg-explorer")
         self._lock = threading.Condition()
