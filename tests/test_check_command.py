@@ -36,9 +36,10 @@ def test_check_grades_one_notebook_through_the_pipeline_and_names_the_slip(tmp_p
     printed = capsys.readouterr().out
     full = sum(p.points for p in checks.load("A1").PARTS)
     # softmax_vectorized loses the share of dW alone: the regulariser's gradient is right, and the harder batches
-    # are judged on the loss, which is right
-    assert printed.startswith(f"A1: {full - 0.5:g} / {full:g} for {path}"), printed
-    assert re.search(r"^svm_naive\s+2 / 2 ", printed, re.M) and re.search(r"^digits\s+2 / 2 ", printed, re.M)
+    # are judged on the loss, which is right. digits trains with this loss too: at the learning rate tuned for the
+    # right gradient, one N = 100 times too large overshoots (a student tunes HYPERPARAMS with their own loss)
+    assert printed.startswith(f"A1: {full - 2.5:g} / {full:g} for {path}"), printed
+    assert re.search(r"^svm_naive\s+2 / 2 ", printed, re.M) and re.search(r"^digits\s+0 / 2 ", printed, re.M)
     part = printed.split("\nsoftmax_vectorized", 1)[1].split("\n\n", 1)[0]
     assert part.lstrip().startswith("1.5 / 2"), part
     assert "Shares: the data loss 0.5 / 0.5 · its gradient dW 0 / 0.5 · the regulariser 0.5 / 0.5" in part

@@ -129,6 +129,74 @@ def test_load_digits_reads_exactly_what_scikit_learn_loads():
     np.testing.assert_array_equal(D.load_digits(return_images=True)[0], bunch.images)
 
 
+# the digits moved and noised
+def moved(images, dy, dx):
+    """``images`` (N, 8, 8) moved by dy rows and dx columns, the pixels that leave the frame lost (zeros enter)."""
+    out = np.zeros_like(images)
+    out[:, max(dy, 0):8 + min(dy, 0), max(dx, 0):8 + min(dx, 0)] = \
+        images[:, max(-dy, 0):8 - max(dy, 0), max(-dx, 0):8 - max(dx, 0)]
+    return out
+
+
+def test_jittered_digits_shapes_and_labels():
+    plain, labels = D.load_digits(return_images=True, scale=True)
+    X, y = D.load_jittered_digits(copies=3)
+    assert X.shape == (3 * 1797, 64) and X.dtype == np.float64 and y.shape == (3 * 1797,) and y.dtype == np.int64
+    np.testing.assert_array_equal(y, np.repeat(labels, 3))         # the copies of a digit are consecutive rows
+    images, _ = D.load_jittered_digits(copies=3, return_images=True)
+    assert images.shape == (3 * 1797, 8, 8)
+    np.testing.assert_array_equal(images.reshape(-1, 64), X)     # the same set, as images
+
+
+def test_jittered_digits_are_the_same_for_a_seed_and_differ_between_seeds():
+    X, y = D.load_jittered_digits(seed=3)
+    np.testing.assert_array_equal(X, D.load_jittered_digits(seed=3)[0])
+    assert not np.array_equal(X, D.load_jittered_digits(seed=4)[0])
+    rng = np.random.default_rng(3)       # a generator: its stream goes on, so two calls differ
+    assert not np.array_equal(D.load_jittered_digits(seed=rng)[0], D.load_jittered_digits(seed=rng)[0])
+
+
+def test_without_moves_or_noise_the_jittered_digits_are_the_plain_scaled_ones():
+    plain, _ = D.load_digits(scale=True)
+    X, _ = D.load_jittered_digits(copies=2, shift=0, noise=0.0, seed=1)
+    np.testing.assert_array_equal(X, np.repeat(plain, 2, axis=0))
+
+
+@pytest.mark.parametrize("shift", [1, 2])
+def test_each_moved_image_is_its_digit_moved_by_at_most_shift_pixels(shift):
+    plain, _ = D.load_digits(return_images=True, scale=True)
+    copies = 2
+    images, _ = D.load_jittered_digits(copies=copies, shift=shift, noise=0.0, seed=5, return_images=True)
+    originals = np.repeat(plain, copies, axis=0)
+    moves = [(dy, dx) for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1)]
+    matches = np.array([np.all(images == moved(originals, dy, dx), axis=(1, 2)) for dy, dx in moves])
+    assert np.all(matches.any(axis=0))                   # every image is one of the allowed moves of its own digit
+    # every move is drawn (an image unchanged by every move, all ink inside the frame's centre, counts for all)
+    assert np.all(matches.sum(axis=1) > len(images) / len(moves) / 2)
+
+
+def test_the_noise_is_gaussian_with_the_standard_deviation_asked_for():
+    plain, _ = D.load_digits(scale=True)
+    X, _ = D.load_jittered_digits(copies=2, shift=0, noise=0.3, seed=2)
+    noise = X - np.repeat(plain, 2, axis=0)
+    assert abs(noise.mean()) < 0.01 and abs(noise.std() - 0.3) < 0.01        # 230 000 draws: both within 3e-3
+    assert not np.array_equal(noise[0::2], noise[1::2])                      # each copy its own noise
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(copies=0), ValueError, "copies must be an integer >= 1, got 0"),
+    (dict(copies=1.5), TypeError, "copies must be an integer"),
+    (dict(shift=4), ValueError, r"shift must be an integer in \[0, 3\], got 4"),
+    (dict(shift=-1), ValueError, "shift must be an integer"),
+    (dict(noise=-0.1), ValueError, "noise must be a finite number >= 0"),
+    (dict(noise=float("nan")), ValueError, "noise must be a finite number"),
+    (dict(seed="a"), TypeError, "seed must be None, an integer seed >= 0 or a numpy.random.Generator"),
+])
+def test_jittered_digits_errors_name_the_argument(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        D.load_jittered_digits(**kwargs)
+
+
 # -------------------------------------------------------------------------------------------- CIFAR-10
 def write_cifar_batch(path, images, labels, str_keys=False):
     """A batch in the official layout: rows of 3072 bytes, the R plane, then G, then B."""

@@ -128,3 +128,91 @@ def test_the_large_problem_stays_in_the_assignments_domain():
             C = inp["W" + tag].shape[1]
             assert C <= 10 and set(np.unique(inp["y" + tag])) == set(range(C)), (seed, tag)
         assert inp["WL"].size >= 200_000          # still far too many weights for a numerical gradient
+
+
+# ------------------------------------------------------------------------------ digits: a target that needs tuning
+# Part 7 trains on the moved digits (A1.DIGITS_SET) within a budget of examples. "Needs tuning" means: the answer
+# cell's starting values, which pass on the plain digits, fail the bar on every split tried, while the values a
+# small search on the notebook's validation split finds pass on (nearly) every split the grader may draw. The
+# sweeps train with the checks' reference recipe (A1.sgd_helper, what the reference train_linear computes), not
+# through the sandbox.
+def _answer_cell_settings():
+    namespace = {}
+    exec(next(s for s in harness.answers("A1") if "HYPERPARAMS =" in s), namespace)
+    return namespace["STARTING"], namespace["HYPERPARAMS"]
+
+
+STARTING, TUNED = _answer_cell_settings()
+DIGITS = PARTS["digits"]
+
+
+def _accuracy(hp, inp):
+    W = A1.sgd_helper(inp["X_train"], inp["y_train"], seed=0, **hp)
+    return A1.digits_accuracy(W, inp["X_val"], inp["y_val"])
+
+
+def _sweep(hp, seeds):
+    return np.array([_accuracy(hp, A1.digits_inputs(np.random.default_rng(seed))) for seed in seeds])
+
+
+def test_the_starting_values_are_sensible_they_pass_on_the_plain_digits():
+    from deepgrad.data import load_digits
+    X, y = load_digits()
+    accuracies = [_accuracy(STARTING, dict(zip(("X_train", "y_train", "X_val", "y_val"),
+                                               A1.digits_split(X, y, 1, np.random.default_rng(seed)), strict=True)))
+                  for seed in range(5)]
+    assert min(accuracies) >= 0.9, accuracies     # the old target on the plain digits
+    # they spend the whole budget: what they lack is a better setting, not more training
+    assert STARTING["num_iters"] * STARTING["batch_size"] == A1.DIGITS_BUDGET
+    assert TUNED["num_iters"] * TUNED["batch_size"] <= A1.DIGITS_BUDGET
+
+
+def test_the_starting_values_fail_on_every_split():
+    accuracies = _sweep(STARTING, range(20))
+    assert np.all(accuracies < A1.DIGITS_BAR), (accuracies.mean(), accuracies.max())    # measured: mean 0.573, max 0.591
+
+
+def test_the_tuned_values_pass_on_nearly_every_split():
+    accuracies = _sweep(TUNED, range(50))
+    assert np.sum(accuracies >= A1.DIGITS_BAR) >= 49, (accuracies.mean(), accuracies.min())  # measured: 50/50, min 0.61
+
+
+def test_the_tuned_values_are_what_a_small_search_on_the_validation_split_finds():
+    """A 4 x 3 grid on the notebook's own split (the same recipe, seed 0): its best pair is the reference's."""
+    from deepgrad.data import load_jittered_digits
+    X, y = load_jittered_digits(**A1.DIGITS_SET, seed=0)
+    inp = dict(zip(("X_train", "y_train", "X_val", "y_val"),
+                   A1.digits_split(X, y, A1.DIGITS_SET["copies"], np.random.default_rng(0)), strict=True))
+    rates, regs = [0.01, 0.1, 0.3, 1.0], [0.0, 1e-3, 1e-2]
+    grid = np.array([[_accuracy({**TUNED, "learning_rate": lr, "reg": reg}, inp) for reg in regs] for lr in rates])
+    i, j = np.unravel_index(np.argmax(grid), grid.shape)
+    assert (rates[i], regs[j]) == (TUNED["learning_rate"], TUNED["reg"]), grid
+    assert grid.max() - grid.min() > 0.05, grid          # the settings matter here
+
+
+def test_each_half_holds_whole_digits():
+    """All copies of a digit on one side of the split: a moved copy of a training digit is no test of anything."""
+    copies, n = 8, 50
+    y = np.repeat(np.arange(n), copies)                  # the labels name the digit
+    X = np.random.default_rng(0).standard_normal((n * copies, 4))
+    X_train, y_train, X_val, y_val = A1.digits_split(X, y, copies, np.random.default_rng(1))
+    assert not set(y_train) & set(y_val) and len(set(y_val)) == n // 2
+    assert np.all(np.bincount(y_train, minlength=n)[list(set(y_train))] == copies)
+    assert X_train.shape == (len(y_train), 5) and np.all(X_val[:, -1] == 1.0)    # the bias column
+    assert set(DIGITS.held_out) == {"X_val", "y_val"}
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("HYPERPARAMS = dict(STARTING)", "below the 60 % needed"),
+    ("HYPERPARAMS = dict(learning_rate=0.3, reg=0.0, num_iters=2000, batch_size=100)", "above the budget of 100,000"),
+    ("HYPERPARAMS = dict(learning_rate=0.3, reg=0.0, num_iters=1000, batch_size=100, seed=3)", "keys other than"),
+])
+def test_the_grader_says_what_falls_short(answer, words):
+    sources = [s + "\n" + answer if "HYPERPARAMS =" in s else s for s in harness.answers("A1")]
+    graded = harness.grade_part(DIGITS, sources, seed=0)
+    assert graded.fraction == 0 and words in _said(graded) + str(graded.feedback.out.error), _said(graded)
+
+
+def test_the_reference_passes_through_the_grader():
+    graded = harness.grade_part(DIGITS, harness.answers("A1"), seed=0)
+    assert graded.fraction == 1, _said(graded)

@@ -31,6 +31,7 @@ import numpy as np
 
 from autograder.checks import BIG_TOL, Part, Share, large_problem
 from deepgrad import linear
+from deepgrad.data import load_jittered_digits, standardize
 from deepgrad.gradcheck import rel_error
 
 NOTEBOOK = "A1.ipynb"
@@ -377,32 +378,55 @@ PARTS.append(Part("predict", 1, call="predict", args=("W", "X"), returns="labels
 
 
 # ------------------------------------------------------------------------------ digits
-_DIGITS = None
+# Part 7 trains on the digits moved by up to a pixel (deepgrad.data.load_jittered_digits), not the plain digits: on
+# those a linear classifier passes 90 % at almost any sensible setting, so nothing there needs tuning. On the moved
+# digits the notebook's starting HYPERPARAMS (about 94 % on the plain digits) reach about 57 % within the budget,
+# and a small search on the validation split finds settings reaching about 63 %; the bar sits between the two. Half
+# the digits (all copies of each, about 7200 images) are held out, so that one split's accuracy varies by only about
+# a point. tests/test_shares_a1.py pins all of this over many splits.
+DIGITS_SET = dict(copies=8, shift=1, noise=0.0)     # load_jittered_digits' arguments
+DIGITS_BAR = 0.60
+BAR_WORDS = f"{DIGITS_BAR * 100:.0f} %"
+DIGITS_BUDGET = 100_000      # num_iters * batch_size: a poor learning rate cannot be made up by training longer
+
+
+def digits_split(X, y, copies, rng):
+    """Half of the digits for validation, all ``copies`` of each (consecutive rows of X, y).
+
+    X: (N, D), y: (N,), N a multiple of ``copies``. Returns X_train (N_train, D + 1), y_train (N_train,), X_val
+    (N_val, D + 1), y_val (N_val,): standardised with the training half's statistics, the bias column appended.
+    """
+    n = len(y) // copies
+    val = np.isin(np.arange(len(y)) // copies, rng.permutation(n)[:n // 2])
+    X_train, X_val, _, _ = standardize(X[~val], X[val])
+    return (np.hstack([X_train, np.ones((len(X_train), 1))]), y[~val],
+            np.hstack([X_val, np.ones((len(X_val), 1))]), y[val])
 
 
 def digits_inputs(rng):
-    global _DIGITS
-    if _DIGITS is None:
-        from deepgrad.data import load_digits
-        _DIGITS = load_digits()
-    X, y = _DIGITS
-    order = rng.permutation(len(y))
-    split = int(0.8 * len(y))
-    tr, va = order[:split], order[split:]
-    mean, std = X[tr].mean(axis=0), X[tr].std(axis=0)
-    std[std < 1e-8] = 1.0
-    Xs = np.hstack([(X - mean) / std, np.ones((len(y), 1))])
-    return {"X_train": Xs[tr], "y_train": y[tr], "X_val": Xs[va], "y_val": y[va]}   # X_val, y_val: held out
+    X, y = load_jittered_digits(**DIGITS_SET, seed=rng)
+    X_train, y_train, X_val, y_val = digits_split(X, y, DIGITS_SET["copies"], rng)
+    return {"X_train": X_train, "y_train": y_train, "budget": DIGITS_BUDGET,
+            "X_val": X_val, "y_val": y_val}     # X_val, y_val: held out
 
 
 def drive_digits(ns, inp, out):
     hp = dict(ns["HYPERPARAMS"])
+    # the four settings and nothing else: anything more (a seed that suits one split) would go to train_linear
+    other = sorted(set(hp) - {"learning_rate", "reg", "num_iters", "batch_size"})
+    if other:
+        raise ValueError(f"HYPERPARAMS has keys other than learning_rate, reg, num_iters and batch_size: {other}")
     for key in ("learning_rate", "reg", "num_iters", "batch_size"):
         out[f"hp/{key}"] = float(hp[key])
-    if int(hp["num_iters"]) * int(hp["batch_size"]) > 500_000:
-        raise ValueError("num_iters * batch_size is above 500 000")
+    if int(hp["num_iters"]) * int(hp["batch_size"]) > inp["budget"]:
+        raise ValueError(f"num_iters * batch_size is above the budget of {inp['budget']:,}")
     W, _ = ns["train_linear"](inp["X_train"], inp["y_train"], ns["softmax_loss_vectorized"], **hp)
     out["W"] = W
+
+
+def digits_accuracy(W, X_val, y_val):
+    """The fraction of rows of X_val (M, D) that W (D, 10) labels as y_val (M,)."""
+    return float(np.mean(np.argmax(X_val @ W, axis=1) == y_val))
 
 
 def check_digits(inp, out, fb):
@@ -415,18 +439,18 @@ def check_digits(inp, out, fb):
     if not fb.check(np.all(np.isfinite(scores)), "", "The trained W gives NaN or inf scores (diverged: lower "
                                                      "the learning rate).", code="diverged"):
         return False
-    acc = float(np.mean(np.argmax(scores, axis=1) == inp["y_val"]))
-    return fb.check(acc >= 0.9, f"Validation accuracy {acc:.1%} (90 % needed).",
-                    f"Validation accuracy {acc:.1%}, below the 90 % needed. Check the loss and SGD parts first, "
-                    f"then tune HYPERPARAMS.")
+    acc = digits_accuracy(np.asarray(W, dtype=float), inp["X_val"], inp["y_val"])
+    return fb.check(acc >= DIGITS_BAR, f"Validation accuracy {acc:.1%} ({BAR_WORDS} needed).",
+                    f"Validation accuracy {acc:.1%}, below the {BAR_WORDS} needed. Check the loss and SGD parts "
+                    f"first, then tune HYPERPARAMS on your validation split.")
 
 
 PARTS.append(Part("digits", 2, inputs=digits_inputs, check=check_digits, driver=drive_digits,
                   needs=("train_linear", "softmax_loss_vectorized", "HYPERPARAMS"), timeout=30,
                   held_out=("X_val", "y_val"),
-                  description="A softmax classifier on the digits: 90 % validation accuracy",
-                  shares=(Share("validation accuracy", 2, "at least 90 % on held-out digits, trained with your "
-                                                          "HYPERPARAMS"),)))
+                  description=f"A softmax classifier on the moved digits: {BAR_WORDS} validation accuracy",
+                  shares=(Share("validation accuracy", 2, f"at least {BAR_WORDS} on held-out moved digits, "
+                                                          f"trained with your HYPERPARAMS"),)))
 
 
 # ------------------------------------------------------------------------------ sanity checks
