@@ -48,11 +48,18 @@ TRAIN_NET_BUGS = {
     "best_kept_by_reference": (_edit("best_params = {name: value.copy() for name, value in params.items()}",
                                      "best_params = params"), 0.5),
     # decaying after every mini-batch instead of every epoch
-    "decay_per_batch": (_edit("            losses.append(loss)\n        val_acc",
-                              "            losses.append(loss)\n            lr *= lr_decay\n        val_acc"), 0.0),
+    "decay_per_batch": (_edit("            losses.append(loss)\n        scores",
+                              "            losses.append(loss)\n            lr *= lr_decay\n        scores"), 0.0),
     # keeping the epoch with the lowest training loss: that is nearly always the last
-    "best_by_training_loss": (_edit("if val_acc > best_acc:\n            best_acc = val_acc",
-                                    "if -np.mean(losses) > best_acc:\n            best_acc = -np.mean(losses)"), 0.5),
+    "best_by_training_loss": (_edit("if val_loss < best_loss:\n            best_loss = val_loss",
+                                    "if np.mean(losses) < best_loss:\n            best_loss = np.mean(losses)"), 0.5),
+    # keeping the epoch with the highest validation accuracy: "best" is the lowest validation loss, as in
+    # lesson 12 and A4
+    "best_by_validation_accuracy": (_edit("if val_loss < best_loss:\n            best_loss = val_loss",
+                                          'if -history["val_acc"][-1] < best_loss:\n'
+                                          '            best_loss = -history["val_acc"][-1]'), 0.5),
+    # a tie replaces the best: the last of several epochs with the same validation loss is kept
+    "tie_replaces_the_best": (_edit("if val_loss < best_loss:", "if val_loss <= best_loss:"), 0.5),
 }
 
 
