@@ -106,9 +106,9 @@ def gradient_check_explorer(function: str = "sin", x0: float = 1.0) -> Explorer:
         c.run()
         rows = "".join(f"<tr><td>{m}</td><td>{d}</td><td>{h:.0e}</td><td>{e:.1e}</td></tr>"
                        for (m, d), (h, e) in c.best.items())
+        ex.refresh()  # the picture first (ARCHITECTURE.md)
         ex.info.value = ("<table cellpadding='3'><tr><th>method</th><th>precision</th><th>best h</th>"
                          f"<th>smallest error</th></tr>{rows}</table>")
-        ex.refresh()
 
     ex.on_change([fn_w, x_w, meth_w, dt_w], update)
     ex.controls = dict(function=fn_w, x=x_w, methods=meth_w, dtypes=dt_w)

@@ -256,8 +256,8 @@ def init_explorer(depth: int = 6, width: int = 100, activation: str = "tanh", in
         c.init, c.scale = init_w.value, scale_w.value
         scale_w.disabled = c.init not in ("normal", "constant")
         c.run()
+        ex.refresh()  # the picture first (ARCHITECTURE.md)
         ex.info.value = c.summary()
-        ex.refresh()
 
     ex.on_change([depth_w, width_w, act_w, init_w, scale_w], update)
     ex.controls = dict(depth=depth_w, width=width_w, activation=act_w, init=init_w, scale=scale_w)

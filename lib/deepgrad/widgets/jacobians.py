@@ -191,10 +191,10 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
         c.layer, c.wrt, c.batch, c.n_in, c.n_out = (layer_w.value, wrt_w.value, batch_w.value, in_w.value,
                                                     out_w.value)
         c.run()
+        ex.refresh()  # the picture first (ARCHITECTURE.md)
         ex.info.value = (f"J has {c.J.size:,} entries and {c.nonzeros:,} of them are non-zero "
                          f"(<b>{c.density:.1%}</b>). Building it and multiplying costs {c.dense_cost:,} "
                          f"multiply-adds; the VJP costs {c.vjp_cost:,}.")
-        ex.refresh()
 
     ex.on_change([layer_w, wrt_w, batch_w, in_w, out_w], update)
     ex.controls = dict(layer=layer_w, wrt=wrt_w, batch=batch_w, n_in=in_w, n_out=out_w)

@@ -112,10 +112,10 @@ def linear_classifier_explorer(index: int | None = None) -> Explorer:
 
     def update():
         c.select(idx_w.value)
+        ex.refresh()  # the picture first (ARCHITECTURE.md)
         ex.info.value = (f"Image {c.index}: true {c.label}, predicted {c.predicted} "
                          f"({'right' if c.label == c.predicted else 'wrong'}); "
                          f"top score {c.scores[c.predicted]:.2f}.")
-        ex.refresh()
 
     def next_mistake(_):
         wrong = np.flatnonzero(c.clf.predict(c.X) != c.y)
