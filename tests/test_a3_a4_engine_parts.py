@@ -58,6 +58,8 @@ A3_BUGS = {
     "digits": {   # the same slips, judged by what they do to a real training run
         "zero_grad missing: gradients accumulate": ("    optimizer.zero_grad()\n    loss = cross_entropy",
                                                     "    loss = cross_entropy"),
+        # The tuned target needs the whole network: without biases, the learning rate tuned for the right engine
+        # falls below the bar (0.74 to 0.82 on seeds 0-2); "modules" names the slip.
         "forward leaves the bias out": ("        return x @ self.weight + self.bias\n",
                                         "        return x @ self.weight\n"),
     },
@@ -82,21 +84,17 @@ def test_a3_modules_feedback_names_the_duplicate(monkeypatch):
     assert any("listed once" in line.text for line in fb.lines), fb.lines
 
 
-def test_a3_training_cell_reaches_95_percent_in_fast_mode():
-    """The notebook's digits run, with the solution engine, exactly as its locked cell does it."""
+def test_a3_digits_cells_reach_the_bar_on_validation():
+    """The notebook's digits cells (the split, train_digits, the graded cell's run), with the solution engine and its
+    HYPERPARAMS, as the notebook runs them: the validation accuracy after the budget's epochs reaches the bar."""
     nb = solution_notebook("A3")
     ns = {"np": np}
     for source in answers("A3"):
         exec(source, ns)
-    cell = next(c.source for c in nb.cells if c.id == "a3-code-37")
-    cell = cell.replace("from tqdm.auto import tqdm\n", "tqdm = lambda it, **_: it\n")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    ns.update(FAST=True, time=__import__("time"), plt=plt)
-    exec(cell, ns)
-    plt.close("all")
-    assert ns["test_acc"] >= 0.95 and ns["epochs"] == 10
+    for cell_id in ("a3-code-37", "a3-test-37d"):
+        exec(next(c.source for c in nb.cells if c.id == cell_id).split("### BEGIN HIDDEN TESTS")[0], ns)
+    module = check_module("A3")
+    assert len(ns["val_acc"]) == module.DIGITS_EPOCHS and ns["val_acc"][-1] >= module.DIGITS_BAR, ns["val_acc"]
 
 
 # ------------------------------------------------------------------------------------------- A4
@@ -155,8 +153,6 @@ PARTIAL = {
     ("A3", "sgd_training", "zero_grad missing: gradients accumulate"): 0.5,
     ("A3", "sgd_training", "zero_grad between backward and step"): 0.5,
     ("A3", "sgd_training", "step climbs the gradient"): 1.25 / 2,
-    # A network without biases still reads standardised digits: "modules" catches that slip, "digits" need not.
-    ("A3", "digits", "forward leaves the bias out"): 1.0,
     # A4's update rules: a slip in the recursion costs "the stored state" (half); the step is right for the state
     # the function stored.
     ("A4", "adam_notes", "standard Adam (no folding)"): 0.5,
