@@ -245,6 +245,25 @@ def test_decision_boundary_explorer_trains():
     assert w.errors and "hidden sizes" in w.info.value
 
 
+def test_decision_boundary_explorer_draws_the_other_data_sets_ahead_and_shows_them_right():
+    # once settled, a first switch to each data set draws no full figure (their axes were drawn ahead, while
+    # nobody waited), and what it shows is what a full draw of the same state shows: no pixel of another data set,
+    # of the regions' first state (a translucent image) or of another range of the axes
+    w = widgets.decision_boundary_explorer().wait()
+    canvas, full_draws = w.view.figure.canvas, []
+    draw = canvas.draw
+    canvas.draw = lambda *a, **k: (full_draws.append(1), draw(*a, **k))
+    for name in ("blobs", "XOR", "bullseye"):
+        w.controls["dataset"].value = name
+        _ok(w)
+        assert full_draws == [], name
+        shown, kept = bytes(w.image.value), {k: w.view.__dict__.pop(k) for k in ("_backgrounds", "_bases")}
+        assert shown == bytes(w.figure_png()), name  # nothing kept: this picture is drawn in full
+        assert full_draws == [1], name
+        full_draws.clear()
+        w.view.__dict__.update(kept)  # the pixels drawn ahead for the next data sets
+    assert w.controller.dataset == "bullseye" and w.controller.steps == 0
+
 def test_regularization_explorer_early_stopping_and_dropout():
     w = widgets.regularization_explorer(epochs=40)
     _ok(w)

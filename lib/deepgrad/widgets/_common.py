@@ -23,6 +23,7 @@ import traceback
 
 import ipywidgets as W
 import numpy as np
+from matplotlib.image import AxesImage
 
 from ..viz.graph import draw_graph, wire_labels
 from ..viz.style import HIGHLIGHT, figure_to_png, new_figure, pixels_to_png, style
@@ -97,9 +98,17 @@ class Blit:
             if base in bases:
                 canvas.restore_region(bases[base])
             else:
-                for a in (*self.dynamic, *self.keyed):
+                changing = (*self.dynamic, *self.keyed)
+                for a in changing:
                     a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
+                # ... except images, which matplotlib composites whatever their flag: hidden for the full draw, or a
+                # translucent one (the decision regions) would be blended over its own first state for ever
+                images = [a for a in changing if isinstance(a, AxesImage) and a.get_visible()]
+                for a in images:
+                    a.set_visible(False)
                 canvas.draw()
+                for a in images:
+                    a.set_visible(True)
                 if self.keyed:
                     _keep(bases, base, canvas.copy_from_bbox(fig.bbox), self.KEEP)
             self._draw(self.keyed)

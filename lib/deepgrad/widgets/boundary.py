@@ -10,7 +10,7 @@ from .. import autograd, data, nn, optim
 from ..autograd import Tensor
 from ..functional import cross_entropy
 from ..viz.boundaries import decision_grid
-from ..viz.style import MARKERS, class_colors, new_figure
+from ..viz.style import MARKERS, class_colors, new_figure, style
 from ._common import Blit, Explorer, int_slider, log_slider
 
 __all__ = ["BoundaryController", "decision_boundary_explorer", "DATASETS"]
@@ -150,6 +150,10 @@ class _BoundaryView(Blit):
         xx, yy, labels = decision_grid(c.predict, c.X, self.resolution)
         self.regions.set_data(labels)
         self.regions.set_extent((xx.min(), xx.max(), yy.min(), yy.max()))
+        # the grid's range, not autoscaling: that would grow with every data set shown before (its data limits
+        # keep what it saw), and the ticks kept as pixels per data set would disagree with the points drawn
+        self.ax.set_xlim(xx.min(), xx.max())
+        self.ax.set_ylim(yy.min(), yy.max())
         arch = "linear" if c.model == "linear" else f"MLP {list(c.hidden)}, {c.activation}"
         self.ax.set_title(f"{arch} (training accuracy {c.accuracy():.0%})")
         chance, hist = np.log(c.num_classes), c.history["train_loss"]
@@ -202,10 +206,29 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
             raise ValueError(f"hidden sizes need at least one positive width, got {hidden_w.value!r}")
         c.dataset, c.model, c.hidden, c.activation, c.lr = (data_w.value, model_w.value, hidden_sizes,
                                                             act_w.value, lr_w.value)
-        hidden_w.disabled = act_w.disabled = c.model == "linear"
         c.reset()
+        ex.refresh()  # the picture first (ARCHITECTURE.md)
+        hidden_w.disabled = act_w.disabled = c.model == "linear"
         ex.info.value = f"{len(c.X)} points, {c.num_classes} classes; untrained accuracy {c.accuracy():.0%}."
-        ex.refresh()
+
+    def warm():
+        # Each other data set's axes, ticks and legend drawn once now, while nobody waits (the background worker,
+        # after the first picture): a student's first switch to one then costs a frame (20 ms of CPU), not a
+        # full draw (100 ms). Given up as soon as a change waits; the state shown is put back either way.
+        shown = c.dataset
+        try:
+            for name in DATASETS:
+                if name != shown and not ex.superseded:
+                    c.dataset = name
+                    c.reset()
+                    with style():
+                        view.update()
+                        view.png()
+        finally:
+            c.dataset = shown
+            c.reset()
+            with style():
+                view.update()
 
     def train(_=None):
         c.lr = lr_w.value
@@ -224,4 +247,5 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
     ex.controls = dict(dataset=data_w, model=model_w, hidden=hidden_w, activation=act_w, lr=lr_w,
                        steps=steps_w, train=train_b, reset=reset_b)
     ex.request(rebuild)
+    ex.request(warm)
     return ex
