@@ -102,3 +102,12 @@ def stub(lesson: str, exercise: str) -> str:
     """The answer cell as the student finds it."""
     cells = notebook(lesson).cells
     return cells[_index(cells, f"exercise:{exercise}")].source
+
+
+def assert_stub_says_not_written(lesson: str, exercise: str) -> None:
+    """The untouched answer cell: its check prints one line, "Exercise <id> is not written yet: ..." (so that Run
+    All on a fresh lesson shows no error)."""
+    source = stub(lesson, exercise)
+    assert "raise NotImplementedError" in source, f"the answer cell of {exercise} is not a stub"
+    out = check(lesson, exercise, source).strip()
+    assert out.splitlines() == [out] and out.startswith(f"Exercise {exercise} is not written yet:"), out

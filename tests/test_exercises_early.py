@@ -122,10 +122,8 @@ def test_each_lesson_has_its_exercises(lesson):
 
 @pytest.mark.parametrize("lesson,ex", ALL, ids=[f"{lesson[:2]}-{ex}" for lesson, ex in ALL])
 def test_the_stub_says_not_written_yet(lesson, ex):
-    source = exercises.stub(lesson, ex)
-    assert "raise NotImplementedError" in source and '"""' in source, "the answer cell is a stub with a docstring"
-    out = exercises.check(lesson, ex, source)
-    assert out.strip().splitlines() == [out.strip()] and out.startswith(f"Exercise {ex} is not written yet:"), out
+    assert '"""' in exercises.stub(lesson, ex), "the answer cell is a stub with a docstring"
+    exercises.assert_stub_says_not_written(lesson, ex)
 
 
 @pytest.mark.parametrize("lesson,ex", ALL, ids=[f"{lesson[:2]}-{ex}" for lesson, ex in ALL])
