@@ -320,3 +320,51 @@ def test_figure_to_png_shows_the_figure_at_its_own_dpi():
     png = viz.figure_to_png(fig)
     assert Image.open(io.BytesIO(png)).size == (round(3.0 * fig.dpi), round(2.0 * fig.dpi))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(fig.canvas.buffer_rgba()))
+
+
+def _ink(fig, color):
+    """Bounding box (rows, columns) and count of the pixels of one colour (RGB, 0-255) on the canvas."""
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    hit = np.argwhere(np.abs(rgb - color).sum(axis=2) < 60)
+    return hit.min(axis=0), hit.max(axis=0), len(hit)
+
+
+@pytest.mark.parametrize("label", ["0.25", "-1.3", "7"])
+def test_cell_labels_are_centred_on_their_cells_like_centred_text(label):
+    # each string is rasterised once and stamped: the same glyphs as a Text centred there, within a pixel
+    from deepgrad.viz.style import CellLabels
+
+    where = []
+    for stamped in (True, False):
+        fig, ax = new_figure((3.0, 2.0))
+        ax.set_axis_off()
+        ax.set(xlim=(-0.5, 2.5), ylim=(1.5, -0.5))
+        if stamped:
+            cells = ax.add_artist(CellLabels(fontsize=9))
+            cells.set_labels([(2, 1)], [label], ["#D55E00"])
+        else:
+            ax.text(2, 1, label, ha="center", va="center", fontsize=9, color="#D55E00")
+        lo, hi, count = _ink(fig, (0xD5, 0x5E, 0x00))
+        where.append(((lo + hi) / 2, hi - lo, count))
+        centre = ax.transData.transform((2, 1))
+        height = fig.canvas.get_width_height()[1]
+        middle = np.array([height - centre[1], centre[0]]) - 0.5  # (row, column) of the cell's centre, as indices
+    (c1, size1, n1), (c2, size2, n2) = where
+    assert np.allclose(size1, size2, atol=1) and abs(n1 - n2) <= 0.2 * n2  # the same glyphs
+    assert np.abs(c1 - middle).max() <= 1.0  # centred on the cell (to the pixel its corner is rounded to)
+    assert np.abs(c1 - c2).max() <= 2.0  # where matplotlib centres its text (its box includes the descent)
+
+
+def test_cell_labels_need_one_text_and_colour_per_point_and_fall_back_to_text_in_svg():
+    from deepgrad.viz.style import CellLabels
+
+    fig, ax = new_figure((3.0, 2.0))
+    cells = ax.add_artist(CellLabels())
+    with pytest.raises(ValueError, match="xy, texts and colors must have one entry per label, got 2, 1 and 2"):
+        cells.set_labels([(0, 0), (1, 1)], ["1"], ["k", "k"])
+    cells.set_labels([(0.2, 0.3), (0.7, 0.6)], ["0.5", "-2"], ["black", "white"])
+    out = io.StringIO()
+    fig.savefig(out, format="svg")
+    svg = out.getvalue()
+    assert svg.count("<!-- 0.5 -->") == 1 and svg.count("<!-- -2 -->") == 1

@@ -179,7 +179,7 @@ def test_decision_boundary_caption_reads_the_picture():
     for dataset in ("XOR", "spiral"):
         _set(w, dataset=dataset)
         text = _caption(w)
-        points = sum(len(p.get_offsets()) for p in view.points)
+        points = sum(len(p.get_xdata()) for p in view.points)
         m = re.search(r"(\d+) points, (\d+) classes; untrained accuracy (\d+)%\.", text)
         assert m and int(m[1]) == points and int(m[2]) == len(view.points), text
         assert f"(training accuracy {m[3]}%)" in view.ax.get_title()

@@ -18,6 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _ok(w):
+    w.wait()  # the explorer draws on a worker thread
     assert w.errors == [], w.errors[-1] if w.errors else ""
     assert w.output.outputs == ()
     assert bytes(w.image.value).startswith(PNG)
@@ -87,6 +88,7 @@ def test_controls_update_the_view_and_grey_out_what_does_not_apply():
     assert w.controls["wrt"].disabled and w.controls["n_out"].disabled
     assert w.controller.shape == (4 * 4, 4 * 4)
     w.controls["layer"].value = "linear"
+    _ok(w)
     assert not w.controls["wrt"].disabled
 
 
@@ -129,3 +131,27 @@ def test_a_shape_seen_before_is_drawn_as_a_fresh_explorer_draws_it():
         now = {k: ex.controls[k].value for k in ("layer", "wrt", "batch", "n_in", "n_out")}
         fresh = widgets.jacobian_explorer(**now).wait()
         assert bytes(ex.image.value) == bytes(fresh.image.value), f"after {key} = {value!r}: {now}"
+
+
+def test_the_shapes_one_step_away_are_drawn_ahead_and_shown_right():
+    # after each picture the worker draws the axes of every shape one step away while nobody waits: the student's
+    # next step (a slider moved on, another layer, the other wrt) shows its picture without a full draw, and the
+    # picture is the one a fresh explorer shows for the same controls
+    ex = widgets.jacobian_explorer().wait()
+    canvas, full_draws, before_picture = ex.view.figure.canvas, [], []
+    draw = canvas.draw
+    canvas.draw = lambda *a, **k: (full_draws.append(1), draw(*a, **k))
+    ex.image.observe(lambda change: before_picture.append(len(full_draws)), names="value")
+    ahead = 0
+    for key, value in [("batch", 3), ("batch", 4), ("n_in", 3), ("n_out", 4), ("wrt", "weights"), ("wrt", "input"),
+                       ("layer", "tanh"), ("n_in", 4), ("layer", "linear"), ("batch", 3)]:
+        full_draws.clear()
+        before_picture.clear()
+        ex.controls[key].value = value
+        _ok(ex)
+        assert before_picture == [0], f"{key} = {value!r}: a full draw before the picture"
+        ahead += len(full_draws)
+        now = {k: ex.controls[k].value for k in ("layer", "wrt", "batch", "n_in", "n_out")}
+        fresh = widgets.jacobian_explorer(**now).wait()
+        assert bytes(ex.image.value) == bytes(fresh.image.value), f"after {key} = {value!r}: {now}"
+    assert ahead >= 20  # the shapes around each one were drawn (some kept from an earlier step)

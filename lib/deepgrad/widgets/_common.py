@@ -87,36 +87,48 @@ class Blit:
     base_key = None
     KEEP = 16  # backgrounds kept (and as many full draws), the most recently made
 
-    def png(self) -> bytes:
+    def keep_background(self) -> bool:
+        """Draw and keep the background of the state ``update()`` set, unless it is kept already (True when
+        drawn: the canvas then holds it). A worker calls it ahead, for the states a student is likely to pick
+        next, so that picking one costs a frame rather than a full draw."""
         fig = self.figure
         canvas = fig.canvas
         bases = self.__dict__.setdefault("_bases", {})
         backgrounds = self.__dict__.setdefault("_backgrounds", {})
-        base = self.base_key if self.keyed else self.background_key
-        key = (base, self.background_key)
-        if key not in backgrounds:
-            if base in bases:
-                canvas.restore_region(bases[base])
-            else:
-                changing = (*self.dynamic, *self.keyed)
-                for a in changing:
-                    a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
-                # ... except images, which matplotlib composites whatever their flag: hidden for the full draw, or a
-                # translucent one (the decision regions) would be blended over its own first state for ever
-                images = [a for a in changing if isinstance(a, AxesImage) and a.get_visible()]
-                for a in images:
-                    a.set_visible(False)
-                canvas.draw()
-                for a in images:
-                    a.set_visible(True)
-                if self.keyed:
-                    _keep(bases, base, canvas.copy_from_bbox(fig.bbox), self.KEEP)
-            self._draw(self.keyed)
-            _keep(backgrounds, key, canvas.copy_from_bbox(fig.bbox), self.KEEP)
+        key = self._key
+        base = key[0]
+        if key in backgrounds:
+            backgrounds[key] = backgrounds.pop(key)  # the most recently used is kept longest
+            return False
+        if base in bases:
+            canvas.restore_region(bases[base])
         else:
-            canvas.restore_region(backgrounds[key])
+            changing = (*self.dynamic, *self.keyed)
+            for a in changing:
+                a.set_animated(True)  # a full draw skips animated artists: the background is drawn without them
+            # ... except images, which matplotlib composites whatever their flag: hidden for the full draw, or a
+            # translucent one (the decision regions) would be blended over its own first state for ever
+            images = [a for a in changing if isinstance(a, AxesImage) and a.get_visible()]
+            for a in images:
+                a.set_visible(False)
+            canvas.draw()
+            for a in images:
+                a.set_visible(True)
+            if self.keyed:
+                _keep(bases, base, canvas.copy_from_bbox(fig.bbox), self.KEEP)
+        self._draw(self.keyed)
+        _keep(backgrounds, key, canvas.copy_from_bbox(fig.bbox), self.KEEP)
+        return True
+
+    @property
+    def _key(self):
+        return (self.base_key if self.keyed else self.background_key), self.background_key
+
+    def png(self) -> bytes:
+        if not self.keep_background():
+            self.figure.canvas.restore_region(self._backgrounds[self._key])
         self._draw(self.dynamic)
-        return pixels_to_png(np.asarray(canvas.buffer_rgba()))
+        return pixels_to_png(np.asarray(self.figure.canvas.buffer_rgba()))
 
     def _draw(self, artists):
         for a in artists:

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from .. import layers
-from ..viz.style import DIVERGING, new_figure
+from ..viz.style import DIVERGING, CellLabels, new_figure, style
 from ._common import Blit, Explorer
 
 __all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
@@ -97,8 +97,8 @@ class _JacobianView(Blit):
     between examples and the title (a new figure per update spent most of its time laying itself out).
     The axes, their ticks and the lines between examples depend only on J's shape and are kept as pixels
     per shape (``background_key``): another layer of the same shape redraws the matrix and the title only.
-    Small Jacobians get their values written in the cells, so colour is never the only cue; a big one
-    would need hundreds of texts, each costing time and too small to read."""
+    Small Jacobians get their values written in the cells, so colour is never the only cue; a big one's
+    would be too small to read."""
 
     MAX_CELLS = 100  # the most entries written out
 
@@ -114,15 +114,14 @@ class _JacobianView(Blit):
         # cost 15 ms a frame, the mesh under 1
         self.mesh = None
         ax.set_aspect("equal")  # square cells
-        self.cells = [ax.text(0, 0, "", ha="center", va="center", fontsize=7, visible=False)
-                      for _ in range(self.MAX_CELLS)]
+        self.cells = ax.add_artist(CellLabels(fontsize=7))
         # a dot in each zero cell, all in one artist (a text per cell would cost as much as the rest of the frame)
         self.zeros = ax.plot([], [], ".", color="black", markersize=1.5)[0]
         self.bounds = ax.add_collection(LineCollection([], colors="k", linewidths=0.8))
         ax.set_facecolor("white")  # zero cells are left out of the mesh: they show the background
         ax.set_ylabel("entry of Y (row-major)")
         ax.grid(False)
-        self.texts = [self.zeros, *self.cells, ax.title]
+        self.texts = [self.zeros, self.cells, ax.title]
 
     @property
     def dynamic(self):
@@ -144,14 +143,10 @@ class _JacobianView(Blit):
         ax.set_xlim(-0.5, C - 0.5)
         ax.set_ylim(R - 0.5, -0.5)
         small = J.size <= self.MAX_CELLS
-        written = np.argwhere(J != 0) if small else []
-        for k, text in enumerate(self.cells):
-            text.set_visible(k < len(written))
-        for text, (r, col) in zip(self.cells, written, strict=False):
-            v = J[r, col]
-            text.set_position((col, r))
-            text.set_text(f"{v:.2g}")  # two digits fit a cell
-            text.set_color("white" if abs(v) > 0.6 * lim else "black")
+        written = np.argwhere(J != 0) if small else np.zeros((0, 2), int)
+        v = J[written[:, 0], written[:, 1]]
+        self.cells.set_labels(written[:, ::-1], [f"{x:.2g}" for x in v],  # two digits fit a cell
+                              np.where(np.abs(v) > 0.6 * lim, "white", "black"))
         self.zeros.set_data(*(np.argwhere(J == 0)[:, ::-1].T if small else ([], [])))
         # where one example ends and the next begins: rows always, columns for the input's blocks
         rows, cols = R // c.batch, C // c.batch
@@ -171,15 +166,19 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
                       n_out: int = 3) -> Explorer:
     """Choose a layer, what to differentiate by, the batch size and widths; watch the Jacobian's zeros grow."""
     c = JacobianController(layer, wrt, batch, n_in, n_out)
-    style = {"description_width": "initial"}
+    wide = {"description_width": "initial"}
     layer_w = W.ToggleButtons(options=list(LAYERS), value=layer, description="layer")
     wrt_w = W.ToggleButtons(options=list(WRT), value=wrt, description="differentiate by")
-    batch_w = W.IntSlider(value=batch, min=1, max=6, description="batch N", style=style)
-    in_w = W.IntSlider(value=n_in, min=1, max=8, description="inputs D", style=style)
-    out_w = W.IntSlider(value=n_out, min=1, max=8, description="outputs M", style=style)
+    batch_w = W.IntSlider(value=batch, min=1, max=6, description="batch N", style=wide)
+    in_w = W.IntSlider(value=n_in, min=1, max=8, description="inputs D", style=wide)
+    out_w = W.IntSlider(value=n_out, min=1, max=8, description="outputs M", style=wide)
     controls = [layer_w, wrt_w, W.HBox([batch_w, in_w, out_w])]
 
-    ex = Explorer(c, _JacobianView(c), controls, image_width="760px")
+    view = _JacobianView(c)
+    # on a worker thread: after each picture it draws the shapes one step away (below) while nobody waits
+    ex = Explorer(c, view, controls, image_width="760px", background=True)
+    names = ("layer", "wrt", "batch", "n_in", "n_out")
+    moved = {"name": "batch", "step": 1}  # the control changed last and its direction: its next step goes first
 
     def update():
         # Elementwise layers have no weights and as many outputs as inputs: grey out what does not apply.
@@ -188,13 +187,47 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
             wrt_w.value = "input"  # re-enters update() with a valid state; the latest call draws
             return
         wrt_w.disabled = out_w.disabled = elementwise
+        before = [getattr(c, n) for n in names]
         c.layer, c.wrt, c.batch, c.n_in, c.n_out = (layer_w.value, wrt_w.value, batch_w.value, in_w.value,
                                                     out_w.value)
+        for name, old in zip(names[2:], before[2:], strict=True):
+            if getattr(c, name) != old:
+                moved.update(name=name, step=1 if getattr(c, name) > old else -1)
         c.run()
         ex.refresh()  # the picture first (ARCHITECTURE.md)
         ex.info.value = (f"J has {c.J.size:,} entries and {c.nonzeros:,} of them are non-zero "
                          f"(<b>{c.density:.1%}</b>). Building it and multiplying costs {c.dense_cost:,} "
                          f"multiply-adds; the VJP costs {c.vjp_cost:,}.")
+        ex.request(ahead)
+
+    def ahead():
+        # A new shape costs a full draw (its axes and ticks: about 35 ms of CPU, three times that on a busy
+        # laptop); a shape whose axes are kept costs a frame (about 12 ms). So, while nobody waits, the axes of
+        # every shape one step away are drawn and kept: the step the student just took, once more, first.
+        # Given up as soon as a change waits; the controller shown is left alone (a probe is drawn instead) and the
+        # artists are put back to what the picture shows.
+        shown = {n: getattr(c, n) for n in names}
+        steps = sorted(((n, d) for n in names[2:] for d in (1, -1)),
+                       key=lambda nd: (nd[0] != moved["name"], nd[1] != moved["step"]))
+        states = [{**shown, n: shown[n] + d} for n, d in steps
+                  if ex.controls[n].min <= shown[n] + d <= ex.controls[n].max and not ex.controls[n].disabled]
+        if shown["layer"] == "linear":
+            states += [{**shown, "wrt": "weights" if shown["wrt"] == "input" else "input"},
+                       {**shown, "layer": "relu", "wrt": "input"}]
+        else:
+            states.append({**shown, "layer": "linear"})
+        try:
+            for state in states:
+                if ex.superseded:
+                    return
+                view.c = JacobianController(**state)
+                with style():
+                    view.update()
+                    view.keep_background()
+        finally:
+            view.c = c
+            with style():
+                view.update()
 
     ex.on_change([layer_w, wrt_w, batch_w, in_w, out_w], update)
     ex.controls = dict(layer=layer_w, wrt=wrt_w, batch=batch_w, n_in=in_w, n_out=out_w)
