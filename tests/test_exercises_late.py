@@ -35,7 +35,7 @@ def test_the_stub_says_it_is_not_written_yet(lesson, exercise):
 @pytest.mark.parametrize("lesson, exercise", EXERCISES)
 def test_the_solution_passes(lesson, exercise):
     out = exercises.check(lesson, exercise, exercises.solution(lesson, exercise))
-    assert "Verdict: right" in out, out
+    assert "✓ Right" in out, out
     assert "not yet" not in out.lower() and "✗" not in out, out
 
 
@@ -52,7 +52,7 @@ def test_the_solution_passes(lesson, exercise):
 ])
 def test_05_hidden_layer_slips(old, new, says):
     out = exercises.check(L05, "hidden-layer-gradient", _slip(L05, "hidden-layer-gradient", old, new))
-    assert "Verdict: not yet" in out and "Verdict: right" not in out, out
+    assert "✗ Not yet" in out and "✓ Right" not in out, out
     for words in says:
         assert words in out, f"{words!r} not in:\n{out}"
 
@@ -71,7 +71,7 @@ def test_05_hidden_layer_slips(old, new, says):
 ])
 def test_06_staged_backward_slips(old, new, first, says):
     out = exercises.check(L06, "staged-backward", _slip(L06, "staged-backward", old, new))
-    assert f"Verdict: not yet: the first gradient that is off, walking back from f, is {first}." in out, out
+    assert f"✗ Not yet: the first gradient that is off, walking back from f, is {first}." in out, out
     for words in says:
         assert words in out, f"{words!r} not in:\n{out}"
 
@@ -84,7 +84,7 @@ def test_06_staged_backward_slips(old, new, first, says):
 ])
 def test_07_tanh_vjp_slips(new, says):
     out = exercises.check(L07, "tanh-vjp", _slip(L07, "tanh-vjp", "dout * (1 - np.tanh(a) ** 2)", new))
-    assert "Verdict: not yet" in out, out
+    assert "✗ Not yet" in out, out
     for words in says:
         assert words in out, f"{words!r} not in:\n{out}"
 
@@ -99,7 +99,7 @@ def test_07_tanh_vjp_slips(new, says):
 def test_07_softmax_jacobian_slips(new, says):
     out = exercises.check(L07, "softmax-jacobian",
                           _slip(L07, "softmax-jacobian", "np.diag(p) - np.outer(p, p)", new))
-    assert "Verdict: not yet" in out, out
+    assert "✗ Not yet" in out, out
     assert says in out, f"{says!r} not in:\n{out}"
 
 
@@ -121,14 +121,14 @@ def test_07_softmax_jacobian_slips(new, says):
 ])
 def test_08_engine_backward_slips(old, new, says):
     out = exercises.check(L08, "engine-backward", _slip(L08, "engine-backward", old, new))
-    assert out.startswith("Verdict: not yet: "), out
+    assert out.startswith("✗ Not yet: "), out
     assert says in out, f"{says!r} not in:\n{out}"
 
 
 def test_08_engine_backward_refuses_the_engine_itself():
     """Calling the engine's own backward is not writing one."""
     out = exercises.check(L08, "engine-backward", "def my_backward(loss):\n    loss.backward()\n")
-    assert out.startswith("Verdict: not yet: "), out
+    assert out.startswith("✗ Not yet: "), out
     assert "calls the engine's own .backward()" in out, out
 
 
@@ -139,4 +139,4 @@ def test_08_engine_backward_refuses_the_engine_itself():
 ])
 def test_08_softplus_slips(old, new, says):
     out = exercises.check(L08, "softplus-node", _slip(L08, "softplus-node", old, new))
-    assert "Verdict: not yet" in out and says in out, out
+    assert "✗ Not yet" in out and says in out, out
