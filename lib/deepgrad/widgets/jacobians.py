@@ -186,7 +186,6 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
         if elementwise and wrt_w.value == "weights":
             wrt_w.value = "input"  # re-enters update() with a valid state; the latest call draws
             return
-        wrt_w.disabled = out_w.disabled = elementwise
         before = [getattr(c, n) for n in names]
         c.layer, c.wrt, c.batch, c.n_in, c.n_out = (layer_w.value, wrt_w.value, batch_w.value, in_w.value,
                                                     out_w.value)
@@ -195,6 +194,7 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
                 moved.update(name=name, step=1 if getattr(c, name) > old else -1)
         c.run()
         ex.refresh()  # the picture first (ARCHITECTURE.md)
+        wrt_w.disabled = out_w.disabled = elementwise
         ex.info.value = (f"J has {c.J.size:,} entries and {c.nonzeros:,} of them are non-zero "
                          f"(<b>{c.density:.1%}</b>). Building it and multiplying costs {c.dense_cost:,} "
                          f"multiply-adds; the VJP costs {c.vjp_cost:,}.")
