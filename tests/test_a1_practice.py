@@ -76,7 +76,7 @@ def test_without_cifar_the_optional_part_says_how_to_get_it(monkeypatch, capsys)
     monkeypatch.delenv("DEEPGRAD_CIFAR10", raising=False)
     exec(_cifar_cell().source, {"np": np, "os": os, "FAST": True})
     text = capsys.readouterr().out
-    assert text.startswith("Part 10 is skipped") and CIFAR10_HELP in text, text
+    assert text.startswith("Part 11 is skipped") and CIFAR10_HELP in text, text
 
 
 @pytest.mark.notebooks

@@ -36,9 +36,9 @@ from autograder.sandbox import isolation_available
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = json.loads((ROOT / "solutions" / "A1" / "A1.ipynb").read_text())
 PARTS = ["svm_naive", "svm_vectorized", "softmax_naive", "softmax_vectorized", "sgd", "predict", "digits",
-         "sanity", "grid_search"]
+         "sanity", "grid_search", "features"]
 FULL = {"svm_naive": 2, "svm_vectorized": 2, "softmax_naive": 2, "softmax_vectorized": 2, "sgd": 2,
-        "predict": 1, "digits": 2, "sanity": 2, "grid_search": 3}
+        "predict": 1, "digits": 2, "sanity": 2, "grid_search": 3, "features": 3}
 
 
 def answer_source(grade_id: str) -> str:

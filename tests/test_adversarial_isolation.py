@@ -36,7 +36,7 @@ LOOP_SET_FD, LOOP_CLR_FD, LOOP_CTL_REMOVE, LOOP_CTL_GET_FREE = 0x4C00, 0x4C01, 0
 # ------------------------------------------------------------------------------------ the host's devices
 A1_SOLUTION = json.loads((ROOT / "solutions" / "A1" / "A1.ipynb").read_text())
 A1_FULL = {"svm_naive": 2, "svm_vectorized": 2, "softmax_naive": 2, "softmax_vectorized": 2, "sgd": 2,
-           "predict": 1, "digits": 2, "sanity": 2, "grid_search": 3}
+           "predict": 1, "digits": 2, "sanity": 2, "grid_search": 3, "features": 3}
 
 DEVICE_ATTACK = f'''
 import fcntl, os

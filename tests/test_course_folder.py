@@ -75,7 +75,7 @@ def test_every_command_works_on_the_course_folder_not_the_installation(installed
 
     # the instructor's steps, inside the course (and one naming it from elsewhere)
     assert "released to assignments/A1" in deepgrad("assign", "A1", cwd=mine / "solutions")
-    assert "A1: solution 18/18, stub 0/18 -> OK" in deepgrad("verify", "A1", "--course-dir", mine, cwd=away)
+    assert "A1: solution 21/21, stub 0/21 -> OK" in deepgrad("verify", "A1", "--course-dir", mine, cwd=away)
     subs = mine / "submitted"
     for student, notebook in (("ana", solution_dir("A1") / "A1.ipynb"), ("ben", mine / "assignments/A1/A1.ipynb")):
         (subs / student / "A1").mkdir(parents=True)

@@ -4,8 +4,8 @@ and the self-checks name them where the notebook's text promises they will.
 The released notebook (assignments/<A>/<A>.ipynb) is run once as Run All would run it, in fast mode, with its
 answer cells filled in with the reference answers of solutions/<A>/ (one executed namespace per notebook).
 Then each slip, the slipped answer cells the grading tests already grade (tests/test_shares_a*.py,
-tests/test_a1_practice.py, tests/test_a2_deeper.py, tests/test_grading_verdicts.py: nothing is written a second
-time here), is planted: its answer cells run again, then the part's self-check cells and its visible test cell,
+tests/test_a1_practice.py, tests/test_a1_features.py, tests/test_a2_deeper.py, tests/test_grading_verdicts.py:
+nothing is written a second time here), is planted: its answer cells run again, then the part's self-check cells and its visible test cell,
 as a student would rerun them. A visible test that a classic slip passes teaches the wrong lesson.
 
 Some slips are the grader's alone, and the notebook says so (the hidden problems it draws: extreme scores, a
@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 import harness
+import test_a1_features
 import test_a1_practice
 import test_a2_deeper
 import test_grading_verdicts
@@ -43,6 +44,7 @@ def _cases() -> list[tuple[str, str, str, tuple]]:
         found.append(("A1", part, why, sources, shares == test_shares_a1.FULL))
     for part, bugs in test_a1_practice.BUGS.items():
         found += [("A1", part, why, sources, False) for why, (sources, _) in bugs.items()]
+    found += [("A1", "features", why, sources, False) for why, (sources, _) in test_a1_features.BUGS.items()]
     for c in test_shares_a2.CASES:
         found.append(("A2", c.part, c.why, c.sources, c.shares == test_shares_a2.shares(c.part)))
     for part, bugs in (("batchnorm", test_a2_deeper.BATCHNORM_BUGS), ("fc_net", test_a2_deeper.FC_NET_BUGS),
@@ -129,6 +131,11 @@ NAMED = {
     ("A1", "softmax_vectorized", "dW built in the caller's W"): "unchanged",
     ("A1", "svm_naive", "C from the labels (y.max() + 1)"): "W.shape[1]",
     ("A1", "softmax_vectorized", "a global instead of a row maximum"): "row's own maximum",
+    ("A1", "features", "unsigned as the absolute angle"): "one orientation",
+    ("A1", "features", "hard votes to the nearest centre"): "1/4 and 3/4 of its length",
+    ("A1", "features", "soft votes without the wrap-around"): "the bins wrap round",
+    ("A1", "features", "cells by a reshape without the transpose"): "which axes does your reshape split",
+    ("A1", "features", "eps outside the square root"): "sqrt(eps**2 + eps**2)",
     ("A2", "linear", "dW off by 2"): "twice the numerical one",
     ("A2", "two_layer", "half the regulariser's gradient"): "half as big",
     ("A2", "two_layer", "missing /N in the gradients"): "N = 8 times",

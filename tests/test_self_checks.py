@@ -61,7 +61,7 @@ def _quiet_plots(monkeypatch):
 
 # ------------------------------------------------------------------------------ A1's visible tests
 def test_a1_visible_tests_pass_on_the_reference():
-    for part in ("svm_naive", "svm_vectorized", "softmax_naive", "softmax_vectorized"):
+    for part in ("svm_naive", "svm_vectorized", "softmax_naive", "softmax_vectorized", "features"):
         _run("A1", part)
 
 

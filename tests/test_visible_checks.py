@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_a1_practice, test_a2_deeper
+from tests import test_a1_features, test_a1_practice, test_a2_deeper
 from harness import meta, notebook_quietly, solution_dir, solution_notebook
 
-SLIPS = {"A1": test_a1_practice.BUGS,
+SLIPS = {"A1": {**test_a1_practice.BUGS, "features": test_a1_features.BUGS},
          "A2": {"batchnorm": test_a2_deeper.BATCHNORM_BUGS, "fc_net": test_a2_deeper.FC_NET_BUGS,
                 "train_net": test_a2_deeper.TRAIN_NET_BUGS}}
 SOLUTIONS = {"A1": test_a1_practice.SOLUTION, "A2": test_a2_deeper.SOLUTION}
@@ -51,6 +51,7 @@ def test_the_solution_passes_the_visible_tests(executed, a, part):
     _visible_run(*executed[a], part, SOLUTIONS[a])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")    # np.arctan(gy / gx) at gx = 0, as meant
 @pytest.mark.parametrize("a, part, slip", CASES)
 def test_each_slip_fails_a_visible_test(executed, a, part, slip):
     with pytest.raises(Exception):  # noqa: B017 - a visible test fails by its assert or by the error it hits

@@ -564,5 +564,251 @@ PARTS.append(Part("grid_search", 3, inputs=grid_inputs, check=check_grid, driver
                           Share("val_acc", 1.2, "the validation accuracy of every pair"),
                           Share("the chosen pair", 1.2, "the pair best on the validation set"))))
 
+
+# ------------------------------------------------------------------------------ features against pixels
+# Part 10 asks for the pieces of Dalal and Triggs' descriptor that lesson 01's plain HOG leaves out: unsigned
+# orientations, soft (linear) votes between the two nearest bin centres, and a normalisation per cell. Each share is
+# judged on a call that isolates it, or relative to what the student's own function did elsewhere, so that one slip
+# costs its share and no more:
+# * the votes (cell = 1: one histogram per pixel) on gradients pointing into the lower half-plane (angles in
+#   (0, 180) degrees), where signed and unsigned angles agree: "soft votes";
+# * the same gradients reversed: the votes must not change ("unsigned angles"; judged against the student's own votes
+#   where those are wrong);
+# * some pixels of the first field flattened to no gradient at all: they vote nothing, the others as before
+#   ("flat pixels": np.arctan(gy / gx) gives NaN at 0 / 0);
+# * the first field with cell > 1: the student's own per-pixel votes summed over each cell ("cell sums");
+# * normalize_cells on histograms of the grader's, with an empty cell and cells whose length is near eps;
+# * hog_features on images: the reference, or the student's own pieces on the grader's gradients ("hog_features").
+FEATURE_SHARES = (
+    Share("unsigned angles", 0.5, "a gradient and its opposite vote alike (the angle modulo 180°)"),
+    Share("soft votes", 0.75, "each gradient's length split between the two nearest centres (k + 0.5) · 180 / bins, "
+                              "across the wrap from 180° to 0°"),
+    Share("flat pixels", 0.25, "a pixel without a gradient votes nothing (no NaN)"),
+    Share("cell sums", 0.5, "the votes summed over each cell × cell block, shape (N, H // cell, W // cell, bins)"),
+    Share("normalisation", 0.5, "each cell's histogram divided by sqrt(‖v‖² + eps²)"),
+    Share("hog_features", 0.5, "the gradients as stated, the pieces composed, flattened cell by cell"),
+)
+UNSIGNED, SOFT, FLAT, CELLS, NORMALISED, COMPOSED = (s.name for s in FEATURE_SHARES)
+
+
+def image_gradients(images):
+    """Central differences (gx, gy), each (N, H, W), of images (N, H, W), the border repeated; y grows downwards."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    return (padded[:, 1:-1, 2:] - padded[:, 1:-1, :-2]) / 2, (padded[:, 2:, 1:-1] - padded[:, :-2, 1:-1]) / 2
+
+
+def pixel_votes(gx, gy, bins, *, offset=0.5, soft=True, wrap=True, period=180.0, power=1):
+    """Each pixel's votes (N, H, W, bins) for gradients gx, gy (N, H, W): the reference (the defaults) and, through
+    the keywords, the classic slips the feedback names (centres k * 180 / bins, hard votes, the votes past the last
+    centre dropped, signed angles over 360 degrees, the squared length)."""
+    width = period / bins
+    t = np.degrees(np.arctan2(gy, gx)) % period / width - offset
+    low = np.floor(t) if soft else np.round(t)
+    frac = t - low if soft else np.zeros_like(t)
+    low = low.astype(int) % bins
+    votes = np.hypot(gx, gy) ** power
+    k = np.arange(bins)
+    high = (low + 1) % bins if wrap else low + 1          # without the wrap, the last bin's upper share is lost
+    return (((1 - frac) * votes)[..., None] * (low[..., None] == k)
+            + (frac * votes)[..., None] * (high[..., None] == k))
+
+
+def cell_sums(votes, cell):
+    """Votes (N, H, W, bins) summed over cell x cell blocks: (N, H // cell, W // cell, bins)."""
+    n, h, w, bins = votes.shape
+    return votes.reshape(n, h // cell, cell, w // cell, cell, bins).sum(axis=(2, 4))
+
+
+def normalized_cells(hist, eps=1e-3):
+    """Each cell's histogram (the last axis of hist) divided by sqrt(|v|^2 + eps^2)."""
+    return hist / np.sqrt(np.sum(hist * hist, axis=-1, keepdims=True) + eps * eps)
+
+
+def hog(images, cell=2, bins=9):
+    """The reference hog_features: (N, (H // cell) * (W // cell) * bins), cells row by row, each cell's bins together."""
+    gx, gy = image_gradients(images)
+    return normalized_cells(cell_sums(pixel_votes(gx, gy, bins), cell)).reshape(len(images), -1)
+
+
+def features_inputs(rng):
+    cell, bins = int(rng.integers(2, 4)), int(rng.integers(5, 13))
+    n, h, w = int(rng.integers(2, 4)), cell * int(rng.integers(2, 4)), cell * int(rng.integers(4, 6))
+    # gradients pointing into the lower half-plane, lengths on three scales; a column of gx = 0 (straight down)
+    angle, length = rng.uniform(0, np.pi, (n, h, w)), 10.0 ** rng.uniform(-1, 1, (n, h, w))
+    gx, gy = length * np.cos(angle), length * np.sin(angle)
+    gx[:, :, 0] = 0.0
+    flat = rng.random((n, h, w)) < 0.3
+    # histograms of the grader's: cells whose length is near eps, an empty one
+    hist = rng.random((n, h // cell, w // cell, bins)) * 10.0 ** rng.uniform(-4, 1, (n, h // cell, w // cell, 1))
+    hist[0, 0, 0] = 0.0
+    images = rng.random((n, h, w))      # no flat pixel: a slip there is charged to "flat pixels" alone
+    gxi, gyi = image_gradients(images)
+    digits = rng.random((n, 8, 8))
+    gxd, gyd = image_gradients(digits)
+    return {"cell": cell, "bins": bins, "gx": gx, "gy": gy, "flat": flat, "hist": hist,
+            "eps": float(10.0 ** rng.uniform(-2, -1)), "images": images, "gx_images": gxi, "gy_images": gyi,
+            "digits": digits, "gx_digits": gxd, "gy_digits": gyd}
+
+
+def drive_features(ns, inp, out):
+    # Every call on its own: one that raises costs its own values only, and the first error is reported.
+    hist_fn, norm_fn, hog_fn = ns["orientation_histograms"], ns["normalize_cells"], ns["hog_features"]
+    gx, gy, cell, bins, flat = inp["gx"], inp["gy"], inp["cell"], inp["bins"], inp["flat"]
+    calls = {"votes": lambda: hist_fn(gx, gy, 1, bins),
+             "reversed": lambda: hist_fn(-gx, -gy, 1, bins),
+             "flat": lambda: hist_fn(np.where(flat, 0.0, gx), np.where(flat, 0.0, gy), 1, bins),
+             "cells": lambda: hist_fn(gx, gy, cell, bins),
+             "normalised": lambda: norm_fn(inp["hist"], inp["eps"]),
+             "normalised_default": lambda: norm_fn(inp["hist"]),
+             "hog": lambda: hog_fn(inp["images"], cell=cell, bins=bins),
+             "hog_default": lambda: hog_fn(inp["digits"]),
+             "pieces": lambda: norm_fn(hist_fn(inp["gx_images"], inp["gy_images"], cell, bins)),
+             "pieces_default": lambda: norm_fn(hist_fn(inp["gx_digits"], inp["gy_digits"], 2, 9))}
+    errors = []
+    for key, call in calls.items():
+        try:
+            out[key] = call()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def _usable(value, shape) -> bool:
+    """A value that came back with the expected shape, finite and not all zero: one that can stand for the
+    student's own work when a later share is judged relative to it."""
+    return (value is not None and np.shape(value) == shape and np.all(np.isfinite(value))
+            and bool(np.any(np.asarray(value) != 0)))
+
+
+def _same(value, expected) -> bool:
+    return _usable(value, np.shape(expected)) and rel_error(np.asarray(value, dtype=np.float64), expected) <= GRAD_TOL
+
+
+def _vote_slips(gx, gy, bins):
+    return [
+        ("hard_votes", "Each pixel gave its whole length to the nearest centre: split it between the two nearest "
+                       "centres, each share in proportion to how close the angle is to that centre.",
+         pixel_votes(gx, gy, bins, soft=False)),
+        ("bin_centres", "Your centres sit at k · 180 / bins: they are at (k + 0.5) · 180 / bins, in the middle of "
+                        "each bin (10°, 30°, ..., 170° for 9 bins).", pixel_votes(gx, gy, bins, offset=0.0)),
+        ("no_wrap", "The votes of angles beyond the last centre or before the first lose their share across the "
+                    "wrap: the bins go round a circle, so the last bin and bin 0 are neighbours (170° and 10° for "
+                    "9 bins).",
+         pixel_votes(gx, gy, bins, wrap=False)),
+        ("signed_angles", "Your bins cover 360°: orientations are unsigned here, angles modulo 180°, and the "
+                          "bins cover 180°.", pixel_votes(gx, gy, bins, period=360.0)),
+        ("squared_length", "Each vote is the squared length gx² + gy²: vote with the length itself, "
+                           "sqrt(gx² + gy²).", pixel_votes(gx, gy, bins, power=2)),
+        ("swapped_gradients", "Your angles are measured from the y axis (gx and gy swapped): the angle of (gx, gy) "
+                              "is np.arctan2(gy, gx).", pixel_votes(gy, gx, bins)),
+    ]
+
+
+def check_features(inp, out, fb):
+    gx, gy, cell, bins, flat = inp["gx"], inp["gy"], inp["cell"], inp["bins"], inp["flat"]
+    votes = pixel_votes(gx, gy, bins)
+
+    # soft votes: one histogram per pixel (cell = 1), angles between 0 and 180 degrees (signed = unsigned there)
+    ok_soft = fb.close("votes", votes, what=f"orientation_histograms(gx, gy, cell=1, bins={bins}) for gradients "
+                                            f"pointing downwards (angles between 0° and 180°)",
+                       slips=_vote_slips(gx, gy, bins))
+    own = out.get("votes")
+    own = np.asarray(own, dtype=np.float64) if _usable(own, votes.shape) else None
+
+    # unsigned: the same gradients reversed vote alike (judged against the student's own votes where those are wrong)
+    turned = "Reversed gradients (-gx, -gy) must vote as (gx, gy) do: an edge and its opposite have one " \
+             "orientation, the angle modulo 180°."
+    if ok_soft or own is None:
+        ok_unsigned = fb.close("reversed", votes, what="the vote array of the same gradients reversed, (-gx, -gy),")
+        if not ok_unsigned and ok_soft and out.get("reversed") is not None:
+            fb.note(turned, code="signed_angles")
+    else:
+        ok_unsigned = fb.check(_same(out.get("reversed"), own),
+                               "Reversed gradients (-gx, -gy) give the same votes as your own for (gx, gy) (those "
+                               "are judged above).", turned, code="signed_angles")
+
+    # flat pixels: no gradient, no vote; every other pixel as before
+    base = votes if own is None else own
+    ok_flat = fb.close("flat", np.where(flat[..., None], 0.0, base),
+                       what="the vote array when some pixels have no gradient (gx = gy = 0)"
+                            + ("" if own is None else ", its other pixels judged against your own votes,"))
+    if not ok_flat and out.get("flat") is not None and not np.all(np.isfinite(out["flat"])):
+        fb.note("A pixel without a gradient gave NaN: np.arctan(gy / gx) is 0 / 0 there. np.arctan2(gy, gx) is "
+                "defined everywhere (0 for a zero gradient, whose length 0 then votes nothing).", code="arctan")
+
+    # cell sums: the student's own per-pixel votes summed over each cell
+    n, h, w, _ = base.shape
+    ok_cells = fb.close("cells", cell_sums(base, cell), what=f"the array of {cell} × {cell} cells' histograms"
+                        + ("" if own is None or ok_soft else " (judged as the sums of your own per-pixel votes)"),
+                        slips=[("cell_reshape", "Your cells add up pixels of different cells: a reshape to "
+                                "(N, H // cell, W // cell, cell, cell, bins) does not group a cell's pixels. "
+                                "Reshape to (N, H // cell, cell, W // cell, cell, bins) and sum axes 2 and 4.",
+                                base.reshape(n, h // cell, w // cell, cell, cell, -1).sum(axis=(3, 4)))])
+
+    # normalisation, on histograms of the grader's: an empty cell, cells whose length is near eps
+    hist, eps = inp["hist"], inp["eps"]
+    ok_norm = True
+    for key, e, what in (("normalised", eps, f"normalize_cells(hist, eps={eps:.3g})"),
+                         ("normalised_default", 1e-3, "normalize_cells(hist) with the default eps = 1e-3")):
+        length = np.sqrt(np.sum(hist * hist, axis=-1, keepdims=True))
+        whole = np.sqrt(np.sum(hist * hist, axis=(1, 2, 3), keepdims=True))
+        ok_norm &= fb.close(key, normalized_cells(hist, e), what=what, slips=[
+            ("eps_outside", "You divide by ‖v‖ + eps: divide by sqrt(‖v‖² + eps²) (eps² inside the square root).",
+             hist / (length + e)),
+            ("norm_scope", "You divide by the length of all of an image's cells together: each cell is divided "
+                           "by its own length.", hist / np.sqrt(whole ** 2 + e * e)),
+            ("norm_scope", "You divide by the length of the whole array: each cell is divided by its own length.",
+             hist / np.sqrt(np.sum(hist * hist) + e * e))])
+
+    # hog_features: the reference, or the student's own pieces composed on the stated gradients
+    ok_hog = True
+    for key, images, c, b in (("hog", inp["images"], cell, bins), ("hog_default", inp["digits"], 2, 9)):
+        got, expected = out.get(key), hog(images, c, b)
+        pieces = out.get("pieces" if key == "hog" else "pieces_default")
+        call = f"hog_features(images, cell={c}, bins={b})" if key == "hog" else "hog_features(images) (cell=2, bins=9)"
+        if _same(got, expected):
+            ok_hog &= fb.check(True, f"{call} is right.", "")
+            continue
+        if pieces is not None and np.size(pieces) == np.size(expected) and _same(
+                got, np.reshape(pieces, expected.shape)):
+            ok_hog &= fb.check(True, f"{call} is your own normalize_cells(orientation_histograms(...)) of the "
+                                     f"stated gradients, flattened cell by cell: right (the pieces are judged above).", "")
+            continue
+        fb.close(key, expected, what=call, slips=_hog_slips(images, c, b))
+        ok_hog = False
+    return {UNSIGNED: ok_unsigned, SOFT: ok_soft, FLAT: ok_flat, CELLS: ok_cells, NORMALISED: ok_norm,
+            COMPOSED: ok_hog}
+
+
+def _hog_slips(images, cell, bins):
+    gx, gy = image_gradients(images)
+    n, h, w = images.shape
+    histograms = normalized_cells(cell_sums(pixel_votes(gx, gy, bins), cell))
+    zero = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    gy_np, gx_np = np.gradient(images, axis=(1, 2))
+
+    def composed(gx_, gy_):
+        return normalized_cells(cell_sums(pixel_votes(gx_, gy_, bins), cell)).reshape(n, -1)
+    return [("swapped_gradients", "Your gx and gy are swapped: gx is the difference along a row (right minus left, "
+                                  "over 2), gy along a column (below minus above).", composed(gy, gx)),
+            ("gradients", "y grows downwards here: gy is the pixel below minus the pixel above, over 2.",
+             composed(gx, -gy)),
+            ("gradients", "Your gradients pad the image with zeros: repeat the border pixels (np.pad(..., "
+                          "mode='edge')), so that the frame of the picture is no edge.",
+             composed((zero[:, 1:-1, 2:] - zero[:, 1:-1, :-2]) / 2, (zero[:, 2:, 1:-1] - zero[:, :-2, 1:-1]) / 2)),
+            ("gradients", "Your gradients differ at the border (np.gradient's one-sided differences): pad with the "
+                          "border pixels repeated and take (right - left) / 2 everywhere.", composed(gx_np, gy_np)),
+            ("flatten_order", "Your features are flattened in another order: cells row by row, each cell's bins "
+                              "together, as reshape(N, -1) of the (N, H // cell, W // cell, bins) histograms gives.",
+             np.moveaxis(histograms, 3, 1).reshape(n, -1))]
+
+
+PARTS.append(Part("features", 3, inputs=features_inputs, check=check_features, driver=drive_features,
+                  needs=("orientation_histograms", "normalize_cells", "hog_features"),
+                  description="Features against pixels: unsigned, soft-binned, normalised histograms of gradients",
+                  shares=FEATURE_SHARES))
+
+
 # Written answers, graded by hand in formgrader (autograder/records/manual.py).
 MANUAL_PARTS = {"written_sanity": 2, "written_grid": 2}
