@@ -246,23 +246,30 @@ def test_decision_boundary_explorer_trains():
 
 
 def test_decision_boundary_explorer_draws_the_other_data_sets_ahead_and_shows_them_right():
-    # once settled, a first switch to each data set draws no full figure (their axes were drawn ahead, while
-    # nobody waited), and what it shows is what a full draw of the same state shows: no pixel of another data set,
-    # of the regions' first state (a translucent image) or of another range of the axes
+    # once settled, a switch to another data set, model or activation shows a picture drawn ahead, while nobody
+    # waited (no drawing at all before it appears), and that picture is what a full draw of the same state shows:
+    # no pixel of another data set, of the regions' first state (a translucent image) or of another range of axes
     w = widgets.decision_boundary_explorer().wait()
-    canvas, full_draws = w.view.figure.canvas, []
-    draw = canvas.draw
-    canvas.draw = lambda *a, **k: (full_draws.append(1), draw(*a, **k))
-    for name in ("blobs", "XOR", "bullseye"):
-        w.controls["dataset"].value = name
+    canvas, draws, before_picture = w.view.figure.canvas, [], []
+    draw, png = canvas.draw, w.view.png
+    canvas.draw = lambda *a, **k: (draws.append("full"), draw(*a, **k))
+    w.view.png = lambda: (draws.append("frame"), png())[1]
+    w.image.observe(lambda change: before_picture.append(list(draws)), names="value")
+    for key, value in [("dataset", "blobs"), ("dataset", "XOR"), ("model", "linear"), ("model", "MLP"),
+                       ("activation", "tanh"), ("dataset", "bullseye")]:
+        draws.clear()
+        before_picture.clear()
+        w.controls[key].value = value
         _ok(w)
-        assert full_draws == [], name
+        assert before_picture == [[]], (key, value, before_picture)
         shown, kept = bytes(w.image.value), {k: w.view.__dict__.pop(k) for k in ("_backgrounds", "_bases")}
-        assert shown == bytes(w.figure_png()), name  # nothing kept: this picture is drawn in full
-        assert full_draws == [1], name
-        full_draws.clear()
-        w.view.__dict__.update(kept)  # the pixels drawn ahead for the next data sets
+        assert shown == bytes(w.figure_png()), (key, value)  # nothing kept: this picture is drawn in full
+        w.view.__dict__.update(kept)
     assert w.controller.dataset == "bullseye" and w.controller.steps == 0
+    w.controls["train"].click()  # a trained picture is drawn, never taken from the pictures drawn ahead
+    _ok(w)
+    assert w.controller.steps == 300 and bytes(w.image.value) == bytes(w.figure_png())
+
 
 def test_regularization_explorer_early_stopping_and_dropout():
     w = widgets.regularization_explorer(epochs=40)

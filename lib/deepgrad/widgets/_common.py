@@ -258,8 +258,10 @@ class Explorer(W.VBox):
     - view: an object with ``figure`` (a matplotlib Figure built once) and ``update()`` (sets its artists
       from the controller's state)
     - controls: the widgets shown above the figure
-    - background: run handlers on a worker thread (for explorers that train)
+    - background: run handlers on a worker thread (for explorers that train, or draw ahead)
     """
+
+    AHEAD = 16  # pictures drawn ahead and kept (PNGs of some 50 kB), the most recently wanted
 
     def __init__(self, controller, view, controls=(), info=None, image_width="760px", background=False,
                  **kwargs):
@@ -284,9 +286,11 @@ class Explorer(W.VBox):
         self.add_class("dg-explorer")
         self._lock = threading.Condition()
         self._pending: list = []  # handlers waiting to run, each at most once, in order of request
+        self._idle: list = []  # the same, for work that runs only when none of those waits
         self._busy = False
         self._failed = False  # the last run raised: its traceback is on screen until a run succeeds
         self._worker = None
+        self._ahead: dict = {}  # pictures drawn ahead (draw_ahead), by the key of their state
 
     # ---------------------------------------------------------------------------------------- drawing
     @property
@@ -303,10 +307,31 @@ class Explorer(W.VBox):
         self.view.figure.set_layout_engine(None)
         return png
 
-    def refresh(self):
-        """Redraw the figure from the controller's state into the image."""
-        self.image.value = self.figure_png()
+    def refresh(self, key=None):
+        """Redraw the figure from the controller's state into the image. ``key``: all that the picture depends
+        on (hashable); a picture :meth:`draw_ahead` kept under it is shown without drawing anything."""
+        png = self._ahead.get(key) if key is not None else None
+        self.image.value = png if png is not None else self.figure_png()
         self.frames += 1
+
+    def draw_ahead(self, keys, point):
+        """From a handler requested with ``idle=True`` on a background explorer: the picture of each state in
+        ``keys`` (those a student is likely to pick next) drawn and kept, so that ``refresh(key)`` later shows it at once. ``point(key)``
+        points the view at a probe in that state (never at the controller shown), ``point(None)`` back at the
+        controller. Gives up as soon as a change waits; the view's artists are left showing the controller."""
+        try:
+            for key in keys:
+                if self.superseded:
+                    return
+                if key in self._ahead:
+                    self._ahead[key] = self._ahead.pop(key)  # the most recently wanted is kept longest
+                    continue
+                point(key)
+                _keep(self._ahead, key, self.figure_png(), self.AHEAD)
+        finally:
+            point(None)
+            with style():
+                self.view.update()
 
     @property
     def superseded(self) -> bool:
@@ -350,14 +375,16 @@ class Explorer(W.VBox):
             self.request(fn, *args)
         return wrapper
 
-    def request(self, fn, *args):
+    def request(self, fn, *args, idle: bool = False):
         """Run ``fn(*args)`` now, or after the handler running now; repeated requests made meanwhile
-        run once, with the state the controls have then."""
+        run once, with the state the controls have then. ``idle=True``: work for when nothing else waits (drawing
+        ahead): it runs after every other request and never counts as a newer change (:attr:`superseded`)."""
         with self._lock:
             key = (fn, args)
-            if key in self._pending:
-                self._pending.remove(key)  # keep one, at its latest place in the order
-            self._pending.append(key)
+            queue = self._idle if idle else self._pending
+            if key in queue:
+                queue.remove(key)  # keep one, at its latest place in the order
+            queue.append(key)
             if self.background:
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._work, name="deepgrad-explorer", daemon=True)
@@ -373,9 +400,9 @@ class Explorer(W.VBox):
         try:
             while True:
                 with self._lock:
-                    if not self._pending:
+                    if not (self._pending or self._idle):
                         return
-                    fn, args = self._pending.pop(0)
+                    fn, args = (self._pending or self._idle).pop(0)
                 self._call(fn, args)
         finally:  # also after a KeyboardInterrupt: the next change must find the explorer free
             with self._lock:
@@ -385,7 +412,7 @@ class Explorer(W.VBox):
     def _work(self):
         while True:
             with self._lock:
-                while not self._pending:
+                while not (self._pending or self._idle):
                     self._lock.wait()
                 self._busy = True
             self._drain()
@@ -393,7 +420,7 @@ class Explorer(W.VBox):
     def wait(self, timeout: float = 60.0) -> "Explorer":
         """Block until every requested handler has run (immediate for an explorer without background)."""
         with self._lock:
-            if not self._lock.wait_for(lambda: not self._busy and not self._pending, timeout):
+            if not self._lock.wait_for(lambda: not (self._busy or self._pending or self._idle), timeout):
                 raise TimeoutError(f"the explorer was still busy after timeout={timeout} s")
         return self
 

@@ -10,7 +10,7 @@ from .. import autograd, data, nn, optim
 from ..autograd import Tensor
 from ..functional import cross_entropy
 from ..viz.boundaries import decision_grid
-from ..viz.style import MARKERS, class_colors, new_figure, style
+from ..viz.style import MARKERS, class_colors, new_figure
 from ._common import Blit, Explorer, int_slider, log_slider
 
 __all__ = ["BoundaryController", "decision_boundary_explorer", "DATASETS"]
@@ -218,28 +218,29 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
         c.dataset, c.model, c.hidden, c.activation, c.lr = (data_w.value, model_w.value, hidden_sizes,
                                                             act_w.value, lr_w.value)
         c.reset()
-        ex.refresh()  # the picture first (ARCHITECTURE.md)
+        ex.refresh(key=untrained(c.dataset, c.model, c.hidden, c.activation))  # the picture first (ARCHITECTURE.md)
         hidden_w.disabled = act_w.disabled = c.model == "linear"
         ex.info.value = f"{len(c.X)} points, {c.num_classes} classes; untrained accuracy {c.accuracy():.0%}."
+        ex.request(ahead, idle=True)
 
-    def warm():
-        # Each other data set's axes, ticks and legend drawn once now, while nobody waits (the background worker,
-        # after the first picture): a student's first switch to one then costs a frame (20 ms of CPU), not a
-        # full draw (100 ms). Given up as soon as a change waits; the state shown is put back either way.
-        shown = c.dataset
-        try:
-            for name in DATASETS:
-                if name != shown and not ex.superseded:
-                    c.dataset = name
-                    c.reset()
-                    with style():
-                        view.update()
-                        view.png()
-        finally:
-            c.dataset = shown
-            c.reset()
-            with style():
-                view.update()
+    def untrained(dataset, model, hidden, activation):
+        # all that an untrained picture depends on (the learning rate shows only once it trains)
+        return dataset, model, hidden, activation, c.seed, steps_w.value
+
+    def ahead():
+        # The untrained pictures a student may pick next (another data set, the other model, another activation)
+        # drawn now, while nobody waits: picking one then shows it at once (a frame costs some 20 ms of CPU, three
+        # times that on a busy laptop; the first of a data set a full draw, 100 ms). Given up as soon as a change
+        # waits.
+        now = (c.dataset, c.model, c.hidden, c.activation)
+        keys = [untrained(name, *now[1:]) for name in DATASETS if name != c.dataset]
+        keys.append(untrained(c.dataset, "linear" if c.model == "MLP" else "MLP", *now[2:]))
+        if c.model == "MLP":
+            keys += [untrained(*now[:3], a) for a in act_w.options if a != c.activation]
+
+        def point(key):
+            view.c = c if key is None else BoundaryController(*key[:4], lr=c.lr, seed=c.seed)
+        ex.draw_ahead(keys, point)
 
     def train(_=None):
         c.lr = lr_w.value
@@ -258,5 +259,4 @@ def decision_boundary_explorer(dataset: str = "spiral", model: str = "MLP", hidd
     ex.controls = dict(dataset=data_w, model=model_w, hidden=hidden_w, activation=act_w, lr=lr_w,
                        steps=steps_w, train=train_b, reset=reset_b)
     ex.request(rebuild)
-    ex.request(warm)
     return ex

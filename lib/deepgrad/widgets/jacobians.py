@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from .. import layers
-from ..viz.style import DIVERGING, CellLabels, new_figure, style
+from ..viz.style import DIVERGING, CellLabels, new_figure
 from ._common import Blit, Explorer
 
 __all__ = ["JacobianController", "jacobian_explorer", "LAYERS"]
@@ -193,19 +193,17 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
             if getattr(c, name) != old:
                 moved.update(name=name, step=1 if getattr(c, name) > old else -1)
         c.run()
-        ex.refresh()  # the picture first (ARCHITECTURE.md)
+        ex.refresh(key=tuple(getattr(c, n) for n in names))  # the picture first (ARCHITECTURE.md)
         wrt_w.disabled = out_w.disabled = elementwise
         ex.info.value = (f"J has {c.J.size:,} entries and {c.nonzeros:,} of them are non-zero "
                          f"(<b>{c.density:.1%}</b>). Building it and multiplying costs {c.dense_cost:,} "
                          f"multiply-adds; the VJP costs {c.vjp_cost:,}.")
-        ex.request(ahead)
+        ex.request(ahead, idle=True)
 
     def ahead():
         # A new shape costs a full draw (its axes and ticks: about 35 ms of CPU, three times that on a busy
-        # laptop); a shape whose axes are kept costs a frame (about 12 ms). So, while nobody waits, the axes of
-        # every shape one step away are drawn and kept: the step the student just took, once more, first.
-        # Given up as soon as a change waits; the controller shown is left alone (a probe is drawn instead) and the
-        # artists are put back to what the picture shows.
+        # laptop), any state a frame (about 12 ms). So, while nobody waits, the pictures of every state one step
+        # away are drawn and kept: the step the student just took, once more, first.
         shown = {n: getattr(c, n) for n in names}
         steps = sorted(((n, d) for n in names[2:] for d in (1, -1)),
                        key=lambda nd: (nd[0] != moved["name"], nd[1] != moved["step"]))
@@ -216,18 +214,10 @@ def jacobian_explorer(layer: str = "linear", wrt: str = "input", batch: int = 2,
                        {**shown, "layer": "relu", "wrt": "input"}]
         else:
             states.append({**shown, "layer": "linear"})
-        try:
-            for state in states:
-                if ex.superseded:
-                    return
-                view.c = JacobianController(**state)
-                with style():
-                    view.update()
-                    view.keep_background()
-        finally:
-            view.c = c
-            with style():
-                view.update()
+
+        def point(key):
+            view.c = c if key is None else JacobianController(*key)
+        ex.draw_ahead([tuple(state[n] for n in names) for state in states], point)
 
     ex.on_change([layer_w, wrt_w, batch_w, in_w, out_w], update)
     ex.controls = dict(layer=layer_w, wrt=wrt_w, batch=batch_w, n_in=in_w, n_out=out_w)
