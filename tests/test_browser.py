@@ -263,9 +263,9 @@ def test_student_path_from_readme_to_a_checked_a1(lab):
                 answer.locator(".cm-content").click()
                 page.keyboard.press("ControlOrMeta+a")
                 page.keyboard.insert_text(solution)
-                tests = cells.filter(has_text="# Tests for Part 1")
+                tests = cells.filter(has_text=re.compile(r"# Tests for Part 1\b"))  # not Part 10
                 count = cells.count()
-                last = next(i for i in range(count) if "# Tests for Part 1" in cells.nth(i).inner_text())
+                last = next(i for i in range(count) if re.search(r"# Tests for Part 1\b", cells.nth(i).inner_text()))
                 for i in range(last + 1):
                     cell = cells.nth(i)
                     if "jp-CodeCell" in (cell.get_attribute("class") or ""):

@@ -87,10 +87,9 @@ class Blit:
     base_key = None
     KEEP = 16  # backgrounds kept (and as many full draws), the most recently made
 
-    def keep_background(self) -> bool:
+    def _background(self) -> bool:
         """Draw and keep the background of the state ``update()`` set, unless it is kept already (True when
-        drawn: the canvas then holds it). A worker calls it ahead, for the states a student is likely to pick
-        next, so that picking one costs a frame rather than a full draw."""
+        drawn: the canvas then holds it)."""
         fig = self.figure
         canvas = fig.canvas
         bases = self.__dict__.setdefault("_bases", {})
@@ -125,7 +124,7 @@ class Blit:
         return (self.base_key if self.keyed else self.background_key), self.background_key
 
     def png(self) -> bytes:
-        if not self.keep_background():
+        if not self._background():
             self.figure.canvas.restore_region(self._backgrounds[self._key])
         self._draw(self.dynamic)
         return pixels_to_png(np.asarray(self.figure.canvas.buffer_rgba()))
