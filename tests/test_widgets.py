@@ -375,6 +375,28 @@ def test_a_change_supersedes_a_background_run_instead_of_queuing_behind_it():
     assert len(c.history["val_loss"]) == 20 and w.errors == []
 
 
+def test_the_regularization_explorer_shows_the_next_epochs_axes_drawn_ahead():
+    # a run ends, then the empty axes of one slider step either way are drawn while nobody waits: the next
+    # move shows them with no drawing before the picture, pixel for pixel what a full draw of them shows
+    w = widgets.regularization_explorer(epochs=20).wait()
+    canvas, draws, first = w.view.figure.canvas, [], []
+    draw = canvas.draw
+    canvas.draw = lambda *a, **k: (draws.append("full"), draw(*a, **k))
+    w.image.observe(lambda change: first.append((list(draws), change["new"])) if not first else None, names="value")
+    w.controls["epochs"].value = 30
+    w.wait()
+    assert first and first[0][0] == [], first[0][0]
+    c, shown = w.controller, first[0][1]
+    run = {k: list(v) for k, v in c.history.items()}
+    for v in c.history.values():
+        v.clear()
+    kept = {k: w.view.__dict__.pop(k) for k in ("_backgrounds", "_bases")}
+    assert bytes(shown) == bytes(w.figure_png())  # nothing kept: the empty 30-epoch axes drawn in full
+    w.view.__dict__.update(kept)
+    c.history.update(run)
+    assert len(run["val_loss"]) == 30 and w.errors == []
+
+
 def test_an_explorer_written_with_a_draw_function_still_draws_and_updates():
     # explorers written before views pass draw(new) -> Figure; each update then makes a new figure
     import ipywidgets as W
