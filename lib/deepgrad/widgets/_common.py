@@ -315,9 +315,10 @@ class Explorer(W.VBox):
 
     def draw_ahead(self, keys, point):
         """From a handler requested with ``idle=True`` on a background explorer: the picture of each state in
-        ``keys`` (those a student is likely to pick next) drawn and kept, so that ``refresh(key)`` later shows it at once. ``point(key)``
-        points the view at a probe in that state (never at the controller shown), ``point(None)`` back at the
-        controller. Gives up as soon as a change waits; the view's artists are left showing the controller."""
+        ``keys`` (those a student is likely to pick next) drawn and kept, so that ``refresh(key)`` later shows it
+        at once. ``point(key)`` points the view at a probe in that state (never at the controller shown),
+        ``point(None)`` back at the controller. Gives up as soon as a change waits; the view's artists are left
+        showing the controller (a picture shown from the kept ones leaves them as they were until then)."""
         try:
             for key in keys:
                 if self.superseded:
