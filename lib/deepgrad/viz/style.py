@@ -158,10 +158,11 @@ class CellLabels(Artist):
             return
         points = self.get_transform().transform(self.xy)
         gc = renderer.new_gc()
-        agg = getattr(renderer, "_renderer", None)  # RendererAgg's C++ canvas, which stamps coverage images
+        # RendererAgg's C++ canvas stamps coverage images; any other renderer writes text
+        agg = getattr(renderer, "_renderer", None) if hasattr(renderer, "_prepare_font") else None
         for (x, y), text, color in zip(points, self.texts, self.colors, strict=True):
             gc.set_foreground(color)
-            if agg is None or not hasattr(renderer, "_prepare_font"):
+            if agg is None:
                 renderer.draw_text(gc, x, y, text, self.font, 0)
                 continue
             glyphs = self._bitmaps.get((text, renderer.dpi))
